@@ -1,0 +1,44 @@
+// CPU benchmarks of the view generators: forward + backward of one view batch
+// (the generator's share of an adversarial step), at the shapes of the paper's
+// studies: B = 32, C = 1, L = 3000 (Sleep-EDF / Apnea-ECG) and B = 32, C = 12,
+// L = 1000 (PTB-XL). Run: build/leaves_bench_views
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include "leaves/views/leaves.h"
+#include "leaves/views/random_views.h"
+#include "leaves/views/viewmaker.h"
+
+namespace {
+
+template <class Make>
+void run(benchmark::State& state, Make make) {
+  torch::manual_seed(0);
+  const int64_t B = state.range(0), C = state.range(1), L = state.range(2);
+  auto g = make(C);
+  auto x = torch::randn({B, C, L}, torch::requires_grad());
+  for (auto _ : state) {
+    auto v = g->forward(x);
+    auto loss = v.pow(2).mean();
+    if (v.requires_grad()) loss.backward();
+    benchmark::DoNotOptimize(loss.template item<float>());
+  }
+  state.SetItemsProcessed(state.iterations() * B);
+}
+
+void BM_LeavesForwardBackward(benchmark::State& state) {
+  run(state, [](int64_t) { return leaves::views::Leaves(); });
+}
+void BM_RandomViewsForwardBackward(benchmark::State& state) {
+  run(state, [](int64_t) { return leaves::views::RandomViews(); });
+}
+void BM_ViewMakerForwardBackward(benchmark::State& state) {
+  run(state, [](int64_t C) { return leaves::views::ViewMaker(leaves::views::ViewMakerOptions(C)); });
+}
+
+}  // namespace
+
+BENCHMARK(BM_LeavesForwardBackward)->Args({32, 1, 3000})->Args({32, 12, 1000})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RandomViewsForwardBackward)->Args({32, 1, 3000})->Args({32, 12, 1000})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ViewMakerForwardBackward)->Args({32, 1, 3000})->Args({32, 12, 1000})->Unit(benchmark::kMillisecond);
+BENCHMARK_MAIN();

@@ -1,0 +1,138 @@
+#include "leaves/augment/permutation.h"
+
+#include "testing.h"
+
+using namespace leaves::augment;
+
+namespace {
+// Checks that row b of `idx` is a permutation of 0..L-1 made of n contiguous,
+// increasing runs that are exactly the segments floor(t n / L) = s.
+void expect_segment_permutation(const torch::Tensor& idx, const torch::Tensor& counts) {
+  const int64_t B = idx.size(0), L = idx.size(1);
+  for (int64_t b = 0; b < B; ++b) {
+    auto row = idx[b];
+    EXPECT_TRUE(torch::equal(std::get<0>(row.sort()), torch::arange(L))) << "row " << b << " is not a permutation";
+    const int64_t n = counts[b].item<int64_t>();
+    auto is_start = [&](int64_t t) { return t == 0 || (t * n) / L != ((t - 1) * n) / L; };
+    EXPECT_TRUE(is_start(row[0].item<int64_t>()));
+    int64_t runs = 1;
+    for (int64_t j = 1; j < L; ++j) {
+      const int64_t prev = row[j - 1].item<int64_t>(), cur = row[j].item<int64_t>();
+      if (cur != prev + 1) {
+        ++runs;
+        EXPECT_TRUE(is_start(cur)) << "a run starts mid-segment at " << cur;
+      }
+    }
+    EXPECT_LE(runs, n);
+  }
+}
+}  // namespace
+
+TEST(PermutationIndex, ShufflesWholeSegments) {
+  torch::manual_seed(8);
+  const int64_t B = 16, L = 103;
+  auto counts = torch::randint(1, 6, {B}, torch::kLong);
+  auto keys = torch::rand({B, 5});
+  auto idx = permutation_index(counts, keys, L);
+  ASSERT_EQ(idx.sizes(), (std::vector<int64_t>{B, L}));
+  expect_segment_permutation(idx, counts);
+  // One segment: the identity.
+  auto one = permutation_index(torch::ones({2}, torch::kLong), torch::rand({2, 5}), L);
+  EXPECT_TRUE(torch::equal(one, torch::arange(L).expand({2, L})));
+}
+
+TEST(PermutationIndex, SegmentsAppearInKeyOrder) {
+  // n = 2 on L = 10: segments [0,5) and [5,10); keys (0.9, 0.1) swap them.
+  auto idx = permutation_index(torch::tensor({int64_t{2}}), torch::tensor({{0.9f, 0.1f, 0.5f}}), 10);
+  EXPECT_TRUE(torch::equal(idx[0], torch::tensor({5, 6, 7, 8, 9, 0, 1, 2, 3, 4}, torch::kLong)));
+}
+
+TEST(Permutation, InputGradientIsExactlyTheInversePermutation) {
+  torch::manual_seed(9);
+  for (auto est : {PermutationEstimator::Relaxed, PermutationEstimator::StraightThrough}) {
+    Permutation p(PermutationOptions().max_segments(5).estimator(est));
+    auto x = torch::randn({6, 3, 97}).requires_grad_();
+    auto noise = p->sample_noise(x);
+    auto y = p->transform(x, noise);
+    auto w = torch::randn_like(y);
+    (y * w).sum().backward();
+    auto idx = permutation_index(p->counts(noise), noise.keys, 97);
+    auto inverse = idx.argsort(int64_t{1});  // output position of each source position
+    auto expected = w.gather(2, inverse.unsqueeze(1).expand_as(w));
+    EXPECT_TRUE(torch::equal(x.grad(), expected));
+    // Forward value is exactly the permuted input.
+    EXPECT_TRUE(torch::equal(y, apply_permutation(x.detach(), idx)));
+  }
+}
+
+TEST(Permutation, CountsStayWithinOneToK) {
+  torch::manual_seed(10);
+  Permutation p(PermutationOptions().max_segments(5).init(0.999));
+  auto x = torch::randn({4000, 1, 20});
+  auto n = p->counts(p->sample_noise(x));
+  EXPECT_GE(n.min().item<int64_t>(), 1);
+  EXPECT_LE(n.max().item<int64_t>(), 5);
+  EXPECT_EQ(n.eq(5).any().item<bool>(), true);
+  // A small bound k draws mostly one or two segments.
+  Permutation small(PermutationOptions().max_segments(5).init(0.01));
+  auto m = small->counts(small->sample_noise(x)).to(torch::kDouble);
+  EXPECT_LT(m.mean().item<double>(), n.to(torch::kDouble).mean().item<double>());
+}
+
+TEST(Permutation, SegmentCountGradientIsFiniteAndNotZero) {
+  torch::manual_seed(11);
+  for (auto est : {PermutationEstimator::Relaxed, PermutationEstimator::StraightThrough}) {
+    Permutation p(PermutationOptions().estimator(est));
+    auto x = torch::randn({32, 2, 64});
+    auto target = torch::randn({32, 2, 64});
+    auto loss = (p(x) - target).pow(2).mean();
+    loss.backward();
+    ASSERT_TRUE(p->raw.grad().defined()) << to_string(est);
+    const double g = p->raw.grad().item<double>();
+    EXPECT_TRUE(std::isfinite(g)) << to_string(est);
+    EXPECT_NE(g, 0.0) << to_string(est);
+  }
+}
+
+TEST(Permutation, RelaxedGradientPointsTowardsTheBetterCount) {
+  // Loss = distance to the identity: fewer segments are better, so gradient
+  // descent on the loss must lower k (positive gradient w.r.t. raw) on average.
+  torch::manual_seed(12);
+  Permutation p(PermutationOptions().max_segments(5));
+  auto x = torch::cumsum(torch::randn({256, 1, 100}), 2);
+  auto loss = (p(x) - x).pow(2).mean();
+  loss.backward();
+  EXPECT_GT(p->raw.grad().item<double>(), 0.0);
+}
+
+TEST(Permutation, OneSegmentIsTheIdentityAndBadOptionsThrow) {
+  Permutation p(PermutationOptions().max_segments(1));
+  auto x = torch::randn({3, 2, 10});
+  EXPECT_TRUE(torch::equal(p(x), x));
+  EXPECT_THROW(Permutation(PermutationOptions().max_segments(0)), std::invalid_argument);
+  EXPECT_THROW(Permutation(PermutationOptions().temperature(0)), std::invalid_argument);
+  EXPECT_THROW(parse_permutation_estimator("gumbel"), std::invalid_argument);
+  Permutation q;
+  EXPECT_THROW(q(torch::zeros({3, 10})), std::invalid_argument);
+}
+
+TEST(Permutation, ShapesForManyChannelsAndOddLengths) {
+  Permutation p;
+  for (int64_t C : {1, 12, 52}) {
+    auto x = torch::randn({5, C, 3});  // fewer samples than segments is fine
+    EXPECT_EQ(p(x).sizes(), x.sizes());
+    // Channels move together: the same permutation for every channel.
+    auto y = (torch::arange(1001, torch::kFloat) + 1000 * torch::arange(C, torch::kFloat).view({C, 1}))
+                 .expand({5, C, 1001})
+                 .contiguous();
+    auto v = p(y);
+    EXPECT_TRUE(torch::equal(v - v.narrow(1, 0, 1), y - y.narrow(1, 0, 1)));
+  }
+}
+
+TEST(RandomPermutation, PermutesWithinEachSample) {
+  auto x = torch::arange(40, torch::kFloat).view({2, 2, 10});
+  auto y = random_permutation(x, 5);
+  EXPECT_TRUE(torch::equal(std::get<0>(y.sort(2)), x));
+  EXPECT_TRUE(torch::equal(y.select(1, 1) - y.select(1, 0), torch::full({2, 10}, 10.0f)));
+}

@@ -1,0 +1,57 @@
+// Helpers shared by the tests: finite-difference gradient checks.
+#pragma once
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace leaves::testing {
+
+/// Compares autograd gradients of `sum(w * f())` with central finite differences
+/// for every tensor in `wrt` (double precision leaves that require grad), for at
+/// most `max_entries` entries per tensor (spread evenly). `f` must be a
+/// deterministic function of `wrt` (all randomness held fixed).
+inline void expect_gradients_match(const std::function<torch::Tensor()>& f, const std::vector<torch::Tensor>& wrt,
+                                   const std::vector<std::string>& names, double h = 1e-6, double rtol = 1e-4,
+                                   double atol = 1e-6, int64_t max_entries = 24) {
+  auto out = f();
+  auto w = torch::rand(out.sizes(), torch::TensorOptions().dtype(torch::kDouble).device(out.device()));
+  auto objective = [&](const torch::Tensor& o) { return (o.to(torch::kDouble) * w).sum(); };
+  for (auto& t : wrt) {
+    if (t.grad().defined()) t.mutable_grad().zero_();
+  }
+  auto grads = torch::autograd::grad({objective(out)}, wrt, {}, false, false, /*allow_unused=*/true);
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < wrt.size(); ++i) {
+    auto t = wrt[i];
+    ASSERT_EQ(t.scalar_type(), torch::kDouble) << names[i];
+    ASSERT_TRUE(grads[i].defined()) << names[i] << " received no gradient";
+    auto g = grads[i].flatten();
+    auto flat = t.view({-1});
+    const int64_t n = flat.numel();
+    const int64_t step = std::max<int64_t>(1, n / max_entries);
+    for (int64_t j = 0; j < n; j += step) {
+      const double v = flat[j].item<double>();
+      flat[j] = v + h;
+      const double up = objective(f()).item<double>();
+      flat[j] = v - h;
+      const double down = objective(f()).item<double>();
+      flat[j] = v;
+      const double fd = (up - down) / (2 * h);
+      const double ad = g[j].item<double>();
+      EXPECT_NEAR(ad, fd, atol + rtol * std::abs(fd)) << names[i] << "[" << j << "]";
+    }
+  }
+}
+
+/// A smooth random test signal `[B, C, L]` in double precision.
+inline torch::Tensor smooth_signal(int64_t B, int64_t C, int64_t L, torch::Dtype dtype = torch::kDouble) {
+  auto t = torch::linspace(0, 1, L, torch::kDouble).view({1, 1, L});
+  auto f = 1 + 3 * torch::rand({B, C, 1}, torch::kDouble);
+  auto p = 6.28 * torch::rand({B, C, 1}, torch::kDouble);
+  return (torch::sin(6.28 * f * t + p) + 0.3 * torch::cos(17 * t + p)).to(dtype);
+}
+
+}  // namespace leaves::testing
