@@ -46,7 +46,7 @@ TEST(MagnitudeWarp, SigmaBoundedAndBadOptionsThrow) {
     torch::NoGradGuard g;
     m->raw.fill_(1000);
   }
-  EXPECT_LE(m->sigma().item<double>(), 0.05);
+  EXPECT_LE(m->sigma().item<double>(), double(0.05f));
   EXPECT_THROW(MagnitudeWarp(MagnitudeWarpOptions().knots(1)), std::invalid_argument);
   EXPECT_THROW(MagnitudeWarp(MagnitudeWarpOptions().eta(-0.1)), std::invalid_argument);
 }

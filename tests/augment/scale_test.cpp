@@ -22,7 +22,7 @@ TEST(Scale, SigmaStaysInsideZeroEta) {
   for (double r : {-100.0, 0.0, 100.0}) {
     s->raw.fill_(r);
     EXPECT_GE(s->sigma().item<double>(), 0.0);
-    EXPECT_LE(s->sigma().item<double>(), 0.05);
+    EXPECT_LE(s->sigma().item<double>(), double(0.05f));
   }
 }
 

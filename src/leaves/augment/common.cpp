@@ -135,7 +135,7 @@ torch::Tensor resample_linear(const torch::Tensor& x, const torch::Tensor& pos) 
   auto idx = i0.to(torch::kLong).expand({B, C, pos.size(2)});
   auto x0 = x.gather(2, idx);
   auto x1 = x.gather(2, idx + 1);
-  return x0 + f * (x1 - x0);
+  return (1 - f) * x0 + f * x1;  // exact at f = 0 and f = 1
 }
 
 }  // namespace leaves::augment

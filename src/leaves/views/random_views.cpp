@@ -33,7 +33,7 @@ torch::Tensor RandomViewsImpl::forward(const torch::Tensor& x) {
 std::vector<std::string> RandomViewsImpl::report_names() const { return {"sigma", "max_segments"}; }
 
 torch::Tensor RandomViewsImpl::report() const {
-  return torch::tensor({options.sigma(), static_cast<double>(options.max_segments())});
+  return torch::tensor({options.sigma(), static_cast<double>(options.max_segments())}, torch::kDouble);
 }
 
 }  // namespace leaves::views

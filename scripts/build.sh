@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Configures and builds leaves (library, CLI, tests, benchmarks) into ./build.
+# Usage: scripts/build.sh [extra cmake arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${LEAVES_BUILD_DIR:-build}
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+cmake --build "$BUILD_DIR" -j "$(nproc)"

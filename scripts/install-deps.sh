@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every system package leaves needs on Debian 12 (the one list).
+# Idempotent: does nothing when everything is already installed.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake
+  libtorch-dev              # LibTorch 1.13 (CPU)
+  libcli11-dev              # command-line parsing
+  nlohmann-json3-dev        # JSON (configs, run logs)
+  libtomlplusplus-dev       # TOML presets
+  libgtest-dev              # GoogleTest
+  libbenchmark-dev          # Google Benchmark
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
