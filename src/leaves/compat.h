@@ -13,4 +13,8 @@ namespace leaves::compat {
 /// "MAJOR.MINOR.PATCH" of the LibTorch the project was compiled against.
 inline const char* torch_version() { return TORCH_VERSION; }
 
+/// Uses every core for intra-op parallelism unless OMP_NUM_THREADS says
+/// otherwise (Debian's LibTorch otherwise starts with a single thread here).
+void use_all_cores();
+
 }  // namespace leaves::compat

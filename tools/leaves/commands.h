@@ -4,6 +4,9 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
+
+#include "leaves/views/factory.h"
 
 namespace leaves::cli {
 
@@ -12,9 +15,12 @@ using Action = std::function<int()>;
 
 /// `leaves views`: draws views of the built-in synthetic ECG with a generator.
 Action add_views_command(CLI::App& app);
+/// `leaves pretrain`: adversarial contrastive pre-training into a run directory.
+Action add_pretrain_command(CLI::App& app);
+/// `leaves bench pretrain`: samples per second of the pre-training step.
+Action add_bench_command(CLI::App& app);
 
-/// Parses "cpu", "cuda" or "cuda:N"; throws std::invalid_argument when CUDA is
-/// asked for but this LibTorch has none.
-torch::Device parse_device(const std::string& name);
+/// Registers the view-generator options (--eta, --mixture-components, ...) on `cmd`.
+void add_generator_options(CLI::App* cmd, views::GeneratorConfig& g);
 
 }  // namespace leaves::cli

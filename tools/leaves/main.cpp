@@ -4,33 +4,43 @@
 #include <torch/torch.h>
 
 #include <iostream>
+#include <map>
 
 #include "leaves/compat.h"
 #include "tools/leaves/commands.h"
 
 namespace leaves::cli {
 
-torch::Device parse_device(const std::string& name) {
-  torch::Device device(torch::kCPU);
-  try {
-    device = torch::Device(name);
-  } catch (const std::exception&) {
-    throw std::invalid_argument("--device must be 'cpu', 'cuda' or 'cuda:N', got '" + name + "'");
-  }
-  if (device.is_cuda() && !torch::cuda::is_available()) {
-    throw std::invalid_argument("--device " + name + ": this build of LibTorch (" + compat::torch_version() +
-                                ") sees no CUDA device");
-  }
-  return device;
+void add_generator_options(CLI::App* cmd, views::GeneratorConfig& g) {
+  cmd->add_option("--eta", g.eta, "LEAVES: bound of the magnitude sigmas")->capture_default_str();
+  cmd->add_option("--mixture-components", g.mixture_components, "LEAVES: time-distortion components M")
+      ->capture_default_str();
+  cmd->add_option("--max-segments", g.max_segments, "permutation: maximum segments K")->capture_default_str();
+  cmd->add_option("--knots", g.knots, "magnitude/time warp knots")->capture_default_str();
+  cmd->add_option("--interpolation", g.interpolation, "warp curves: linear | cubic")
+      ->check(CLI::IsMember({"linear", "cubic"}))
+      ->capture_default_str();
+  cmd->add_option("--perm-estimator", g.perm_estimator, "LEAVES: relaxed | straight-through")
+      ->check(CLI::IsMember({"relaxed", "straight-through"}))
+      ->capture_default_str();
+  cmd->add_flag("--per-channel", g.per_channel, "one time warp / distortion per channel instead of per sample");
+  cmd->add_flag("--normalize", g.normalize, "LEAVES: min-max normalise each view channel to [0, 1]");
+  cmd->add_option("--sigma", g.sigma, "random baseline (simclr): shared sigma of T(sigma)")->capture_default_str();
+  cmd->add_option("--budget", g.budget, "ViewMaker: L1 distortion budget")->capture_default_str();
 }
 
 }  // namespace leaves::cli
 
 int main(int argc, char** argv) {
+  leaves::compat::use_all_cores();
   CLI::App app{"leaves: learned views (LEAVES) for self-supervised contrastive learning on time series"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("leaves 0.1.0 (LibTorch ") + leaves::compat::torch_version() + ")");
-  leaves::cli::Action views = leaves::cli::add_views_command(app);
+  std::map<std::string, leaves::cli::Action> actions{
+      {"views", leaves::cli::add_views_command(app)},
+      {"pretrain", leaves::cli::add_pretrain_command(app)},
+      {"bench", leaves::cli::add_bench_command(app)},
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -44,7 +54,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (app.got_subcommand("views")) return views();
+    for (auto& [name, action] : actions)
+      if (app.got_subcommand(name)) return action();
   } catch (const std::invalid_argument& e) {
     std::cerr << "leaves: error: " << e.what() << "\n";
     return 2;

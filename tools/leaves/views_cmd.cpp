@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "leaves/data/synthetic.h"
+#include "leaves/train/pretrain.h"
+#include "leaves/train/run_dir.h"
 #include "leaves/views/factory.h"
 #include "tools/leaves/commands.h"
 
@@ -27,20 +29,6 @@ struct ViewsArgs {
   std::string out;
 };
 
-// Writes `text` to `path` through a temporary file and a rename.
-void write_atomically(const std::filesystem::path& path, const std::string& text) {
-  auto tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw std::runtime_error("cannot write " + tmp.string());
-    f << text;
-    f.flush();
-    if (!f) throw std::runtime_error("failed writing " + tmp.string());
-  }
-  std::filesystem::rename(tmp, path);
-}
-
 double correlation(const torch::Tensor& a, const torch::Tensor& b) {
   auto x = a.flatten().to(torch::kDouble), y = b.flatten().to(torch::kDouble);
   x = x - x.mean();
@@ -49,7 +37,7 @@ double correlation(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 int run_views(const ViewsArgs& a) {
-  const auto device = parse_device(a.device);
+  const auto device = train::resolve_device(a.device);
   torch::manual_seed(a.seed);
   auto data = data::make_synthetic_ecg(data::SyntheticEcgOptions()
                                            .size(std::max<int64_t>(a.count, 2))
@@ -91,14 +79,14 @@ int run_views(const ViewsArgs& a) {
       for (int64_t c = 0; c < xc.size(1); ++c)
         for (int64_t t = 0; t < xc.size(2); ++t)
           csv << i << ',' << c << ',' << t << ',' << xa[i][c][t] << ',' << a1[i][c][t] << ',' << a2[i][c][t] << '\n';
-    write_atomically(dir / "views.csv", csv.str());
+    train::write_file_atomically(dir / "views.csv", csv.str());
     nlohmann::json j;
     j["generator"] = gen->kind();
     j["learnable_parameters"] = n_params;
     j["seed"] = a.seed;
     j["shape"] = {a.count, a.generator.channels, a.length};
     for (const auto& [name, value] : report) j["report"][name] = value;
-    write_atomically(dir / "views.json", j.dump(2) + "\n");
+    train::write_file_atomically(dir / "views.json", j.dump(2) + "\n");
     std::cout << "wrote " << (dir / "views.csv").string() << " and " << (dir / "views.json").string() << "\n";
   }
   return 0;
@@ -119,21 +107,7 @@ Action add_views_command(CLI::App& app) {
   cmd->add_option("--rate", a->rate, "sampling rate (Hz)")->check(CLI::Range(20.0, 1e6))->capture_default_str();
   cmd->add_option("--seed", a->seed, "random seed")->capture_default_str();
   cmd->add_option("--device", a->device, "cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--eta", g.eta, "LEAVES: bound of the magnitude sigmas")->capture_default_str();
-  cmd->add_option("--mixture-components", g.mixture_components, "LEAVES: time-distortion components M")
-      ->capture_default_str();
-  cmd->add_option("--max-segments", g.max_segments, "permutation: maximum segments K")->capture_default_str();
-  cmd->add_option("--knots", g.knots, "magnitude/time warp knots")->capture_default_str();
-  cmd->add_option("--interpolation", g.interpolation, "warp curve: linear | cubic")
-      ->check(CLI::IsMember({"linear", "cubic"}))
-      ->capture_default_str();
-  cmd->add_option("--perm-estimator", g.perm_estimator, "LEAVES: relaxed | straight-through")
-      ->check(CLI::IsMember({"relaxed", "straight-through"}))
-      ->capture_default_str();
-  cmd->add_flag("--per-channel", g.per_channel, "one time warp / distortion per channel instead of per sample");
-  cmd->add_flag("--normalize", g.normalize, "LEAVES: min-max normalise each view channel to [0, 1]");
-  cmd->add_option("--sigma", g.sigma, "random baseline: shared sigma of T(sigma)")->capture_default_str();
-  cmd->add_option("--budget", g.budget, "ViewMaker: L1 distortion budget")->capture_default_str();
+  add_generator_options(cmd, g);
   cmd->add_option("--out", a->out, "directory for views.csv and views.json (optional)");
   return [a] { return run_views(*a); };
 }

@@ -24,16 +24,9 @@
 #include <string>
 #include <vector>
 
-namespace leaves::data {
+#include "leaves/data/dataset.h"
 
-/// A labelled set of time series.
-struct Dataset {
-  torch::Tensor x;  ///< `[N, C, L]` float32
-  torch::Tensor y;  ///< `[N]` int64 class indices
-  std::vector<std::string> class_names;
-  double rate = 0;  ///< samples per second
-  std::string name;
-};
+namespace leaves::data {
 
 struct SyntheticEcgOptions {
   TORCH_ARG(int64_t, size) = 1024;     ///< recordings N (balanced classes)

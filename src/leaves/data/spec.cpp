@@ -1,0 +1,89 @@
+#include "leaves/data/spec.h"
+
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "leaves/data/synthetic.h"
+
+namespace leaves::data {
+
+DataSpec parse_data_spec(const std::string& text) {
+  DataSpec spec;
+  spec.text = text;
+  const auto colon = text.find(':');
+  spec.kind = text.substr(0, colon);
+  if (spec.kind.empty()) throw std::invalid_argument("--data '" + text + "': missing the data set kind");
+  if (colon == std::string::npos) return spec;
+  std::stringstream rest(text.substr(colon + 1));
+  std::string item;
+  while (std::getline(rest, item, ',')) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw std::invalid_argument("--data '" + text + "': expected KEY=VALUE, got '" + item + "'");
+    }
+    spec.options[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return spec;
+}
+
+std::string known_data_kinds() { return "synthetic"; }
+
+namespace {
+
+class OptionReader {
+ public:
+  explicit OptionReader(const DataSpec& spec) : spec_(spec) {}
+  template <class T>
+  T get(const std::string& key, T fallback) {
+    used_.insert(key);
+    auto it = spec_.options.find(key);
+    if (it == spec_.options.end()) return fallback;
+    std::istringstream in(it->second);
+    T value;
+    if (!(in >> value) || !in.eof()) {
+      throw std::invalid_argument("--data '" + spec_.text + "': option " + key + " has a bad value '" + it->second +
+                                  "'");
+    }
+    return value;
+  }
+  void reject_unknown() const {
+    for (const auto& [key, value] : spec_.options) {
+      if (!used_.count(key)) {
+        std::string known;
+        for (const auto& k : used_) known += (known.empty() ? "" : ", ") + k;
+        throw std::invalid_argument("--data '" + spec_.text + "': unknown option '" + key + "' (known: " + known + ")");
+      }
+    }
+  }
+
+ private:
+  const DataSpec& spec_;
+  std::set<std::string> used_;
+};
+
+}  // namespace
+
+Splits load_splits(const DataSpec& spec) {
+  OptionReader opt(spec);
+  const auto split_seed = opt.get<uint64_t>("split_seed", 0);
+  if (spec.kind == "synthetic") {
+    SyntheticEcgOptions o;
+    o.size(opt.get<int64_t>("size", o.size()))
+        .length(opt.get<int64_t>("length", o.length()))
+        .channels(opt.get<int64_t>("channels", o.channels()))
+        .rate(opt.get<double>("rate", o.rate()))
+        .noise(opt.get<double>("noise", o.noise()))
+        .seed(opt.get<uint64_t>("seed", o.seed()));
+    opt.reject_unknown();
+    try {
+      return stratified_split(make_synthetic_ecg(o), 0.15, 0.15, split_seed);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("--data '" + spec.text + "': " + e.what());
+    }
+  }
+  throw std::invalid_argument("--data '" + spec.text + "': unknown data set kind '" + spec.kind +
+                              "' (known: " + known_data_kinds() + ")");
+}
+
+}  // namespace leaves::data

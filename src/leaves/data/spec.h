@@ -1,0 +1,32 @@
+// Data specifications: one string names a data set and its options, the same on
+// the command line and in config files.
+//
+//   synthetic                                   the built-in synthetic ECG, defaults
+//   synthetic:size=2048,length=1000,channels=1,rate=100,noise=0.03,seed=0
+//
+// The form is KIND[:KEY=VALUE,...]. Loaders for real formats add kinds.
+#pragma once
+#include <map>
+#include <string>
+
+#include "leaves/data/dataset.h"
+
+namespace leaves::data {
+
+struct DataSpec {
+  std::string kind;
+  std::map<std::string, std::string> options;
+  std::string text;  ///< the spec as given
+};
+
+/// Parses KIND[:KEY=VALUE,...]; throws std::invalid_argument naming the spec.
+DataSpec parse_data_spec(const std::string& text);
+
+/// The kinds `load_splits` knows.
+std::string known_data_kinds();
+
+/// Loads (or generates) the data set and its train / validation / test splits
+/// (70 / 15 / 15 %, stratified, seeded by the spec's `split_seed`, default 0).
+Splits load_splits(const DataSpec& spec);
+
+}  // namespace leaves::data

@@ -1,0 +1,66 @@
+#include "leaves/nn/resnet1d.h"
+
+#include <stdexcept>
+
+namespace leaves::nn {
+
+namespace F = torch::nn::functional;
+
+BasicBlock1dImpl::BasicBlock1dImpl(int64_t in_, int64_t out_, int64_t stride_, double slope)
+    : in(in_), out(out_), stride(stride_), negative_slope(slope) {
+  reset();
+}
+
+void BasicBlock1dImpl::reset() {
+  using torch::nn::Conv1dOptions;
+  conv1 = register_module("conv1", torch::nn::Conv1d(Conv1dOptions(in, out, 3).stride(stride).padding(1)));
+  bn1 = register_module("bn1", torch::nn::BatchNorm1d(out));
+  conv2 = register_module("conv2", torch::nn::Conv1d(Conv1dOptions(out, out, 3).padding(1)));
+  bn2 = register_module("bn2", torch::nn::BatchNorm1d(out));
+  if (stride != 1 || in != out) {
+    shortcut_conv =
+        register_module("shortcut_conv", torch::nn::Conv1d(Conv1dOptions(in, out, 1).stride(stride).bias(false)));
+    shortcut_bn = register_module("shortcut_bn", torch::nn::BatchNorm1d(out));
+  }
+}
+
+torch::Tensor BasicBlock1dImpl::forward(const torch::Tensor& x) {
+  auto lrelu = F::LeakyReLUFuncOptions().negative_slope(negative_slope);
+  auto y = F::leaky_relu(bn1(conv1(x)), lrelu);
+  y = bn2(conv2(y));
+  auto skip = shortcut_conv ? shortcut_bn(shortcut_conv(x)) : x;
+  return F::leaky_relu(y + skip, lrelu);
+}
+
+ResNet1dImpl::ResNet1dImpl(const ResNet1dOptions& options_) : options(options_) { reset(); }
+
+void ResNet1dImpl::reset() {
+  if (options.in_channels() < 1) throw std::invalid_argument("ResNet1d: in_channels must be >= 1");
+  if (options.width() < 1) throw std::invalid_argument("ResNet1d: width must be >= 1");
+  const int64_t w = options.width();
+  stem_conv = register_module(
+      "stem_conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(options.in_channels(), w, 3).padding(1)));
+  stem_bn = register_module("stem_bn", torch::nn::BatchNorm1d(w));
+  body = torch::nn::Sequential();
+  int64_t in = w;
+  const int64_t widths[4] = {w, 2 * w, 4 * w, 8 * w};
+  for (int s = 0; s < 4; ++s) {
+    body->push_back(BasicBlock1d(in, widths[s], s == 0 ? 1 : 2, options.negative_slope()));
+    body->push_back(BasicBlock1d(widths[s], widths[s], 1, options.negative_slope()));
+    in = widths[s];
+  }
+  body = register_module("body", body);
+}
+
+torch::Tensor ResNet1dImpl::forward(const torch::Tensor& x) {
+  if (x.dim() != 3 || x.size(1) != options.in_channels() || x.size(2) < 2) {
+    std::ostringstream s;
+    s << "ResNet1d: expected input [B, " << options.in_channels() << ", L >= 2], got " << x.sizes();
+    throw std::invalid_argument(s.str());
+  }
+  auto y = F::leaky_relu(stem_bn(stem_conv(x)), F::LeakyReLUFuncOptions().negative_slope(options.negative_slope()));
+  y = F::max_pool1d(y, F::MaxPool1dFuncOptions(2));
+  return body->forward(y).mean(-1);
+}
+
+}  // namespace leaves::nn

@@ -1,0 +1,53 @@
+// ResNet-18 1D encoder, as in the paper's baselines and the reference code.
+//
+//   stem:   Conv1d(C, w, k3, pad 1) -> BatchNorm -> LeakyReLU -> MaxPool(2)
+//   stages: 4 x 2 BasicBlocks with w, 2w, 4w, 8w channels, strides 1, 2, 2, 2
+//           (BasicBlock: conv k3 -> BN -> LeakyReLU -> conv k3 -> BN, plus the
+//           shortcut, a 1x1 conv + BN when the shape changes, then LeakyReLU)
+//   pool:   global average over time -> representation of 8w features
+//
+// w = 64 gives the paper's 512-d representation. Input `[B, C, L]` (L >= 2),
+// output `[B, 8w]`.
+#pragma once
+#include <torch/torch.h>
+
+namespace leaves::nn {
+
+struct ResNet1dOptions {
+  explicit ResNet1dOptions(int64_t in_channels = 1) : in_channels_(in_channels) {}
+  TORCH_ARG(int64_t, in_channels);
+  /// Channels of the first stage (64 in the paper); the representation has 8x.
+  TORCH_ARG(int64_t, width) = 64;
+  /// Negative slope of the LeakyReLUs.
+  TORCH_ARG(double, negative_slope) = 0.01;
+};
+
+class BasicBlock1dImpl : public torch::nn::Cloneable<BasicBlock1dImpl> {
+ public:
+  BasicBlock1dImpl(int64_t in, int64_t out, int64_t stride, double negative_slope);
+  void reset() override;
+  torch::Tensor forward(const torch::Tensor& x);
+
+  int64_t in, out, stride;
+  double negative_slope;
+  torch::nn::Conv1d conv1{nullptr}, conv2{nullptr}, shortcut_conv{nullptr};
+  torch::nn::BatchNorm1d bn1{nullptr}, bn2{nullptr}, shortcut_bn{nullptr};
+};
+TORCH_MODULE(BasicBlock1d);
+
+class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
+ public:
+  explicit ResNet1dImpl(const ResNet1dOptions& options = ResNet1dOptions());
+  void reset() override;
+  /// `[B, C, L]` -> `[B, 8 width]`.
+  torch::Tensor forward(const torch::Tensor& x);
+  int64_t output_dim() const { return 8 * options.width(); }
+
+  ResNet1dOptions options;
+  torch::nn::Conv1d stem_conv{nullptr};
+  torch::nn::BatchNorm1d stem_bn{nullptr};
+  torch::nn::Sequential body{nullptr};
+};
+TORCH_MODULE(ResNet1d);
+
+}  // namespace leaves::nn

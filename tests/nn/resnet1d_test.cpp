@@ -1,0 +1,46 @@
+#include "leaves/nn/resnet1d.h"
+
+#include <iostream>
+
+#include "testing.h"
+
+using namespace leaves::nn;
+
+TEST(ResNet1d, RepresentationShapeForAnyChannelsAndLength) {
+  for (int64_t C : {1, 12}) {
+    ResNet1d enc(ResNet1dOptions(C).width(8));
+    for (int64_t L : {2, 17, 301}) {
+      auto h = enc(torch::randn({3, C, L}));
+      EXPECT_EQ(h.sizes(), (std::vector<int64_t>{3, 64}));
+    }
+  }
+}
+
+TEST(ResNet1d, PaperArchitecture) {
+  ResNet1d enc(ResNet1dOptions(1));
+  EXPECT_EQ(enc->output_dim(), 512);
+  int64_t n = 0;
+  for (const auto& p : enc->parameters()) n += p.numel();
+  std::cout << "ResNet-18 1D parameters (C = 1): " << n << "\n";
+  // Stem conv (1*64*3 + 64) ... a ResNet-18 with k = 3 convolutions in 1D has ~3.85M weights.
+  EXPECT_GT(n, 3800000);
+  EXPECT_LT(n, 3900000);
+  // 8 blocks; shortcuts (1x1 conv + BN) exactly where the shape changes.
+  int shortcuts = 0;
+  for (const auto& m : enc->body->children()) {
+    auto b = std::dynamic_pointer_cast<BasicBlock1dImpl>(m);
+    ASSERT_TRUE(b);
+    if (b->shortcut_conv) ++shortcuts;
+  }
+  EXPECT_EQ(enc->body->size(), 8u);
+  EXPECT_EQ(shortcuts, 3);
+}
+
+TEST(ResNet1d, GradientsReachTheStemAndBadInputsThrow) {
+  ResNet1d enc(ResNet1dOptions(2).width(8));
+  enc(torch::randn({4, 2, 40})).pow(2).sum().backward();
+  EXPECT_GT(enc->stem_conv->weight.grad().abs().sum().item<double>(), 0.0);
+  EXPECT_THROW(enc(torch::randn({4, 3, 40})), std::invalid_argument);
+  EXPECT_THROW(enc(torch::randn({4, 40})), std::invalid_argument);
+  EXPECT_THROW(ResNet1d(ResNet1dOptions(0)), std::invalid_argument);
+}

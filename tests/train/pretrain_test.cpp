@@ -1,0 +1,209 @@
+#include "leaves/train/pretrain.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+#include <fstream>
+#include <thread>
+
+#include "leaves/data/spec.h"
+#include "leaves/eval/linear_probe.h"
+#include "leaves/train/run_dir.h"
+#include "testing.h"
+
+namespace fs = std::filesystem;
+using namespace leaves;
+using namespace leaves::train;
+
+namespace {
+
+fs::path temp_dir(const std::string& name) {
+  auto d = fs::temp_directory_path() / ("leaves-test-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  return d;
+}
+
+PretrainConfig tiny(const std::string& method = "leaves") {
+  PretrainConfig c;
+  c.method = method;
+  c.data = "synthetic:size=80,length=64";
+  c.epochs = 2;
+  c.batch_size = 16;
+  c.width = 4;
+  c.projection_hidden = 32;
+  c.projection_dim = 16;
+  return c;
+}
+
+void copy_parameters(torch::nn::Module& to, const torch::nn::Module& from) {
+  torch::NoGradGuard g;
+  auto src = from.named_parameters();
+  for (auto& p : to.named_parameters()) p.value().copy_(src[p.key()]);
+}
+
+}  // namespace
+
+TEST(Pretrainer, OneAdversarialStepLowersTheLossForTheEncoderAndRaisesItForTheGenerator) {
+  auto c = tiny();
+  c.width = 8;
+  auto batch = data::load_splits(data::parse_data_spec(c.data)).train.x.narrow(0, 0, 32);
+  torch::manual_seed(1);
+  Pretrainer stepped(c, 1);
+  torch::manual_seed(1);
+  Pretrainer base(c, 1);
+  torch::manual_seed(1);
+  Pretrainer enc_moved(c, 1);
+  torch::manual_seed(1);
+  Pretrainer gen_moved(c, 1);
+  stepped.step(batch);
+  copy_parameters(*enc_moved.encoder, *stepped.encoder);
+  copy_parameters(*enc_moved.head, *stepped.head);
+  copy_parameters(*gen_moved.generator, *stepped.generator);
+  auto eval = [&](Pretrainer& t) {
+    torch::manual_seed(99);  // the same randomness for every evaluation
+    return t.loss(batch).item<double>();
+  };
+  const double l0 = eval(base);
+  EXPECT_LT(eval(enc_moved), l0) << "encoder and head must descend L";
+  EXPECT_GT(eval(gen_moved), l0) << "the generator must ascend L";
+  // The head is trained: its weights moved.
+  EXPECT_FALSE(torch::equal(stepped.head->parameters()[0], base.head->parameters()[0]));
+}
+
+TEST(Pretrainer, CheckpointThenResumeGivesTheSameNextStepLoss) {
+  auto c = tiny();
+  auto d = temp_dir("ckpt");
+  fs::create_directories(d);
+  auto batches = data::load_splits(data::parse_data_spec(c.data)).train.x.narrow(0, 0, 48).split(16);
+  torch::manual_seed(2);
+  Pretrainer a(c, 1);
+  a.step(batches[0]);
+  a.save_checkpoint(d / "k.pt", 1);
+  const auto after = a.step(batches[1]).item<double>();
+  const auto next = a.step(batches[2]).item<double>();
+
+  torch::manual_seed(12345);  // different initialisation and RNG: the checkpoint restores both
+  Pretrainer b(c, 1);
+  EXPECT_EQ(b.load_checkpoint(d / "k.pt"), 1);
+  EXPECT_EQ(b.step(batches[1]).item<double>(), after);
+  EXPECT_EQ(b.step(batches[2]).item<double>(), next);
+  fs::remove_all(d);
+}
+
+TEST(Pretrain, TwoSmallEpochsWriteACompleteRunDirectory) {
+  for (std::string method : {"leaves", "simclr", "viewmaker"}) {
+    auto c = tiny(method);
+    c.checkpoint_every = 1;
+    auto d = temp_dir("run-" + method);
+    auto r = pretrain(c, d, nullptr);
+    EXPECT_EQ(r.epochs_done, 2);
+    EXPECT_TRUE(std::isfinite(r.last_loss));
+    for (auto f : {"config.json", "log.jsonl", "encoder.pt", "encoder.json", "checkpoints/last.pt",
+                   "checkpoints/epoch-0001.pt", "checkpoints/epoch-0002.pt"})
+      EXPECT_TRUE(fs::exists(d / f)) << method << ": " << f;
+    std::ifstream cf(d / "config.json");
+    auto config = nlohmann::json::parse(cf);
+    EXPECT_EQ(config["method"], method);
+    EXPECT_EQ(config["views"]["kind"], generator_kind(method));
+    EXPECT_EQ(config["tau"], 0.05);
+    auto rows = JsonLinesLog(d / "log.jsonl").read();
+    ASSERT_EQ(rows.size(), 2u);
+    for (auto key : {"encoder_loss", "generator_loss", "samples_per_s", "seconds"}) EXPECT_TRUE(rows[1].contains(key));
+    if (method == "leaves") {
+      EXPECT_TRUE(rows[1]["generator"].contains("jitter_sigma"));
+      EXPECT_TRUE(rows[1]["generator"].contains("mixture_weight_4"));
+      EXPECT_EQ(rows[1]["generator_loss"].get<double>(), -rows[1]["encoder_loss"].get<double>());
+    }
+    auto enc = load_encoder(d);
+    EXPECT_EQ(enc(torch::randn({2, 1, 64})).sizes(), (std::vector<int64_t>{2, 32}));
+    // The same directory is never overwritten.
+    EXPECT_THROW(pretrain(c, d, nullptr), std::invalid_argument);
+    fs::remove_all(d);
+  }
+}
+
+TEST(Pretrain, ResumeContinuesExactlyLikeAnUninterruptedRun) {
+  auto c = tiny();
+  c.epochs = 3;
+  auto full = temp_dir("full"), split = temp_dir("split");
+  pretrain(c, full, nullptr);
+  auto two = c;
+  two.epochs = 2;
+  pretrain(two, split, nullptr);
+  resume_pretraining(split, 3, nullptr);
+  auto a = JsonLinesLog(full / "log.jsonl").read(), b = JsonLinesLog(split / "log.jsonl").read();
+  ASSERT_EQ(a.size(), 3u);
+  ASSERT_EQ(b.size(), 3u);
+  EXPECT_EQ(a[2]["encoder_loss"].get<double>(), b[2]["encoder_loss"].get<double>());
+  auto ea = load_encoder(full), eb = load_encoder(split);
+  for (size_t i = 0; i < ea->parameters().size(); ++i)
+    EXPECT_TRUE(torch::equal(ea->parameters()[i], eb->parameters()[i]));
+  EXPECT_THROW(resume_pretraining(temp_dir("nothing"), 0, nullptr), std::invalid_argument);
+  fs::remove_all(full);
+  fs::remove_all(split);
+}
+
+TEST(Pretrain, AKilledRunLeavesTheLastGoodCheckpointLoadable) {
+  const char* cli = std::getenv("LEAVES_CLI");
+  if (cli == nullptr || !fs::exists(cli)) GTEST_SKIP() << "LEAVES_CLI (the leaves binary) not set";
+  auto d = temp_dir("killed");
+  auto c = tiny();
+  std::mt19937 rng(7);
+  for (int round = 0; round < 4; ++round) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int null = ::open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      if (round == 0) {
+        execl(cli, cli, "pretrain", "--data", c.data.c_str(), "--epochs", "100000", "--batch-size", "16", "--width",
+              "4", "--out", d.c_str(), static_cast<char*>(nullptr));
+      } else {
+        execl(cli, cli, "pretrain", "--resume", d.c_str(), "--epochs", "100000", static_cast<char*>(nullptr));
+      }
+      _exit(127);
+    }
+    // Wait for a first checkpoint, then kill at a random moment (writes happen every epoch).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!fs::exists(d / "checkpoints" / "last.pt") && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 700));
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "round " << round << ": the run ended before it was killed";
+    torch::manual_seed(0);
+    Pretrainer t(c, 1);
+    int64_t epochs = 0;
+    ASSERT_NO_THROW(epochs = t.load_checkpoint(d / "checkpoints" / "last.pt")) << "round " << round;
+    EXPECT_GE(epochs, 1);
+    auto rows = JsonLinesLog(d / "log.jsonl").read();
+    EXPECT_GE(static_cast<int64_t>(rows.size()), epochs);
+  }
+  fs::remove_all(d);
+}
+
+TEST(PretrainConfig, ValidatesAndRoundTripsThroughJson) {
+  auto c = tiny();
+  c.views.eta = 0.07;
+  auto back = PretrainConfig::from_json(c.to_json());
+  EXPECT_EQ(back.to_json(), c.to_json());
+  auto bad = [&](auto mutate) {
+    auto b = tiny();
+    mutate(b);
+    EXPECT_THROW(b.validate(), std::invalid_argument);
+  };
+  bad([](PretrainConfig& b) { b.method = "byol"; });
+  bad([](PretrainConfig& b) { b.batch_size = 1; });
+  bad([](PretrainConfig& b) { b.tau = 0; });
+  bad([](PretrainConfig& b) { b.views.eta = -1; });
+  bad([](PretrainConfig& b) { b.epochs = 0; });
+  EXPECT_THROW(PretrainConfig::from_json({{"data", "x"}}), std::invalid_argument);
+  auto big = tiny();
+  big.batch_size = 1000;
+  EXPECT_THROW(pretrain(big, temp_dir("big"), nullptr), std::invalid_argument);
+}

@@ -1,0 +1,91 @@
+// `leaves pretrain`: parses and validates the options, calls the library's
+// pre-training, and tells the user where the run is and what to do next.
+#include <torch/torch.h>
+
+#include <chrono>
+#include <ctime>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "leaves/train/pretrain.h"
+#include "tools/leaves/commands.h"
+
+namespace leaves::cli {
+
+namespace {
+
+struct PretrainArgs {
+  train::PretrainConfig config;
+  std::string out, resume;
+  bool epochs_given = false;
+};
+
+std::string default_run_dir(const std::string& method) {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  std::ostringstream s;
+  s << "runs/" << method << "-" << std::put_time(&tm, "%Y%m%d-%H%M%S");
+  return s.str();
+}
+
+int run_pretrain(const PretrainArgs& a) {
+  train::PretrainResult result;
+  if (!a.resume.empty()) {
+    if (!a.out.empty() && a.out != a.resume) throw std::invalid_argument("--out and --resume name different directories");
+    std::cout << "resuming " << a.resume << "\n";
+    result = train::resume_pretraining(a.resume, a.epochs_given ? a.config.epochs : 0, &std::cout);
+  } else {
+    a.config.validate();
+    const std::string out = a.out.empty() ? default_run_dir(a.config.method) : a.out;
+    std::cout << "pre-training " << a.config.method << " on " << a.config.data << " for " << a.config.epochs
+              << " epochs (batch " << a.config.batch_size << ", " << a.config.device << ") into " << out << "\n";
+    result = train::pretrain(a.config, out, &std::cout);
+  }
+  std::cout << "done: " << result.epochs_done << " epochs, final loss " << result.last_loss << "\n"
+            << "run directory: " << result.run_dir.string() << "\n"
+            << "  config.json      every option of this run\n"
+            << "  log.jsonl        one line per epoch: losses, throughput, learned view parameters\n"
+            << "  checkpoints/     last.pt (resume with: leaves pretrain --resume " << result.run_dir.string()
+            << " --epochs N)\n"
+            << "  encoder.pt       the pre-trained encoder, for fine-tuning and linear probes\n"
+            << "next: plot the learned parameters from log.jsonl, or pre-train a baseline with --method simclr\n";
+  return 0;
+}
+
+}  // namespace
+
+Action add_pretrain_command(CLI::App& app) {
+  auto a = std::make_shared<PretrainArgs>();
+  auto& c = a->config;
+  auto* cmd = app.add_subcommand("pretrain", "Adversarial contrastive pre-training (LEAVES, SimCLR, ViewMaker)");
+  cmd->add_option("--data", c.data,
+                  "data spec: synthetic[:size=N,length=L,channels=C,rate=HZ,noise=SD,seed=S,split_seed=S]")
+      ->capture_default_str();
+  cmd->add_option("--method", c.method, "leaves | simclr | viewmaker")
+      ->check(CLI::IsMember({"leaves", "simclr", "viewmaker"}))
+      ->capture_default_str();
+  auto* epochs = cmd->add_option("--epochs", c.epochs, "training epochs")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch-size", c.batch_size, "pairs per step (B)")->check(CLI::Range(2, 1 << 20))->capture_default_str();
+  cmd->add_option("--lr", c.lr, "encoder and projection-head learning rate (Adam)")->capture_default_str();
+  cmd->add_option("--generator-lr", c.generator_lr, "view-generator learning rate (Adam)")->capture_default_str();
+  cmd->add_option("--tau", c.tau, "NT-Xent temperature")->capture_default_str();
+  add_generator_options(cmd, c.views);
+  cmd->add_option("--width", c.width, "encoder first-stage width (64: the paper's ResNet-18, 512-d)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  cmd->add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
+  cmd->add_option("--seed", c.seed, "random seed (initialisation, batches, views)")->capture_default_str();
+  cmd->add_option("--checkpoint-every", c.checkpoint_every, "also keep a checkpoint every N epochs (0: last only)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--out", a->out, "run directory (default: runs/METHOD-DATE-TIME)");
+  cmd->add_option("--resume", a->resume, "continue the run in this directory (its config; --epochs may extend it)");
+  return [a, epochs] {
+    a->epochs_given = epochs->count() > 0;
+    return run_pretrain(*a);
+  };
+}
+
+}  // namespace leaves::cli
