@@ -8,6 +8,7 @@
 #include <chrono>
 #include <random>
 #include <fstream>
+#include <iostream>
 #include <thread>
 
 #include "leaves/data/spec.h"
@@ -50,28 +51,34 @@ void copy_parameters(torch::nn::Module& to, const torch::nn::Module& from) {
 TEST(Pretrainer, OneAdversarialStepLowersTheLossForTheEncoderAndRaisesItForTheGenerator) {
   auto c = tiny();
   c.width = 8;
+  // Quantile-function sampling makes the views a smooth function of the mixture
+  // for fixed uniforms, so a small parameter step changes the loss to first order
+  // (ancestral sampling may switch a draw's component and jump).
+  c.views.sampling = "inverse-cdf";
   auto batch = data::load_splits(data::parse_data_spec(c.data)).train.x.narrow(0, 0, 32);
-  torch::manual_seed(1);
-  Pretrainer stepped(c, 1);
-  torch::manual_seed(1);
-  Pretrainer base(c, 1);
-  torch::manual_seed(1);
-  Pretrainer enc_moved(c, 1);
-  torch::manual_seed(1);
-  Pretrainer gen_moved(c, 1);
-  stepped.step(batch);
-  copy_parameters(*enc_moved.encoder, *stepped.encoder);
-  copy_parameters(*enc_moved.head, *stepped.head);
-  copy_parameters(*gen_moved.generator, *stepped.generator);
-  auto eval = [&](Pretrainer& t) {
-    torch::manual_seed(99);  // the same randomness for every evaluation
-    return t.loss(batch).item<double>();
-  };
-  const double l0 = eval(base);
-  EXPECT_LT(eval(enc_moved), l0) << "encoder and head must descend L";
-  EXPECT_GT(eval(gen_moved), l0) << "the generator must ascend L";
-  // The head is trained: its weights moved.
-  EXPECT_FALSE(torch::equal(stepped.head->parameters()[0], base.head->parameters()[0]));
+  for (uint64_t seed : {1, 2, 3, 4}) {
+    torch::manual_seed(seed);
+    Pretrainer stepped(c, 1);
+    torch::manual_seed(seed);
+    Pretrainer base(c, 1);
+    torch::manual_seed(seed);
+    Pretrainer enc_moved(c, 1);
+    torch::manual_seed(seed);
+    Pretrainer gen_moved(c, 1);
+    stepped.step(batch);
+    copy_parameters(*enc_moved.encoder, *stepped.encoder);
+    copy_parameters(*enc_moved.head, *stepped.head);
+    copy_parameters(*gen_moved.generator, *stepped.generator);
+    auto eval = [&](Pretrainer& t) {
+      torch::manual_seed(99);  // the same randomness for every evaluation
+      return t.loss(batch).item<double>();
+    };
+    const double l0 = eval(base);
+    EXPECT_LT(eval(enc_moved), l0) << "seed " << seed << ": encoder and head must descend L";
+    EXPECT_GT(eval(gen_moved), l0) << "seed " << seed << ": the generator must ascend L";
+    // The head is trained: its weights moved.
+    EXPECT_FALSE(torch::equal(stepped.head->parameters()[0], base.head->parameters()[0]));
+  }
 }
 
 TEST(Pretrainer, CheckpointThenResumeGivesTheSameNextStepLoss) {
@@ -206,4 +213,32 @@ TEST(PretrainConfig, ValidatesAndRoundTripsThroughJson) {
   auto big = tiny();
   big.batch_size = 1000;
   EXPECT_THROW(pretrain(big, temp_dir("big"), nullptr), std::invalid_argument);
+}
+
+TEST(Pretrain, PretrainedRepresentationsBeatARandomEncoderUnderALinearProbe) {
+  // The built-in synthetic ECG: sinus rhythm vs an irregular, P-less rhythm.
+  // A small encoder (width 8) pre-trained with LEAVES for 15 epochs; the probe
+  // is fitted on the training split and scored on the test split. Measured
+  // while choosing this setting (2 threads, seeds 0-2): pre-trained 0.92, 0.96,
+  // 0.88 against random 0.66, 0.73, 0.62; the margin asked here is 0.1.
+  PretrainConfig c;
+  c.data = "synthetic:size=768,length=400";
+  c.epochs = 15;
+  c.width = 8;
+  c.batch_size = 64;
+  auto d = temp_dir("probe");
+  pretrain(c, d, nullptr);
+  auto sp = data::load_splits(data::parse_data_spec(c.data));
+  auto trained = load_encoder(d);
+  torch::manual_seed(1000);
+  nn::ResNet1d random(nn::ResNet1dOptions(1).width(8));
+  auto score = [&](nn::ResNet1d& e) {
+    auto probe = eval::fit_linear_probe(eval::embed(e, sp.train.x), sp.train.y);
+    return probe.accuracy(eval::embed(e, sp.test.x), sp.test.y);
+  };
+  const double pre = score(trained), rnd = score(random);
+  std::cout << "linear probe test accuracy: pre-trained " << pre << ", random " << rnd << "\n";
+  EXPECT_GT(pre, rnd + 0.1);
+  EXPECT_GT(pre, 0.8);
+  fs::remove_all(d);
 }

@@ -2,7 +2,8 @@
 // the command line and in config files.
 //
 //   synthetic                                   the built-in synthetic ECG, defaults
-//   synthetic:size=2048,length=1000,channels=1,rate=100,noise=0.03,seed=0
+//   synthetic:size=1024,length=500,channels=1,rate=100,noise=0.03,seed=0,split_seed=0
+//                                               (these are the defaults)
 //
 // The form is KIND[:KEY=VALUE,...]. Loaders for real formats add kinds.
 #pragma once

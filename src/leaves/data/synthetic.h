@@ -31,7 +31,7 @@ namespace leaves::data {
 struct SyntheticEcgOptions {
   TORCH_ARG(int64_t, size) = 1024;     ///< recordings N (balanced classes)
   TORCH_ARG(int64_t, channels) = 1;    ///< leads C
-  TORCH_ARG(int64_t, length) = 1000;   ///< samples per recording L
+  TORCH_ARG(int64_t, length) = 500;    ///< samples per recording L (5 s)
   TORCH_ARG(double, rate) = 100.0;     ///< Hz
   TORCH_ARG(double, noise) = 0.03;     ///< white-noise standard deviation (mV)
   TORCH_ARG(uint64_t, seed) = 0;

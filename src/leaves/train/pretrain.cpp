@@ -326,9 +326,11 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
     if (progress) {
       const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
       const double eta = elapsed / (epoch - start) * (config.epochs - epoch);
-      *progress << "epoch " << epoch << "/" << config.epochs << "  loss " << std::fixed << std::setprecision(4)
-                << last_loss << "  " << std::setprecision(1) << steps * B / seconds << " samples/s  elapsed "
-                << clock(elapsed) << "  ETA " << clock(eta) << std::defaultfloat << std::endl;
+      std::ostringstream line;
+      line << "epoch " << epoch << "/" << config.epochs << "  loss " << std::fixed << std::setprecision(4) << last_loss
+           << "  " << std::setprecision(1) << steps * B / seconds << " samples/s  elapsed " << clock(elapsed)
+           << "  ETA " << clock(eta) << "\n";
+      *progress << line.str() << std::flush;
     }
   }
   save_encoder(trainer.encoder, config, dir, config.epochs);
