@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -44,6 +47,14 @@ inline void expect_gradients_match(const std::function<torch::Tensor()>& f, cons
       EXPECT_NEAR(ad, fd, atol + rtol * std::abs(fd)) << names[i] << "[" << j << "]";
     }
   }
+}
+
+/// A fresh, empty-named scratch directory path under the system temp folder
+/// (removed if it exists; not created).
+inline std::filesystem::path temp_dir(const std::string& name) {
+  auto d = std::filesystem::temp_directory_path() / ("leaves-test-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(d);
+  return d;
 }
 
 /// A smooth random test signal `[B, C, L]` in double precision.

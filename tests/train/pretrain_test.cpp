@@ -22,12 +22,6 @@ using namespace leaves::train;
 
 namespace {
 
-fs::path temp_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("leaves-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  return d;
-}
-
 PretrainConfig tiny(const std::string& method = "leaves") {
   PretrainConfig c;
   c.method = method;
@@ -83,7 +77,7 @@ TEST(Pretrainer, OneAdversarialStepLowersTheLossForTheEncoderAndRaisesItForTheGe
 
 TEST(Pretrainer, CheckpointThenResumeGivesTheSameNextStepLoss) {
   auto c = tiny();
-  auto d = temp_dir("ckpt");
+  auto d = leaves::testing::temp_dir("ckpt");
   fs::create_directories(d);
   auto batches = data::load_splits(data::parse_data_spec(c.data)).train.x.narrow(0, 0, 48).split(16);
   torch::manual_seed(2);
@@ -105,7 +99,7 @@ TEST(Pretrain, TwoSmallEpochsWriteACompleteRunDirectory) {
   for (std::string method : {"leaves", "simclr", "viewmaker"}) {
     auto c = tiny(method);
     c.checkpoint_every = 1;
-    auto d = temp_dir("run-" + method);
+    auto d = leaves::testing::temp_dir("run-" + method);
     auto r = pretrain(c, d, nullptr);
     EXPECT_EQ(r.epochs_done, 2);
     EXPECT_TRUE(std::isfinite(r.last_loss));
@@ -136,7 +130,7 @@ TEST(Pretrain, TwoSmallEpochsWriteACompleteRunDirectory) {
 TEST(Pretrain, ResumeContinuesExactlyLikeAnUninterruptedRun) {
   auto c = tiny();
   c.epochs = 3;
-  auto full = temp_dir("full"), split = temp_dir("split");
+  auto full = leaves::testing::temp_dir("full"), split = leaves::testing::temp_dir("split");
   pretrain(c, full, nullptr);
   auto two = c;
   two.epochs = 2;
@@ -149,7 +143,7 @@ TEST(Pretrain, ResumeContinuesExactlyLikeAnUninterruptedRun) {
   auto ea = load_encoder(full), eb = load_encoder(split);
   for (size_t i = 0; i < ea->parameters().size(); ++i)
     EXPECT_TRUE(torch::equal(ea->parameters()[i], eb->parameters()[i]));
-  EXPECT_THROW(resume_pretraining(temp_dir("nothing"), 0, nullptr), std::invalid_argument);
+  EXPECT_THROW(resume_pretraining(leaves::testing::temp_dir("nothing"), 0, nullptr), std::invalid_argument);
   fs::remove_all(full);
   fs::remove_all(split);
 }
@@ -157,7 +151,7 @@ TEST(Pretrain, ResumeContinuesExactlyLikeAnUninterruptedRun) {
 TEST(Pretrain, AKilledRunLeavesTheLastGoodCheckpointLoadable) {
   const char* cli = std::getenv("LEAVES_CLI");
   if (cli == nullptr || !fs::exists(cli)) GTEST_SKIP() << "LEAVES_CLI (the leaves binary) not set";
-  auto d = temp_dir("killed");
+  auto d = leaves::testing::temp_dir("killed");
   auto c = tiny();
   std::mt19937 rng(7);
   for (int round = 0; round < 4; ++round) {
@@ -212,7 +206,7 @@ TEST(PretrainConfig, ValidatesAndRoundTripsThroughJson) {
   EXPECT_THROW(PretrainConfig::from_json({{"data", "x"}}), std::invalid_argument);
   auto big = tiny();
   big.batch_size = 1000;
-  EXPECT_THROW(pretrain(big, temp_dir("big"), nullptr), std::invalid_argument);
+  EXPECT_THROW(pretrain(big, leaves::testing::temp_dir("big"), nullptr), std::invalid_argument);
 }
 
 TEST(Pretrain, PretrainedRepresentationsBeatARandomEncoderUnderALinearProbe) {
@@ -226,7 +220,7 @@ TEST(Pretrain, PretrainedRepresentationsBeatARandomEncoderUnderALinearProbe) {
   c.epochs = 15;
   c.width = 8;
   c.batch_size = 64;
-  auto d = temp_dir("probe");
+  auto d = leaves::testing::temp_dir("probe");
   pretrain(c, d, nullptr);
   auto sp = data::load_splits(data::parse_data_spec(c.data));
   auto trained = load_encoder(d);

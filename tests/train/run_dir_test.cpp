@@ -7,17 +7,9 @@
 namespace fs = std::filesystem;
 using namespace leaves::train;
 
-namespace {
-fs::path temp_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("leaves-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-}  // namespace
-
 TEST(RunDir, AtomicWriteReplacesWholeFilesAndLeavesNoTemporaries) {
-  auto d = temp_dir("atomic");
+  auto d = leaves::testing::temp_dir("atomic");
+  fs::create_directories(d);
   write_file_atomically(d / "a.txt", "first");
   write_file_atomically(d / "a.txt", "second");
   std::ifstream f(d / "a.txt");
@@ -32,7 +24,8 @@ TEST(RunDir, AtomicWriteReplacesWholeFilesAndLeavesNoTemporaries) {
 }
 
 TEST(RunDir, JsonLinesLogIgnoresATornLastLineAndFilters) {
-  auto d = temp_dir("log");
+  auto d = leaves::testing::temp_dir("log");
+  fs::create_directories(d);
   JsonLinesLog log(d / "log.jsonl");
   log.append({{"epoch", 1}});
   log.append({{"epoch", 2}});

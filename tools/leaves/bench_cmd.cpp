@@ -55,6 +55,9 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_option("--channels", a->channels, "channels C")->check(CLI::Range(1, 4096))->capture_default_str();
   cmd->add_option("--length", a->length, "length L")->check(CLI::Range(2, 1 << 24))->capture_default_str();
   cmd->add_option("--width", c.width, "encoder first-stage width")->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd->add_option("--projection-hidden", c.projection_hidden, "projection-head hidden width (0: linear head)")
+      ->check(CLI::Range(0, 1 << 16))
+      ->capture_default_str();
   cmd->add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--steps", a->steps, "timed steps")->capture_default_str();
   cmd->add_option("--warmup", a->warmup, "untimed warm-up steps")->capture_default_str();

@@ -75,6 +75,9 @@ Action add_pretrain_command(CLI::App& app) {
   cmd->add_option("--width", c.width, "encoder first-stage width (64: the paper's ResNet-18, 512-d)")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
+  cmd->add_option("--projection-hidden", c.projection_hidden, "projection-head hidden width (0: linear head)")
+      ->check(CLI::Range(0, 1 << 16))
+      ->capture_default_str();
   cmd->add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--seed", c.seed, "random seed (initialisation, batches, views)")->capture_default_str();
   cmd->add_option("--checkpoint-every", c.checkpoint_every, "also keep a checkpoint every N epochs (0: last only)")

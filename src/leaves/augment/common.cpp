@@ -51,6 +51,12 @@ torch::Tensor bounded(const torch::Tensor& raw, double lo, double hi) {
   return lo + (hi - lo) * torch::sigmoid(raw);
 }
 
+torch::Tensor register_intensity(torch::nn::Module& module, const std::string& who, double eta, double init) {
+  check_option(eta > 0 && std::isfinite(eta), who, "eta", "> 0", eta);
+  check_option(init > 0 && init < 1, who, "init", "in (0, 1)", init);
+  return module.register_parameter("raw", torch::full({}, bounded_init(init, 0.0, 1.0)));
+}
+
 Interpolation parse_interpolation(const std::string& name) {
   if (name == "linear") return Interpolation::Linear;
   if (name == "cubic") return Interpolation::Cubic;

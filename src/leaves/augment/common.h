@@ -25,6 +25,11 @@ double bounded_init(double value, double lo, double hi);
 /// `lo + (hi - lo) * sigmoid(raw)`: a learnable intensity kept inside (lo, hi).
 torch::Tensor bounded(const torch::Tensor& raw, double lo, double hi);
 
+/// Validates `eta` (> 0) and `init` (in (0, 1)) for augmentation `who` and
+/// registers on `module` the raw parameter "raw" of an intensity
+/// sigma = eta * sigmoid(raw) that starts at init * eta.
+torch::Tensor register_intensity(torch::nn::Module& module, const std::string& who, double eta, double init);
+
 /// How the k knots of a warp curve are interpolated over the L time steps.
 enum class Interpolation {
   Linear,  ///< piecewise linear, knots evenly spaced from t = 0 to t = L - 1 (paper A.1)

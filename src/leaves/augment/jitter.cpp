@@ -11,9 +11,7 @@ torch::Tensor jitter(const torch::Tensor& x, const torch::Tensor& sigma, const t
 JitterImpl::JitterImpl(const JitterOptions& options_) : options(options_) { reset(); }
 
 void JitterImpl::reset() {
-  check_option(options.eta() > 0 && std::isfinite(options.eta()), "Jitter", "eta", "> 0", options.eta());
-  check_option(options.init() > 0 && options.init() < 1, "Jitter", "init", "in (0, 1)", options.init());
-  raw = register_parameter("raw", torch::full({}, bounded_init(options.init(), 0.0, 1.0)));
+  raw = register_intensity(*this, "Jitter", options.eta(), options.init());
 }
 
 torch::Tensor JitterImpl::sigma() const { return bounded(raw, 0.0, options.eta()); }

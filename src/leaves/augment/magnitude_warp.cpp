@@ -11,10 +11,8 @@ torch::Tensor magnitude_warp(const torch::Tensor& x, const torch::Tensor& sigma,
 MagnitudeWarpImpl::MagnitudeWarpImpl(const MagnitudeWarpOptions& options_) : options(options_) { reset(); }
 
 void MagnitudeWarpImpl::reset() {
-  check_option(options.eta() > 0 && std::isfinite(options.eta()), "MagnitudeWarp", "eta", "> 0", options.eta());
-  check_option(options.init() > 0 && options.init() < 1, "MagnitudeWarp", "init", "in (0, 1)", options.init());
   check_option(options.knots() >= 2, "MagnitudeWarp", "knots", ">= 2", static_cast<double>(options.knots()));
-  raw = register_parameter("raw", torch::full({}, bounded_init(options.init(), 0.0, 1.0)));
+  raw = register_intensity(*this, "MagnitudeWarp", options.eta(), options.init());
 }
 
 torch::Tensor MagnitudeWarpImpl::sigma() const { return bounded(raw, 0.0, options.eta()); }

@@ -11,9 +11,7 @@ torch::Tensor scale(const torch::Tensor& x, const torch::Tensor& sigma, const to
 ScaleImpl::ScaleImpl(const ScaleOptions& options_) : options(options_) { reset(); }
 
 void ScaleImpl::reset() {
-  check_option(options.eta() > 0 && std::isfinite(options.eta()), "Scale", "eta", "> 0", options.eta());
-  check_option(options.init() > 0 && options.init() < 1, "Scale", "init", "in (0, 1)", options.init());
-  raw = register_parameter("raw", torch::full({}, bounded_init(options.init(), 0.0, 1.0)));
+  raw = register_intensity(*this, "Scale", options.eta(), options.init());
 }
 
 torch::Tensor ScaleImpl::sigma() const { return bounded(raw, 0.0, options.eta()); }

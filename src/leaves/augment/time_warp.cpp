@@ -20,10 +20,8 @@ torch::Tensor time_warp(const torch::Tensor& x, const torch::Tensor& sigma, cons
 TimeWarpImpl::TimeWarpImpl(const TimeWarpOptions& options_) : options(options_) { reset(); }
 
 void TimeWarpImpl::reset() {
-  check_option(options.eta() > 0 && std::isfinite(options.eta()), "TimeWarp", "eta", "> 0", options.eta());
-  check_option(options.init() > 0 && options.init() < 1, "TimeWarp", "init", "in (0, 1)", options.init());
   check_option(options.knots() >= 2, "TimeWarp", "knots", ">= 2", static_cast<double>(options.knots()));
-  raw = register_parameter("raw", torch::full({}, bounded_init(options.init(), 0.0, 1.0)));
+  raw = register_intensity(*this, "TimeWarp", options.eta(), options.init());
 }
 
 torch::Tensor TimeWarpImpl::sigma() const { return bounded(raw, 0.0, options.eta()); }
