@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -56,6 +57,28 @@ inline std::filesystem::path temp_dir(const std::string& name) {
   std::filesystem::remove_all(d);
   return d;
 }
+
+/// `../shared/data` beside the repository (or $LEAVES_SHARED_DIR/data): found by
+/// walking up from the test binary. Empty when absent.
+inline std::filesystem::path shared_data_dir() {
+  namespace fs = std::filesystem;
+  if (const char* env = std::getenv("LEAVES_SHARED_DIR")) {
+    if (fs::is_directory(fs::path(env) / "data")) return fs::path(env) / "data";
+  }
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  for (int up = 0; up < 5 && !p.empty(); ++up, p = p.parent_path()) {
+    if (fs::is_directory(p / ".." / "shared" / "data")) return fs::canonical(p / ".." / "shared" / "data");
+    if (p == p.root_path()) break;
+  }
+  return {};
+}
+
+/// Skips the current test with a message when ../shared/data is absent.
+#define LEAVES_SHARED_DATA_OR_SKIP(var)                                                 \
+  const auto var = leaves::testing::shared_data_dir();                                  \
+  if (var.empty()) GTEST_SKIP() << "../shared/data not found beside the repository: " \
+                                   "real-data test skipped"
 
 /// A smooth random test signal `[B, C, L]` in double precision.
 inline torch::Tensor smooth_signal(int64_t B, int64_t C, int64_t L, torch::Dtype dtype = torch::kDouble) {

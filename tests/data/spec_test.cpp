@@ -10,7 +10,8 @@ TEST(DataSpec, ParsesKindAndOptions) {
   EXPECT_EQ(s.options.at("size"), "64");
   EXPECT_EQ(parse_data_spec("synthetic").options.size(), 0u);
   EXPECT_THROW(parse_data_spec(":size=3"), std::invalid_argument);
-  EXPECT_THROW(parse_data_spec("synthetic:size"), std::invalid_argument);
+  EXPECT_EQ(parse_data_spec("ucr:some/dir,val=0.3").options.at("path"), "some/dir");
+  EXPECT_THROW(parse_data_spec("synthetic:size=3,val"), std::invalid_argument);
 }
 
 TEST(DataSpec, SyntheticSplitsAreStratifiedAndDisjoint) {

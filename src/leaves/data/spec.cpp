@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "leaves/data/synthetic.h"
+#include "leaves/data/text_series.h"
 
 namespace leaves::data {
 
@@ -17,8 +18,15 @@ DataSpec parse_data_spec(const std::string& text) {
   if (colon == std::string::npos) return spec;
   std::stringstream rest(text.substr(colon + 1));
   std::string item;
+  bool first = true;
   while (std::getline(rest, item, ',')) {
     const auto eq = item.find('=');
+    if (first && eq == std::string::npos && !item.empty()) {  // KIND:PATH,... shorthand
+      spec.options["path"] = item;
+      first = false;
+      continue;
+    }
+    first = false;
     if (eq == std::string::npos || eq == 0) {
       throw std::invalid_argument("--data '" + text + "': expected KEY=VALUE, got '" + item + "'");
     }
@@ -27,7 +35,7 @@ DataSpec parse_data_spec(const std::string& text) {
   return spec;
 }
 
-std::string known_data_kinds() { return "synthetic"; }
+std::string known_data_kinds() { return "synthetic, ucr, uea"; }
 
 namespace {
 
@@ -81,6 +89,20 @@ Splits load_splits(const DataSpec& spec) {
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument("--data '" + spec.text + "': " + e.what());
     }
+  }
+  if (spec.kind == "ucr" || spec.kind == "uea") {
+    const auto path = opt.get<std::string>("path", "");
+    const auto val = opt.get<double>("val", 0.2);
+    const auto missing = opt.get<std::string>("missing", "error");
+    opt.reject_unknown();
+    if (path.empty()) throw std::invalid_argument("--data '" + spec.text + "': give the data set folder, e.g. " +
+                                                  spec.kind + ":path/to/NAME");
+    if (!(val > 0 && val < 1)) throw std::invalid_argument("--data '" + spec.text + "': val must be in (0, 1)");
+    auto policy = parse_missing_values(missing);
+    auto [train, test] = spec.kind == "ucr" ? read_ucr_archive(path, policy) : read_uea_archive(path, policy);
+    // The archive's test split stays the test split; validation comes out of TRAIN.
+    auto inner = stratified_split(train, val, 0.0, split_seed);
+    return {inner.train, inner.val, test};
   }
   throw std::invalid_argument("--data '" + spec.text + "': unknown data set kind '" + spec.kind +
                               "' (known: " + known_data_kinds() + ")");

@@ -5,7 +5,13 @@
 //   synthetic:size=1024,length=500,channels=1,rate=100,noise=0.03,seed=0,split_seed=0
 //                                               (these are the defaults)
 //
-// The form is KIND[:KEY=VALUE,...]. Loaders for real formats add kinds.
+//   ucr:DIR[,val=0.2,missing=error|interpolate,split_seed=0]
+//       a UCR archive folder DIR holding NAME_TRAIN.tsv and NAME_TEST.tsv (NAME =
+//       the folder's name); the archive's TEST file is the test split and a
+//       stratified fraction `val` of TRAIN the validation split
+//   uea:DIR[,...]   the same for a UEA folder with NAME_TRAIN.ts and NAME_TEST.ts
+//
+// The form is KIND[:KEY=VALUE,...]; a first item without '=' is the `path`.
 #pragma once
 #include <map>
 #include <string>
@@ -27,7 +33,8 @@ DataSpec parse_data_spec(const std::string& text);
 std::string known_data_kinds();
 
 /// Loads (or generates) the data set and its train / validation / test splits
-/// (70 / 15 / 15 %, stratified, seeded by the spec's `split_seed`, default 0).
+/// (synthetic: 70 / 15 / 15 %, stratified, seeded by the spec's `split_seed`,
+/// default 0; archives: see above).
 Splits load_splits(const DataSpec& spec);
 
 }  // namespace leaves::data
