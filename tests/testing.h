@@ -80,6 +80,16 @@ inline std::filesystem::path shared_data_dir() {
   if (var.empty()) GTEST_SKIP() << "../shared/data not found beside the repository: " \
                                    "real-data test skipped"
 
+/// Expects `f` to throw std::invalid_argument whose message contains `part`.
+inline void expect_invalid_argument(const std::function<void()>& f, const std::string& part) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error mentioning '" << part << "'";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+  }
+}
+
 /// A smooth random test signal `[B, C, L]` in double precision.
 inline torch::Tensor smooth_signal(int64_t B, int64_t C, int64_t L, torch::Dtype dtype = torch::kDouble) {
   auto t = torch::linspace(0, 1, L, torch::kDouble).view({1, 1, L});

@@ -16,14 +16,6 @@ fs::path write_text(const std::string& name, const std::string& text) {
   return d / name;
 }
 
-void expect_error(const std::function<void()>& f, const std::string& part) {
-  try {
-    f();
-    FAIL() << "expected an error mentioning '" << part << "'";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
-}
 
 const char* kHeader =
     "# a comment\n@problemName Toy\n@timeStamps false\n@missing true\n@univariate false\n@dimensions 2\n"
@@ -70,11 +62,11 @@ TEST(DataSpec, ArchivesKeepTheirTestSplitAndCarveValidationFromTrain) {
 }
 
 TEST(Ucr, MalformedFilesNameTheFileAndLine) {
-  expect_error([] { read_ucr_file(write_text("a.tsv", "1\t0.5\t0.7\n2\t0.1\n")); }, "a.tsv:2");
-  expect_error([] { read_ucr_file(write_text("b.tsv", "1\t0.5\tabc\n")); }, "'abc' is not a number");
-  expect_error([] { read_ucr_file(write_text("c.tsv", "1\t0.5\tNaN\n")); }, "missing value");
-  expect_error([] { read_ucr_file(write_text("d.tsv", "")); }, "no data lines");
-  expect_error([] { read_ucr_file("/nonexistent/x.tsv"); }, "cannot open");
+  leaves::testing::expect_invalid_argument([] { read_ucr_file(write_text("a.tsv", "1\t0.5\t0.7\n2\t0.1\n")); }, "a.tsv:2");
+  leaves::testing::expect_invalid_argument([] { read_ucr_file(write_text("b.tsv", "1\t0.5\tabc\n")); }, "'abc' is not a number");
+  leaves::testing::expect_invalid_argument([] { read_ucr_file(write_text("c.tsv", "1\t0.5\tNaN\n")); }, "missing value");
+  leaves::testing::expect_invalid_argument([] { read_ucr_file(write_text("d.tsv", "")); }, "no data lines");
+  leaves::testing::expect_invalid_argument([] { read_ucr_file("/nonexistent/x.tsv"); }, "cannot open");
   auto filled = read_ucr_file(write_text("e.tsv", "1\t1.0\tNaN\t3.0\tNaN\n2\tNaN\t2\t2\t2\n"), MissingValues::Interpolate);
   EXPECT_TRUE(torch::allclose(filled.x[0][0], torch::tensor({1.0f, 2.0f, 3.0f, 3.0f})));
   EXPECT_TRUE(torch::allclose(filled.x[1][0], torch::tensor({2.0f, 2.0f, 2.0f, 2.0f})));
@@ -85,14 +77,14 @@ TEST(Uea, MalformedFilesNameTheFileAndLine) {
   EXPECT_EQ(ok.x.sizes(), (std::vector<int64_t>{2, 2, 3}));
   EXPECT_EQ(ok.y[1].item<int64_t>(), 1);
   EXPECT_FLOAT_EQ(ok.x[0][1][2].item<float>(), 6.0f);
-  expect_error([] { read_uea_file(write_text("l.ts", std::string(kHeader) + "1,2,3:4,5,6:sideways\n")); },
+  leaves::testing::expect_invalid_argument([] { read_uea_file(write_text("l.ts", std::string(kHeader) + "1,2,3:4,5,6:sideways\n")); },
                "l.ts:11: label 'sideways'");
-  expect_error([] { read_uea_file(write_text("d.ts", std::string(kHeader) + "1,2,3:up\n")); }, "1 dimensions");
-  expect_error([] { read_uea_file(write_text("n.ts", std::string(kHeader) + "1,?,3:4,5,6:up\n")); }, "missing");
-  expect_error([] { read_uea_file(write_text("u.ts", std::string(kHeader) + "1,2,3:4,5:up\n")); }, "unequal");
-  expect_error([] { read_uea_file(write_text("h.ts", "@problemName x\n1,2:up\n")); }, "@tag");
-  expect_error([] { read_uea_file(write_text("e.ts", "@problemName x\n")); }, "no @data");
-  expect_error([] { read_uea_file(write_text("t.ts", "@timeStamps true\n@data\n")); }, "time-stamped");
+  leaves::testing::expect_invalid_argument([] { read_uea_file(write_text("d.ts", std::string(kHeader) + "1,2,3:up\n")); }, "1 dimensions");
+  leaves::testing::expect_invalid_argument([] { read_uea_file(write_text("n.ts", std::string(kHeader) + "1,?,3:4,5,6:up\n")); }, "missing");
+  leaves::testing::expect_invalid_argument([] { read_uea_file(write_text("u.ts", std::string(kHeader) + "1,2,3:4,5:up\n")); }, "unequal");
+  leaves::testing::expect_invalid_argument([] { read_uea_file(write_text("h.ts", "@problemName x\n1,2:up\n")); }, "@tag");
+  leaves::testing::expect_invalid_argument([] { read_uea_file(write_text("e.ts", "@problemName x\n")); }, "no @data");
+  leaves::testing::expect_invalid_argument([] { read_uea_file(write_text("t.ts", "@timeStamps true\n@data\n")); }, "time-stamped");
   auto filled =
       read_uea_file(write_text("f.ts", std::string(kHeader) + "1,?,3:4,5,6:up\n"), MissingValues::Interpolate);
   EXPECT_FLOAT_EQ(filled.x[0][0][1].item<float>(), 2.0f);
