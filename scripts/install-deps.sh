@@ -9,6 +9,7 @@ PACKAGES=(
   libcli11-dev              # command-line parsing
   nlohmann-json3-dev        # JSON (configs, run logs)
   libtomlplusplus-dev       # TOML presets
+  libedf-dev                # EDF/EDF+ (EDFlib)
   libgtest-dev              # GoogleTest
   libbenchmark-dev          # Google Benchmark
 )

@@ -5,6 +5,12 @@
 
 namespace leaves::data {
 
+std::string trim(const std::string& s) {
+  const auto a = s.find_first_not_of(" \t\r\n");
+  if (a == std::string::npos) return "";
+  return s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
+}
+
 Dataset Dataset::subset(const torch::Tensor& index) const {
   Dataset d = *this;
   d.x = x.index_select(0, index);

@@ -27,6 +27,10 @@ struct Splits {
   Dataset train, val, test;
 };
 
+/// `s` without leading and trailing blanks (spaces, tabs, CR, LF): the one trim
+/// the file readers share.
+std::string trim(const std::string& s);
+
 /// Stratified random split (per class, seeded): fractions `val` and `test` of
 /// every class go to the validation and test splits, the rest to training.
 Splits stratified_split(const Dataset& all, double val, double test, uint64_t seed);

@@ -24,13 +24,6 @@ namespace {
   throw std::invalid_argument(file.string() + ":" + std::to_string(line) + ": " + what);
 }
 
-std::string trim(const std::string& s) {
-  const auto a = s.find_first_not_of(" \t\r\n");
-  if (a == std::string::npos) return "";
-  const auto b = s.find_last_not_of(" \t\r\n");
-  return s.substr(a, b - a + 1);
-}
-
 std::vector<std::string> split(const std::string& s, const std::string& separators) {
   std::vector<std::string> out;
   size_t start = 0;
