@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "leaves/data/synthetic.h"
+#include "leaves/data/tables.h"
 #include "leaves/data/text_series.h"
 
 namespace leaves::data {
@@ -35,7 +36,7 @@ DataSpec parse_data_spec(const std::string& text) {
   return spec;
 }
 
-std::string known_data_kinds() { return "synthetic, ucr, uea"; }
+std::string known_data_kinds() { return "synthetic, ucr, uea, arrays"; }
 
 namespace {
 
@@ -103,6 +104,20 @@ Splits load_splits(const DataSpec& spec) {
     // The archive's test split stays the test split; validation comes out of TRAIN.
     auto inner = stratified_split(train, val, 0.0, split_seed);
     return {inner.train, inner.val, test};
+  }
+  if (spec.kind == "arrays") {
+    const auto x = opt.get<std::string>("x", "");
+    const auto y = opt.get<std::string>("y", "");
+    const auto val = opt.get<double>("val", 0.15);
+    const auto test = opt.get<double>("test", 0.15);
+    opt.reject_unknown();
+    if (x.empty() || y.empty()) {
+      throw std::invalid_argument("--data '" + spec.text + "': give the series and labels files: arrays:x=X.npy,y=Y.npy");
+    }
+    if (!(val > 0 && test > 0 && val + test < 1)) {
+      throw std::invalid_argument("--data '" + spec.text + "': need val > 0, test > 0 and val + test < 1");
+    }
+    return stratified_split(read_array_dataset(x, y), val, test, split_seed);
   }
   throw std::invalid_argument("--data '" + spec.text + "': unknown data set kind '" + spec.kind +
                               "' (known: " + known_data_kinds() + ")");

@@ -1,0 +1,239 @@
+#include "leaves/data/tables.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+namespace leaves::data {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+[[noreturn]] void reject(const fs::path& file, const std::string& where, const std::string& what) {
+  throw std::invalid_argument(file.string() + (where.empty() ? "" : ":" + where) + ": " + what);
+}
+
+std::ifstream open_text(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) reject(file, "", "cannot open the file");
+  return in;
+}
+
+bool to_double(const std::string& token, double& v) {
+  const std::string t = trim(token);
+  if (t.empty()) return false;
+  char* end = nullptr;
+  v = std::strtod(t.c_str(), &end);  // accepts "NaN"
+  return end == t.c_str() + t.size();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// PAMAP2
+
+std::vector<std::string> Pamap2Recording::channel_names() {
+  std::vector<std::string> names{"heart_rate"};
+  const char* imu_columns[17] = {"temperature", "acc16_x", "acc16_y", "acc16_z", "acc6_x",    "acc6_y",
+                                 "acc6_z",      "gyro_x",  "gyro_y",  "gyro_z",  "mag_x",     "mag_y",
+                                 "mag_z",       "orient_w", "orient_x", "orient_y", "orient_z"};
+  for (const char* place : {"hand", "chest", "ankle"})
+    for (const char* c : imu_columns) names.push_back(std::string(place) + "_" + c);
+  return names;
+}
+
+std::string pamap2_activity_name(int id) {
+  static const std::map<int, std::string> names{
+      {0, "other"},           {1, "lying"},          {2, "sitting"},           {3, "standing"},
+      {4, "walking"},         {5, "running"},        {6, "cycling"},           {7, "Nordic walking"},
+      {9, "watching TV"},     {10, "computer work"}, {11, "car driving"},      {12, "ascending stairs"},
+      {13, "descending stairs"}, {16, "vacuum cleaning"}, {17, "ironing"},     {18, "folding laundry"},
+      {19, "house cleaning"}, {20, "playing soccer"}, {24, "rope jumping"}};
+  auto it = names.find(id);
+  if (it == names.end()) throw std::invalid_argument("unknown PAMAP2 activity id " + std::to_string(id));
+  return it->second;
+}
+
+Pamap2Recording read_pamap2(const fs::path& file) {
+  auto in = open_text(file);
+  std::vector<double> time;
+  std::vector<int64_t> activity;
+  std::vector<float> values;  // row-major [T, 52]
+  std::string text;
+  size_t line = 0;
+  while (std::getline(in, text)) {
+    ++line;
+    if (trim(text).empty()) continue;
+    std::istringstream words(text);
+    std::vector<std::string> f;
+    for (std::string w; words >> w;) f.push_back(w);
+    const std::string at = std::to_string(line);
+    if (f.size() != 54) reject(file, at, "expected 54 columns, found " + std::to_string(f.size()));
+    double t = 0, a = 0;
+    if (!to_double(f[0], t) || std::isnan(t)) reject(file, at, "timestamp '" + f[0] + "' is not a number");
+    if (!time.empty() && !(t > time.back())) reject(file, at, "timestamps must increase");
+    if (!to_double(f[1], a) || a != std::floor(a)) reject(file, at, "activity id '" + f[1] + "' is not an integer");
+    try {
+      pamap2_activity_name(static_cast<int>(a));
+    } catch (const std::invalid_argument& e) {
+      reject(file, at, e.what());
+    }
+    time.push_back(t);
+    activity.push_back(static_cast<int64_t>(a));
+    for (size_t c = 2; c < 54; ++c) {
+      double v = 0;
+      if (!to_double(f[c], v)) reject(file, at, "column " + std::to_string(c + 1) + ": '" + f[c] + "' is not a number");
+      values.push_back(static_cast<float>(v));
+    }
+  }
+  if (time.empty()) reject(file, "", "no data rows");
+  const int64_t T = static_cast<int64_t>(time.size());
+  Pamap2Recording r;
+  r.time = torch::tensor(time, torch::kDouble);
+  r.activity = torch::tensor(activity, torch::kLong);
+  r.values = torch::from_blob(values.data(), {T, 52}, torch::kFloat).t().contiguous();
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// CSV
+
+torch::Tensor read_csv(const fs::path& file) {
+  auto in = open_text(file);
+  std::vector<float> cells;
+  size_t columns = 0, rows = 0, line = 0;
+  std::string text;
+  while (std::getline(in, text)) {
+    ++line;
+    if (trim(text).empty()) continue;
+    const char sep = text.find('\t') != std::string::npos ? '\t' : text.find(';') != std::string::npos ? ';' : ',';
+    std::vector<std::string> f;
+    std::stringstream ss(text);
+    for (std::string cell; std::getline(ss, cell, sep);) f.push_back(cell);
+    std::vector<double> row;
+    bool numeric = true;
+    for (const auto& cell : f) {
+      double v = 0;
+      if (!to_double(cell, v)) {
+        numeric = false;
+        break;
+      }
+      row.push_back(v);
+    }
+    if (!numeric) {
+      if (rows == 0 && columns == 0) {  // a header row
+        columns = f.size();
+        continue;
+      }
+      reject(file, std::to_string(line), "a cell is not a number: '" + trim(text).substr(0, 60) + "'");
+    }
+    if (columns == 0) columns = row.size();
+    if (row.size() != columns) {
+      reject(file, std::to_string(line),
+             "has " + std::to_string(row.size()) + " columns, expected " + std::to_string(columns));
+    }
+    for (double v : row) cells.push_back(static_cast<float>(v));
+    ++rows;
+  }
+  if (rows == 0) reject(file, "", "no numeric rows");
+  return torch::tensor(cells, torch::kFloat).view({static_cast<int64_t>(rows), static_cast<int64_t>(columns)});
+}
+
+// ---------------------------------------------------------------------------
+// NPY
+
+torch::Tensor read_npy(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) reject(file, "", "cannot open the file");
+  char magic[8];
+  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0) reject(file, "byte 0", "not a NumPy .npy file");
+  const int major = static_cast<unsigned char>(magic[6]);
+  uint32_t header_len = 0;
+  unsigned char len[4] = {0, 0, 0, 0};
+  if (major == 1) {
+    if (!in.read(reinterpret_cast<char*>(len), 2)) reject(file, "byte 8", "truncated header");
+    header_len = len[0] | (len[1] << 8);
+  } else if (major == 2 || major == 3) {
+    if (!in.read(reinterpret_cast<char*>(len), 4)) reject(file, "byte 8", "truncated header");
+    header_len = len[0] | (len[1] << 8) | (len[2] << 16) | (static_cast<uint32_t>(len[3]) << 24);
+  } else {
+    reject(file, "byte 6", "unsupported .npy format version " + std::to_string(major));
+  }
+  std::string header(header_len, '\0');
+  if (!in.read(header.data(), header_len)) reject(file, "byte 10", "truncated header");
+  auto value_of = [&](const std::string& key) {
+    const auto k = header.find("'" + key + "'");
+    if (k == std::string::npos) reject(file, "header", "no '" + key + "' entry");
+    return header.substr(header.find(':', k) + 1);
+  };
+  const std::string descr_field = value_of("descr");
+  const auto q1 = descr_field.find('\''), q2 = descr_field.find('\'', q1 + 1);
+  const std::string descr = descr_field.substr(q1 + 1, q2 - q1 - 1);
+  if (trim(value_of("fortran_order")).rfind("True", 0) == 0) {
+    reject(file, "header", "Fortran-ordered arrays are not supported (save with numpy.ascontiguousarray)");
+  }
+  std::vector<int64_t> shape;
+  {
+    std::string s = value_of("shape");
+    s = s.substr(s.find('(') + 1, s.find(')') - s.find('(') - 1);
+    std::stringstream ss(s);
+    for (std::string item; std::getline(ss, item, ',');) {
+      if (trim(item).empty()) continue;
+      shape.push_back(std::stoll(trim(item)));
+    }
+  }
+  static const std::map<std::string, std::pair<torch::Dtype, int>> types{
+      {"<f4", {torch::kFloat, 4}}, {"<f8", {torch::kDouble, 8}}, {"<i4", {torch::kInt, 4}},
+      {"<i8", {torch::kLong, 8}},  {"|u1", {torch::kByte, 1}},   {"|b1", {torch::kBool, 1}}};
+  auto t = types.find(descr);
+  if (t == types.end()) reject(file, "header", "dtype '" + descr + "' is not supported (little-endian f4/f8/i4/i8/u1/b1)");
+  int64_t count = 1;
+  for (auto d : shape) count *= d;
+  auto out = torch::empty(shape, t->second.first);
+  const auto bytes = static_cast<std::streamsize>(count * t->second.second);
+  if (!in.read(static_cast<char*>(out.data_ptr()), bytes)) {
+    reject(file, "", "truncated: the header promises " + std::to_string(bytes) + " bytes of data");
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+
+namespace {
+torch::Tensor read_any(const fs::path& file) {
+  const auto ext = file.extension().string();
+  if (ext == ".npy") return read_npy(file);
+  if (ext == ".csv" || ext == ".tsv" || ext == ".txt") return read_csv(file);
+  reject(file, "", "unknown array format (expected .npy or .csv)");
+}
+}  // namespace
+
+Dataset read_array_dataset(const fs::path& series, const fs::path& labels) {
+  auto x = read_any(series).to(torch::kFloat);
+  if (x.dim() == 2) x = x.unsqueeze(1);
+  if (x.dim() != 3) reject(series, "", "expected an [N, C, L] or [N, L] array");
+  if (!torch::isfinite(x).all().item<bool>()) reject(series, "", "contains NaN or infinite values");
+  auto y = read_any(labels);
+  if (y.dim() == 2 && y.size(1) == 1) y = y.flatten();
+  if (y.dim() != 1 || y.size(0) != x.size(0)) {
+    reject(labels, "", "expected " + std::to_string(x.size(0)) + " labels, one per series");
+  }
+  auto yd = y.to(torch::kDouble);
+  if (!torch::equal(yd, yd.round()) || yd.min().item<double>() < 0) {
+    reject(labels, "", "labels must be non-negative integers (class indices)");
+  }
+  Dataset d;
+  d.x = x.contiguous();
+  d.y = y.to(torch::kLong);
+  const int64_t K = d.y.max().item<int64_t>() + 1;
+  for (int64_t k = 0; k < K; ++k) d.class_names.push_back(std::to_string(k));
+  d.name = series.stem().string();
+  return d;
+}
+
+}  // namespace leaves::data

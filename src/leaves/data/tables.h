@@ -1,0 +1,41 @@
+// Tabular and array files: PAMAP2 `.dat` recordings, plain numeric CSV and
+// NumPy `.npy` arrays (users' own data: `[N, C, L]` or `[N, L]` series plus
+// `[N]` labels). Every reader names the file and line (or byte) it rejects.
+#pragma once
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "leaves/data/dataset.h"
+
+namespace leaves::data {
+
+/// One PAMAP2 protocol/optional session (UCI PAMAP2 readme, section II): 54
+/// space-separated columns per row at 100 Hz; NaN marks missing values (the
+/// heart rate is only sampled at ~9 Hz) and is kept as NaN here.
+struct Pamap2Recording {
+  torch::Tensor time;      ///< `[T]` float64 seconds
+  torch::Tensor activity;  ///< `[T]` int64 activity ids (0 = transient, to discard)
+  torch::Tensor values;    ///< `[52, T]` float32: heart rate, then 17 columns per IMU (hand, chest, ankle)
+  /// Names of the 52 value channels, e.g. "hand_acc16_x".
+  static std::vector<std::string> channel_names();
+};
+Pamap2Recording read_pamap2(const std::filesystem::path& file);
+/// "lying", "walking", ... for a PAMAP2 activity id; throws for an unknown id.
+std::string pamap2_activity_name(int id);
+
+/// A numeric CSV table `[rows, columns]` (float32; separators `,` `;` or tab; an
+/// optional non-numeric header row is skipped).
+torch::Tensor read_csv(const std::filesystem::path& file);
+
+/// A NumPy `.npy` array (format 1.0-3.0, little-endian float32/float64/int32/
+/// int64/uint8/bool, C order) as a tensor of the same shape.
+torch::Tensor read_npy(const std::filesystem::path& file);
+
+/// A data set from a series file (`.npy` `[N, C, L]` or `[N, L]`, or `.csv`
+/// `[N, L]`) and a labels file (`.npy` or `.csv`, N integer labels).
+Dataset read_array_dataset(const std::filesystem::path& series, const std::filesystem::path& labels);
+
+}  // namespace leaves::data
