@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${1:-20}
-PREFIX=/tmp/leaves-deps
+PREFIX="${TMPDIR:-/tmp}/deps-for-leaves"  # never into /
 mkdir -p "$PREFIX"
 for deb in .deps/*.deb; do dpkg -x "$deb" "$PREFIX"; done
 PEER=.deps/peer_pytorch.py
@@ -17,8 +17,8 @@ TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 start=$(date +%s)
 cmake -S . -B build-device -DCMAKE_BUILD_TYPE=Release -DLEAVES_BUILD_TESTS=OFF -DLEAVES_BUILD_BENCH=OFF \
-  -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$PREFIX/usr" >/tmp/leaves-configure.log 2>&1 || { cat /tmp/leaves-configure.log; exit 1; }
-cmake --build build-device -j "$(nproc)" >/tmp/leaves-build.log 2>&1 || { tail -50 /tmp/leaves-build.log; exit 1; }
+  -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$PREFIX/usr" >"$PREFIX/configure.log" 2>&1 || { cat "$PREFIX/configure.log"; exit 1; }
+cmake --build build-device -j "$(nproc)" >"$PREFIX/build.log" 2>&1 || { tail -50 "$PREFIX/build.log"; exit 1; }
 echo "device build: $(( $(date +%s) - start )) s"
 
 rows=()
