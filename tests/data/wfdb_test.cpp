@@ -121,3 +121,26 @@ TEST(Wfdb, BadRecordsAreClearErrors) {
   write_bytes(d / "t.atr", {0x05, 0x04, 0x00, 0xEC, 0x00});  // N at 5, then a cut-off SKIP
   leaves::testing::expect_invalid_argument([&] { read_wfdb_annotations(d / "t.atr"); }, "truncated");
 }
+
+TEST(Wfdb, AnnotationWriterRoundTripsSkipsAuxChannelsAndNumbers) {
+  auto d = scratch("ann");
+  std::vector<WfdbAnnotation> in(4);
+  in[0].sample = 0, in[0].code = 28, in[0].aux = "(AFIB";
+  in[1].sample = 500, in[1].code = 1;
+  in[2].sample = 700000, in[2].code = 5, in[2].chan = 1, in[2].subtype = 2;  // needs a SKIP
+  in[3].sample = 700001, in[3].code = 8, in[3].chan = 1, in[3].num = 3, in[3].aux = "xy";
+  write_wfdb_annotations(d / "r.atr", in);
+  auto out = read_wfdb_annotations(d / "r.atr");
+  ASSERT_EQ(out.size(), in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(out[i].sample, in[i].sample) << i;
+    EXPECT_EQ(out[i].code, in[i].code) << i;
+    EXPECT_EQ(out[i].aux, in[i].aux) << i;
+    EXPECT_EQ(out[i].chan, in[i].chan) << i;
+    EXPECT_EQ(out[i].num, in[i].num) << i;
+    EXPECT_EQ(out[i].subtype, in[i].subtype) << i;
+  }
+  EXPECT_EQ(out[0].symbol, "+");
+  EXPECT_EQ(out[2].symbol, "V");
+  leaves::testing::expect_invalid_argument([&] { write_wfdb_annotations(d / "bad.atr", {in[1], in[0]}); }, "sorted");
+}

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "leaves/data/studies.h"
 #include "leaves/data/synthetic.h"
 #include "leaves/data/tables.h"
 #include "leaves/data/text_series.h"
@@ -36,7 +37,7 @@ DataSpec parse_data_spec(const std::string& text) {
   return spec;
 }
 
-std::string known_data_kinds() { return "synthetic, ucr, uea, arrays"; }
+std::string known_data_kinds() { return "synthetic, ucr, uea, arrays, apnea-ecg"; }
 
 namespace {
 
@@ -104,6 +105,15 @@ Splits load_splits(const DataSpec& spec) {
     // The archive's test split stays the test split; validation comes out of TRAIN.
     auto inner = stratified_split(train, val, 0.0, split_seed);
     return {inner.train, inner.val, test};
+  }
+  if (spec.kind == "apnea-ecg") {
+    ApneaEcgOptions o;
+    o.root = opt.get<std::string>("path", "");
+    o.val_records = opt.get<int64_t>("val_records", o.val_records);
+    o.seed = split_seed;
+    opt.reject_unknown();
+    if (o.root.empty()) throw std::invalid_argument("--data '" + spec.text + "': give the folder: apnea-ecg:DIR");
+    return build_apnea_ecg(o);
   }
   if (spec.kind == "arrays") {
     const auto x = opt.get<std::string>("x", "");

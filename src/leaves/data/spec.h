@@ -10,6 +10,9 @@
 //       the folder's name); the archive's TEST file is the test split and a
 //       stratified fraction `val` of TRAIN the validation split
 //   uea:DIR[,...]   the same for a UEA folder with NAME_TRAIN.ts and NAME_TEST.ts
+//   apnea-ecg:DIR[,val_records=5,split_seed=0]
+//       the PhysioNet Apnea-ECG folder (RECORDS, event-2.txt, records with .dat):
+//       one-minute segments; learning set -> train/validation by record, x -> test
 //   arrays:x=SERIES,y=LABELS[,val=0.15,test=0.15,split_seed=0]
 //       your own data: SERIES a .npy [N, C, L] or [N, L] array or a .csv [N, L]
 //       table, LABELS N class indices (.npy or .csv); stratified splits

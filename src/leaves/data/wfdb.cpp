@@ -270,4 +270,41 @@ std::vector<WfdbAnnotation> read_wfdb_annotations(const fs::path& file) {
   return out;
 }
 
+void write_wfdb_annotations(const fs::path& file, const std::vector<WfdbAnnotation>& annotations) {
+  std::string out;
+  auto word = [&](int code, int value) {
+    const int w = (code << 10) | (value & 0x3FF);
+    out.push_back(static_cast<char>(w & 0xFF));
+    out.push_back(static_cast<char>(w >> 8));
+  };
+  int64_t time = 0;
+  int chan = 0, num = 0;
+  for (const auto& a : annotations) {
+    if (a.code < 1 || a.code > 49) throw std::invalid_argument(file.string() + ": annotation code must be 1..49");
+    int64_t delta = a.sample - time;
+    if (delta < 0) throw std::invalid_argument(file.string() + ": annotations must be sorted by sample");
+    if (delta > 1023) {  // SKIP with a 32-bit interval, high word first
+      word(59, 0);
+      const auto d = static_cast<uint32_t>(delta);
+      word((d >> 16) >> 10, (d >> 16) & 0x3FF);
+      word((d & 0xFFFF) >> 10, d & 0x3FF);
+      delta = 0;
+    }
+    word(a.code, static_cast<int>(delta));
+    time = a.sample;
+    if (a.subtype != 0) word(61, a.subtype);
+    if (a.chan != chan) word(62, chan = a.chan);
+    if (a.num != num) word(60, num = a.num);
+    if (!a.aux.empty()) {
+      word(63, static_cast<int>(a.aux.size()));
+      out += a.aux;
+      if (a.aux.size() % 2) out.push_back('\0');
+    }
+  }
+  word(0, 0);
+  std::ofstream f(file, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot write " + file.string());
+  f << out;
+}
+
 }  // namespace leaves::data

@@ -66,6 +66,10 @@ struct WfdbAnnotation {
 /// AUX pseudo-annotations; throws naming the file and byte offset when truncated.
 std::vector<WfdbAnnotation> read_wfdb_annotations(const std::filesystem::path& file);
 
+/// Writes annotations (sorted by sample; code, subtype, chan, num and aux) in
+/// MIT format, the inverse of read_wfdb_annotations.
+void write_wfdb_annotations(const std::filesystem::path& file, const std::vector<WfdbAnnotation>& annotations);
+
 /// The mnemonic of an annotation code ("N" for 1, ...), "[code]" if unnamed.
 std::string wfdb_symbol(int code);
 
