@@ -10,6 +10,7 @@ PACKAGES=(
   nlohmann-json3-dev        # JSON (configs, run logs)
   libtomlplusplus-dev       # TOML presets
   libedf-dev                # EDF/EDF+ (EDFlib)
+  libfccp-dev               # CSV with quoted fields (fast-cpp-csv-parser)
   libgtest-dev              # GoogleTest
   libbenchmark-dev          # Google Benchmark
 )

@@ -92,3 +92,65 @@ TEST(ApneaEcg, BuildsMinuteSegmentsWithTheirLabelsAndThePapersSplits) {
   leaves::testing::expect_invalid_argument([&] { build_apnea_ecg({root, 1, 0}); }, "x02.dat");
   fs::remove_all(root);
 }
+
+TEST(PtbXl, RealStatementsAndScpCodes) {
+  LEAVES_SHARED_DATA_OR_SKIP(shared);
+  auto classes = read_ptbxl_superclasses(shared / "formats" / "ptb-xl" / "scp_statements.csv");
+  EXPECT_EQ(classes.size(), 44u);  // the 44 diagnostic statements
+  EXPECT_EQ(classes.at("NORM"), "NORM");
+  EXPECT_EQ(classes.at("IMI"), "MI");
+  EXPECT_EQ(classes.at("NDT"), "STTC");
+  EXPECT_EQ(classes.at("LAFB"), "CD");
+  EXPECT_EQ(classes.at("LVH"), "HYP");
+  EXPECT_FALSE(classes.count("SR"));  // a rhythm statement, not diagnostic
+  // The scp_codes of ecg_id 1, as in ptbxl_database.csv.
+  auto codes = parse_scp_codes("{'NORM': 100.0, 'LVOLT': 0.0, 'SR': 0.0}");
+  EXPECT_EQ(codes.size(), 3u);
+  EXPECT_EQ(codes.at("NORM"), 100.0);
+  EXPECT_THROW(parse_scp_codes("NORM"), std::invalid_argument);
+  EXPECT_THROW(parse_scp_codes("{'NORM': x}"), std::invalid_argument);
+}
+
+TEST(PtbXl, BuildsFoldsAndMultiLabelTargetsFromFilesInTheRealFormat) {
+  LEAVES_SHARED_DATA_OR_SKIP(shared);
+  const auto src = shared / "formats" / "ptb-xl";
+  auto root = leaves::testing::temp_dir("ptbxl");
+  fs::create_directories(root / "records100" / "00000");
+  fs::copy_file(src / "scp_statements.csv", root / "scp_statements.csv");
+  for (auto ext : {".hea", ".dat"})  // the real record of ecg_id 1
+    fs::copy_file(src / "records100" / "00000" / (std::string("00001_lr") + ext),
+                  root / "records100" / "00000" / (std::string("00001_lr") + ext));
+  for (int id : {2, 3, 4}) {  // generated 12-lead records in format 16
+    char name[32];
+    std::snprintf(name, sizeof name, "%05d_lr", id);
+    std::ofstream h(root / "records100" / "00000" / (std::string(name) + ".hea"));
+    h << name << " 12 100 1000\n";
+    for (int c = 0; c < 12; ++c) h << name << ".dat 16 1000.0(0)/mV 16 0\n";
+    std::ofstream(root / "records100" / "00000" / (std::string(name) + ".dat"), std::ios::binary)
+        << std::string(12 * 1000 * 2, static_cast<char>(id));
+  }
+  std::ofstream(root / "ptbxl_database.csv")
+      << "ecg_id,patient_id,report,scp_codes,strat_fold,filename_lr\n"
+      << "1,15709.0,\"sinusrhythmus, periphere niederspannung\",\"{'NORM': 100.0, 'LVOLT': 0.0, 'SR': 0.0}\",3,"
+         "records100/00000/00001_lr\n"
+      << "2,1.0,x,\"{'IMI': 50.0, 'NDT': 100.0}\",9,records100/00000/00002_lr\n"
+      << "3,2.0,x,\"{'LAFB': 100.0, 'SR': 0.0}\",10,records100/00000/00003_lr\n"
+      << "4,3.0,x,\"{'SR': 0.0}\",1,records100/00000/00004_lr\n";
+  auto sp = build_ptbxl({root});
+  EXPECT_EQ(sp.train.size(), 1);  // ecg_id 4 has no diagnostic statement and is left out
+  EXPECT_EQ(sp.val.size(), 1);
+  EXPECT_EQ(sp.test.size(), 1);
+  EXPECT_EQ(sp.train.x.sizes(), (std::vector<int64_t>{1, 12, 1000}));
+  EXPECT_EQ(sp.train.class_names[0], "NORM");
+  EXPECT_EQ(sp.train.y[0].item<int64_t>(), 0);  // NORM
+  EXPECT_NEAR(sp.train.x[0][0][0].item<double>(), -0.119, 1e-6);
+  EXPECT_TRUE(torch::equal(sp.val.targets[0], torch::tensor({0.0f, 1.0f, 1.0f, 0.0f, 0.0f})));  // MI + STTC
+  EXPECT_EQ(sp.val.y[0].item<int64_t>(), -1);                                                   // multi-label
+  EXPECT_EQ(sp.test.y[0].item<int64_t>(), 3);                                                   // CD
+  auto via_spec = load_splits(parse_data_spec("ptb-xl:" + root.string()));
+  EXPECT_EQ(via_spec.test.size(), 1);
+  std::ofstream(root / "bad.csv") << "ecg_id,scp_codes,strat_fold,filename_lr\n1,\"{'NORM': 1.0}\",11,x\n";
+  leaves::testing::expect_invalid_argument([&] { build_ptbxl({root, "bad.csv"}); }, "strat_fold '11'");
+  leaves::testing::expect_invalid_argument([&] { build_ptbxl({root, "none.csv"}); }, "none.csv: not found");
+  fs::remove_all(root);
+}

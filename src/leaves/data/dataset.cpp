@@ -15,6 +15,7 @@ Dataset Dataset::subset(const torch::Tensor& index) const {
   Dataset d = *this;
   d.x = x.index_select(0, index);
   d.y = y.index_select(0, index);
+  if (targets.defined()) d.targets = targets.index_select(0, index);
   return d;
 }
 

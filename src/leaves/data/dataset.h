@@ -11,7 +11,8 @@ namespace leaves::data {
 /// A labelled set of time series.
 struct Dataset {
   torch::Tensor x;  ///< `[N, C, L]` float32
-  torch::Tensor y;  ///< `[N]` int64 class indices
+  torch::Tensor y;  ///< `[N]` int64 class indices (-1: not single-label, see `targets`)
+  torch::Tensor targets;  ///< `[N, K]` float multi-hot labels of multi-label studies; undefined otherwise
   std::vector<std::string> class_names;
   double rate = 0;  ///< samples per second
   std::string name;

@@ -37,7 +37,7 @@ DataSpec parse_data_spec(const std::string& text) {
   return spec;
 }
 
-std::string known_data_kinds() { return "synthetic, ucr, uea, arrays, apnea-ecg"; }
+std::string known_data_kinds() { return "synthetic, ucr, uea, arrays, apnea-ecg, ptb-xl"; }
 
 namespace {
 
@@ -114,6 +114,14 @@ Splits load_splits(const DataSpec& spec) {
     opt.reject_unknown();
     if (o.root.empty()) throw std::invalid_argument("--data '" + spec.text + "': give the folder: apnea-ecg:DIR");
     return build_apnea_ecg(o);
+  }
+  if (spec.kind == "ptb-xl") {
+    PtbXlOptions o;
+    o.root = opt.get<std::string>("path", "");
+    o.database = opt.get<std::string>("database", o.database);
+    opt.reject_unknown();
+    if (o.root.empty()) throw std::invalid_argument("--data '" + spec.text + "': give the folder: ptb-xl:DIR");
+    return build_ptbxl(o);
   }
   if (spec.kind == "arrays") {
     const auto x = opt.get<std::string>("x", "");

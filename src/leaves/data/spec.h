@@ -13,6 +13,8 @@
 //   apnea-ecg:DIR[,val_records=5,split_seed=0]
 //       the PhysioNet Apnea-ECG folder (RECORDS, event-2.txt, records with .dat):
 //       one-minute segments; learning set -> train/validation by record, x -> test
+//   ptb-xl:DIR[,database=ptbxl_database.csv]
+//       PTB-XL at 100 Hz, superclass targets, folds 1-8 / 9 / 10
 //   arrays:x=SERIES,y=LABELS[,val=0.15,test=0.15,split_seed=0]
 //       your own data: SERIES a .npy [N, C, L] or [N, L] array or a .csv [N, L]
 //       table, LABELS N class indices (.npy or .csv); stratified splits

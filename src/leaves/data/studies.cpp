@@ -6,6 +6,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <libfccp/csv.h>
+
 #include "leaves/data/wfdb.h"
 
 namespace leaves::data {
@@ -122,6 +124,117 @@ Splits build_apnea_ecg(const ApneaEcgOptions& o) {
     cut_minutes(o.root, r, it->second, sx, sy);
   }
   return {make(tx, ty, "apnea-ecg-train"), make(vx, vy, "apnea-ecg-val"), make(sx, sy, "apnea-ecg-test")};
+}
+
+// ---------------------------------------------------------------------------
+// PTB-XL
+
+namespace {
+const std::vector<std::string> kSuperclasses{"NORM", "MI", "STTC", "CD", "HYP"};
+using Csv = io::CSVReader<4, io::trim_chars<' ', '\t'>, io::double_quote_escape<',', '"'>>;
+using Csv3 = io::CSVReader<3, io::trim_chars<' ', '\t'>, io::double_quote_escape<',', '"'>>;
+
+template <class F>
+void csv_rows(const fs::path& file, F&& body) {
+  if (!fs::exists(file)) throw std::invalid_argument(file.string() + ": not found");
+  try {
+    body();
+  } catch (const io::error::base& e) {
+    throw std::invalid_argument(file.string() + ": " + e.what());
+  }
+}
+}  // namespace
+
+std::map<std::string, std::string> read_ptbxl_superclasses(const fs::path& statements) {
+  std::map<std::string, std::string> out;
+  csv_rows(statements, [&] {
+    Csv3 in(statements.string());
+    // The first column (the code) has an empty name in the published file.
+    in.read_header(io::ignore_extra_column, "", "diagnostic", "diagnostic_class");
+    std::string code, diagnostic, klass;
+    while (in.read_row(code, diagnostic, klass)) {
+      if (diagnostic == "1.0" || diagnostic == "1") out[code] = klass;
+    }
+  });
+  if (out.empty()) throw std::invalid_argument(statements.string() + ": no diagnostic statements");
+  return out;
+}
+
+std::map<std::string, double> parse_scp_codes(const std::string& text) {
+  std::map<std::string, double> out;
+  const std::string t = trim(text);
+  if (t.size() < 2 || t.front() != '{' || t.back() != '}') {
+    throw std::invalid_argument("scp_codes '" + text + "' is not a {'CODE': value, ...} literal");
+  }
+  size_t i = 1;
+  while (true) {
+    const auto q1 = t.find('\'', i);
+    if (q1 == std::string::npos) break;
+    const auto q2 = t.find('\'', q1 + 1);
+    const auto colon = t.find(':', q2);
+    if (q2 == std::string::npos || colon == std::string::npos) {
+      throw std::invalid_argument("scp_codes '" + text + "': unbalanced quotes");
+    }
+    const auto end = t.find_first_of(",}", colon);
+    const std::string value = trim(t.substr(colon + 1, end - colon - 1));
+    char* stop = nullptr;
+    const double v = std::strtod(value.c_str(), &stop);
+    if (value.empty() || stop != value.c_str() + value.size()) {
+      throw std::invalid_argument("scp_codes '" + text + "': value '" + value + "' is not a number");
+    }
+    out[t.substr(q1 + 1, q2 - q1 - 1)] = v;
+    i = end + 1;
+  }
+  return out;
+}
+
+Splits build_ptbxl(const PtbXlOptions& o) {
+  const auto classes = read_ptbxl_superclasses(o.root / "scp_statements.csv");
+  const auto table = o.root / o.database;
+  std::vector<torch::Tensor> xs[3];
+  std::vector<int64_t> ys[3];
+  std::vector<torch::Tensor> targets[3];
+  csv_rows(table, [&] {
+    Csv in(table.string());
+    in.read_header(io::ignore_extra_column, "ecg_id", "scp_codes", "strat_fold", "filename_lr");
+    std::string id, codes, fold_text, file;
+    while (in.read_row(id, codes, fold_text, file)) {
+      const int fold = std::atoi(fold_text.c_str());
+      if (fold < 1 || fold > 10) {
+        throw std::invalid_argument(table.string() + ": ecg_id " + id + " has strat_fold '" + fold_text + "'");
+      }
+      auto target = torch::zeros({static_cast<int64_t>(kSuperclasses.size())});
+      for (const auto& [code, likelihood] : parse_scp_codes(codes)) {
+        auto it = classes.find(code);
+        if (it == classes.end()) continue;
+        auto k = std::find(kSuperclasses.begin(), kSuperclasses.end(), it->second) - kSuperclasses.begin();
+        if (k < static_cast<int64_t>(kSuperclasses.size())) target[k] = 1.0f;
+      }
+      const int64_t n_labels = static_cast<int64_t>(target.sum().item<float>());
+      if (n_labels == 0) continue;
+      const int split = fold <= 8 ? 0 : fold == 9 ? 1 : 2;
+      auto rec = read_wfdb_record(o.root / (file + ".hea"));
+      if (rec.physical.size(0) != 12 || rec.physical.size(1) != 1000) {
+        std::ostringstream s;
+        s << o.root.string() << "/" << file << ".hea: expected 12 leads x 1000 samples, got " << rec.physical.sizes();
+        throw std::invalid_argument(s.str());
+      }
+      xs[split].push_back(rec.physical.unsqueeze(0));
+      ys[split].push_back(n_labels == 1 ? target.argmax().item<int64_t>() : -1);
+      targets[split].push_back(target.unsqueeze(0));
+    }
+  });
+  auto make_split = [&](int s, const std::string& name) {
+    Dataset d;
+    d.x = xs[s].empty() ? torch::zeros({0, 12, 1000}) : torch::cat(xs[s], 0);
+    d.y = torch::tensor(ys[s], torch::kLong);
+    d.targets = targets[s].empty() ? torch::zeros({0, 5}) : torch::cat(targets[s], 0);
+    d.class_names = kSuperclasses;
+    d.rate = 100;
+    d.name = name;
+    return d;
+  };
+  return {make_split(0, "ptb-xl-train"), make_split(1, "ptb-xl-val"), make_split(2, "ptb-xl-test")};
 }
 
 }  // namespace leaves::data

@@ -28,4 +28,25 @@ struct ApneaEcgOptions {
 /// Minutes whose segment runs past the end of the signal are dropped.
 Splits build_apnea_ecg(const ApneaEcgOptions& options);
 
+/// The diagnostic superclass of every diagnostic SCP statement code
+/// (`scp_statements.csv`: rows with diagnostic = 1, column diagnostic_class).
+std::map<std::string, std::string> read_ptbxl_superclasses(const std::filesystem::path& statements);
+
+/// The statement codes and likelihoods of a PTB-XL `scp_codes` entry, a Python
+/// dict literal such as "{'NORM': 100.0, 'SR': 0.0}".
+std::map<std::string, double> parse_scp_codes(const std::string& text);
+
+struct PtbXlOptions {
+  std::filesystem::path root;                    ///< folder with the database CSV, scp_statements.csv, records100/
+  std::string database = "ptbxl_database.csv";   ///< the database table, relative to root
+};
+
+/// PTB-XL (Wagner et al. 2020; paper B.1): the 100 Hz records `[N, 12, 1000]`
+/// with the five diagnostic superclasses NORM, MI, STTC, CD, HYP as multi-hot
+/// `targets` (every diagnostic code of a record counts, whatever its likelihood,
+/// as in the dataset's own example code; records without any are left out),
+/// `y` = the superclass of single-label records and -1 for the others, and the
+/// recommended folds: 1-8 train, 9 validation, 10 test.
+Splits build_ptbxl(const PtbXlOptions& options);
+
 }  // namespace leaves::data

@@ -84,7 +84,13 @@ Dataset make_synthetic_ecg(const SyntheticEcgOptions& o) {
       }
     }
   }
-  return {x, y, {"sinus", "irregular"}, rate, "synthetic-ecg"};
+  Dataset d;
+  d.x = x;
+  d.y = y;
+  d.class_names = {"sinus", "irregular"};
+  d.rate = rate;
+  d.name = "synthetic-ecg";
+  return d;
 }
 
 }  // namespace leaves::data
