@@ -1,7 +1,10 @@
 #include "leaves/data/studies.h"
 
+#include <edflib.h>
+
 #include <fstream>
 
+#include "leaves/data/edf.h"
 #include "leaves/data/spec.h"
 #include "leaves/data/wfdb.h"
 #include "testing.h"
@@ -152,5 +155,99 @@ TEST(PtbXl, BuildsFoldsAndMultiLabelTargetsFromFilesInTheRealFormat) {
   std::ofstream(root / "bad.csv") << "ecg_id,scp_codes,strat_fold,filename_lr\n1,\"{'NORM': 1.0}\",11,x\n";
   leaves::testing::expect_invalid_argument([&] { build_ptbxl({root, "bad.csv"}); }, "strat_fold '11'");
   leaves::testing::expect_invalid_argument([&] { build_ptbxl({root, "none.csv"}); }, "none.csv: not found");
+  fs::remove_all(root);
+}
+
+namespace {
+// A PSG file with "EEG Fpz-Cz" and "EEG Pz-Oz" at 100 Hz in which epoch k holds
+// the value 0.5 k (uV) everywhere.
+void write_psg(const fs::path& path, int seconds) {
+  const int h = edfopen_file_writeonly(path.c_str(), EDFLIB_FILETYPE_EDFPLUS, 2);
+  ASSERT_GE(h, 0);
+  const char* labels[2] = {"EEG Fpz-Cz", "EEG Pz-Oz"};
+  for (int s = 0; s < 2; ++s) {
+    edf_set_samplefrequency(h, s, 100);
+    edf_set_physical_maximum(h, s, 200.0);
+    edf_set_physical_minimum(h, s, -200.0);
+    edf_set_digital_maximum(h, s, 32767);
+    edf_set_digital_minimum(h, s, -32768);
+    edf_set_label(h, s, labels[s]);
+    edf_set_physical_dimension(h, s, "uV");
+  }
+  std::vector<double> buf(100);
+  for (int sec = 0; sec < seconds; ++sec) {
+    std::fill(buf.begin(), buf.end(), 0.5 * (sec / 30));
+    for (int s = 0; s < 2; ++s) ASSERT_EQ(edfwrite_physical_samples(h, buf.data()), 0);
+  }
+  ASSERT_EQ(edfclose_file(h), 0);
+}
+
+void write_hypnogram(const fs::path& path, const std::vector<std::pair<int, std::string>>& stages) {
+  const int h = edfopen_file_writeonly(path.c_str(), EDFLIB_FILETYPE_EDFPLUS, 1);
+  ASSERT_GE(h, 0);
+  edf_set_samplefrequency(h, 0, 1);
+  edf_set_physical_maximum(h, 0, 1);
+  edf_set_physical_minimum(h, 0, 0);
+  edf_set_digital_maximum(h, 0, 1);
+  edf_set_digital_minimum(h, 0, 0);
+  edf_set_label(h, 0, "unused");
+  long long onset = 0;  // units of 100 us
+  int total = 0;
+  for (const auto& [epochs, text] : stages) {
+    edfwrite_annotation_utf8(h, onset, epochs * 300000LL, text.c_str());
+    onset += epochs * 300000LL;
+    total += epochs * 30;
+  }
+  std::vector<double> zero(1, 0.0);
+  for (int s = 0; s < total; ++s) edfwrite_physical_samples(h, zero.data());
+  ASSERT_EQ(edfclose_file(h), 0);
+}
+}  // namespace
+
+TEST(SleepEdf, RealHypnogramsGiveWholeEpochs) {
+  LEAVES_SHARED_DATA_OR_SKIP(shared);
+  auto epochs = read_hypnogram_epochs(shared / "formats" / "sleep-edf" / "hypnograms" / "SC4001EC-Hypnogram.edf");
+  auto info = read_edf_info(shared / "formats" / "sleep-edf" / "hypnograms" / "SC4001EC-Hypnogram.edf");
+  const auto& last = info.annotations.back();
+  EXPECT_EQ(static_cast<double>(epochs.size()), (last.onset + last.duration) / 30.0);
+  std::map<int64_t, int> counts;
+  for (auto e : epochs) counts[e]++;
+  for (int64_t k : {0, 1, 2, 3, 4}) EXPECT_GT(counts[k], 0) << "stage " << k;
+}
+
+TEST(SleepEdf, BuildsTrimmedEpochsAndSubjectSplitsFromFilesInTheRealFormat) {
+  auto root = leaves::testing::temp_dir("sleepedf");
+  fs::create_directories(root / "sleep-cassette");
+  const std::vector<std::pair<int, std::string>> night{
+      {90, "Sleep stage W"}, {2, "Sleep stage 1"}, {10, "Sleep stage 2"}, {3, "Sleep stage 3"},
+      {2, "Sleep stage 4"},  {5, "Sleep stage R"}, {1, "Sleep stage ?"}, {1, "Movement time"},
+      {4, "Sleep stage 2"},  {100, "Sleep stage W"}};
+  for (const char* subject : {"SC4001", "SC4011", "SC4021", "SC4031"}) {
+    write_psg(root / "sleep-cassette" / (std::string(subject) + "E0-PSG.edf"), 218 * 30);
+    write_hypnogram(root / "sleep-cassette" / (std::string(subject) + "EC-Hypnogram.edf"), night);
+  }
+  SleepEdfOptions o;
+  o.root = root;
+  o.val_subjects = 1;
+  auto sp = build_sleep_edf(o);
+  // Per night: epochs 30..177 kept (60 wake epochs either side of sleep 90..117), less "?" and movement.
+  EXPECT_EQ(sp.train.size(), 2 * 146);
+  EXPECT_EQ(sp.val.size(), 146);
+  EXPECT_EQ(sp.test.size(), 146);
+  EXPECT_EQ(sp.test.x.sizes(), (std::vector<int64_t>{146, 1, 3000}));
+  EXPECT_EQ(sp.test.class_names, (std::vector<std::string>{"W", "N1", "N2", "N3", "REM"}));
+  EXPECT_TRUE(torch::equal(torch::bincount(sp.test.y), torch::tensor({120, 2, 14, 5, 5}, torch::kLong)));
+  // Epoch alignment: the first kept epoch is epoch 30 (value 15 uV); the first N1 is epoch 90.
+  const double step = 400.0 / 65535;
+  EXPECT_NEAR(sp.test.x[0][0][0].item<double>(), 15.0, step);
+  EXPECT_NEAR(sp.test.x[60][0][2999].item<double>(), 45.0, step);
+  EXPECT_EQ(sp.test.y[60].item<int64_t>(), 1);
+  auto via_spec = load_splits(parse_data_spec("sleep-edf:" + root.string() + ",val_subjects=1"));
+  EXPECT_EQ(via_spec.test.size(), 146);
+  o.channel = "EEG C3";
+  leaves::testing::expect_invalid_argument([&] { build_sleep_edf(o); }, "'EEG C3' not found");
+  fs::remove(root / "sleep-cassette" / "SC4031EC-Hypnogram.edf");
+  o.channel = "EEG Fpz-Cz";
+  leaves::testing::expect_invalid_argument([&] { build_sleep_edf(o); }, "no hypnogram SC4031E");
   fs::remove_all(root);
 }

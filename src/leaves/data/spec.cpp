@@ -37,7 +37,7 @@ DataSpec parse_data_spec(const std::string& text) {
   return spec;
 }
 
-std::string known_data_kinds() { return "synthetic, ucr, uea, arrays, apnea-ecg, ptb-xl"; }
+std::string known_data_kinds() { return "synthetic, ucr, uea, arrays, apnea-ecg, ptb-xl, sleep-edf"; }
 
 namespace {
 
@@ -122,6 +122,16 @@ Splits load_splits(const DataSpec& spec) {
     opt.reject_unknown();
     if (o.root.empty()) throw std::invalid_argument("--data '" + spec.text + "': give the folder: ptb-xl:DIR");
     return build_ptbxl(o);
+  }
+  if (spec.kind == "sleep-edf") {
+    SleepEdfOptions o;
+    o.root = opt.get<std::string>("path", "");
+    o.channel = opt.get<std::string>("channel", o.channel);
+    o.val_subjects = opt.get<int64_t>("val_subjects", o.val_subjects);
+    o.seed = split_seed;
+    opt.reject_unknown();
+    if (o.root.empty()) throw std::invalid_argument("--data '" + spec.text + "': give the folder: sleep-edf:DIR");
+    return build_sleep_edf(o);
   }
   if (spec.kind == "arrays") {
     const auto x = opt.get<std::string>("x", "");

@@ -1,13 +1,20 @@
 #include "leaves/data/studies.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 
+// fast-cpp-csv-parser copies file names with strncpy into a fixed buffer (only
+// used in its error messages); GCC warns about the possible truncation.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-truncation"
 #include <libfccp/csv.h>
+#pragma GCC diagnostic pop
 
+#include "leaves/data/edf.h"
 #include "leaves/data/wfdb.h"
 
 namespace leaves::data {
@@ -235,6 +242,108 @@ Splits build_ptbxl(const PtbXlOptions& o) {
     return d;
   };
   return {make_split(0, "ptb-xl-train"), make_split(1, "ptb-xl-val"), make_split(2, "ptb-xl-test")};
+}
+
+// ---------------------------------------------------------------------------
+// Sleep-EDF
+
+std::vector<int64_t> read_hypnogram_epochs(const fs::path& hypnogram) {
+  static const std::map<std::string, int64_t> stage{
+      {"Sleep stage W", 0}, {"Sleep stage 1", 1}, {"Sleep stage 2", 2},  {"Sleep stage 3", 3},
+      {"Sleep stage 4", 3}, {"Sleep stage R", 4}, {"Sleep stage ?", -1}, {"Movement time", -1}};
+  std::vector<int64_t> epochs;
+  for (const auto& a : read_edf_info(hypnogram).annotations) {
+    auto it = stage.find(trim(a.text));
+    if (it == stage.end()) throw std::invalid_argument(hypnogram.string() + ": unknown stage '" + a.text + "'");
+    const double first = a.onset / 30.0, count = a.duration / 30.0;
+    if (std::abs(first - std::round(first)) > 1e-6 || count < 0 || std::abs(count - std::round(count)) > 1e-6) {
+      throw std::invalid_argument(hypnogram.string() + ": '" + a.text + "' at " + std::to_string(a.onset) +
+                                  " s is not a whole number of 30-s epochs");
+    }
+    const auto begin = static_cast<size_t>(std::llround(first)), n = static_cast<size_t>(std::llround(count));
+    if (epochs.size() < begin) epochs.resize(begin, -1);  // gaps count as unscored
+    epochs.resize(begin);
+    epochs.insert(epochs.end(), n, it->second);
+  }
+  return epochs;
+}
+
+Splits build_sleep_edf(const SleepEdfOptions& o) {
+  if (!fs::is_directory(o.root)) throw std::invalid_argument(o.root.string() + ": not a folder");
+  if (!(o.train_fraction > 0 && o.train_fraction < 1)) throw std::invalid_argument("sleep-edf: train_fraction must be in (0, 1)");
+  std::map<std::string, fs::path> psg, hyp;  // by the SC4ssN prefix
+  for (const auto& e : fs::recursive_directory_iterator(o.root)) {
+    const std::string name = e.path().filename().string();
+    auto ends_with = [&](const std::string& tail) {
+      return name.size() >= 7 + tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    if (ends_with("-PSG.edf")) psg[name.substr(0, 7)] = e.path();
+    if (ends_with("-Hypnogram.edf")) hyp[name.substr(0, 7)] = e.path();
+  }
+  if (psg.empty()) throw std::invalid_argument(o.root.string() + ": no *-PSG.edf files");
+  std::map<int, std::vector<std::string>> by_subject;
+  for (const auto& [prefix, path] : psg) {
+    if (!hyp.count(prefix)) throw std::invalid_argument(path.string() + ": no hypnogram " + prefix + "*-Hypnogram.edf beside it");
+    by_subject[std::atoi(prefix.substr(3, 2).c_str())].push_back(prefix);
+  }
+  std::vector<int> subjects;
+  for (const auto& [s, _] : by_subject) subjects.push_back(s);
+  const auto n_train = static_cast<size_t>(std::llround(o.train_fraction * subjects.size()));
+  if (n_train < 1 || n_train >= subjects.size()) {
+    throw std::invalid_argument("sleep-edf: " + std::to_string(subjects.size()) + " subjects cannot be split " +
+                                std::to_string(o.train_fraction) + " / rest");
+  }
+  if (o.val_subjects < 0 || static_cast<size_t>(o.val_subjects) >= n_train) {
+    throw std::invalid_argument("sleep-edf: val_subjects must be in [0, " + std::to_string(n_train) + ")");
+  }
+  std::vector<int> train_subjects(subjects.begin(), subjects.begin() + n_train);
+  std::shuffle(train_subjects.begin(), train_subjects.end(), std::mt19937_64(o.seed));
+  std::vector<int> val_subjects(train_subjects.begin(), train_subjects.begin() + o.val_subjects);
+
+  std::vector<torch::Tensor> xs[3];
+  std::vector<int64_t> ys[3];
+  for (size_t i = 0; i < subjects.size(); ++i) {
+    const int s = subjects[i];
+    const int split = i >= n_train ? 2 : std::count(val_subjects.begin(), val_subjects.end(), s) ? 1 : 0;
+    for (const auto& prefix : by_subject[s]) {
+      const auto labels = read_hypnogram_epochs(hyp[prefix]);
+      const auto info = read_edf_info(psg[prefix]);
+      double rate = 0;
+      for (const auto& sig : info.signals)
+        if (sig.label == o.channel) rate = sig.rate;
+      if (rate != 100) {
+        throw std::invalid_argument(psg[prefix].string() + ": channel '" + o.channel +
+                                    (rate == 0 ? "' not found" : "' is not sampled at 100 Hz"));
+      }
+      auto eeg = read_edf_signal(psg[prefix], o.channel);
+      const int64_t available = std::min<int64_t>(labels.size(), eeg.numel() / 3000);
+      int64_t first = -1, last = -1;
+      for (int64_t k = 0; k < available; ++k) {
+        if (labels[k] > 0) {
+          if (first < 0) first = k;
+          last = k;
+        }
+      }
+      if (first < 0) continue;  // no sleep scored
+      const int64_t from = std::max<int64_t>(0, first - o.wake_margin), to = std::min(available, last + o.wake_margin + 1);
+      std::vector<int64_t> keep;
+      for (int64_t k = from; k < to; ++k)
+        if (labels[k] >= 0) keep.push_back(k);
+      auto epochs = eeg.narrow(0, 0, available * 3000).view({available, 1, 3000});
+      xs[split].push_back(epochs.index_select(0, torch::tensor(keep, torch::kLong)));
+      for (auto k : keep) ys[split].push_back(labels[k]);
+    }
+  }
+  auto make_split = [&](int k, const std::string& name) {
+    Dataset d;
+    d.x = xs[k].empty() ? torch::zeros({0, 1, 3000}) : torch::cat(xs[k], 0);
+    d.y = torch::tensor(ys[k], torch::kLong);
+    d.class_names = {"W", "N1", "N2", "N3", "REM"};
+    d.rate = 100;
+    d.name = name;
+    return d;
+  };
+  return {make_split(0, "sleep-edf-train"), make_split(1, "sleep-edf-val"), make_split(2, "sleep-edf-test")};
 }
 
 }  // namespace leaves::data

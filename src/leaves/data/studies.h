@@ -49,4 +49,28 @@ struct PtbXlOptions {
 /// recommended folds: 1-8 train, 9 validation, 10 test.
 Splits build_ptbxl(const PtbXlOptions& options);
 
+/// The 30-s epochs of a Sleep-EDF hypnogram (EDF+ annotations "Sleep stage W",
+/// "Sleep stage 1".."4", "Sleep stage R", "Sleep stage ?", "Movement time"):
+/// entry i is the stage of the epoch starting at 30 i seconds, as a class index
+/// W = 0, N1 = 1, N2 = 2, N3 = 3 (stages 3 and 4 merged), REM = 4, or -1 for
+/// "?" and movement. Throws for an unknown label or a stage that is not a whole
+/// number of epochs.
+std::vector<int64_t> read_hypnogram_epochs(const std::filesystem::path& hypnogram);
+
+struct SleepEdfOptions {
+  std::filesystem::path root;         ///< folder holding the *-PSG.edf and *-Hypnogram.edf files
+  std::string channel = "EEG Fpz-Cz";
+  double train_fraction = 0.75;       ///< first subjects by id for training (paper B.3), rest for test
+  int64_t val_subjects = 2;           ///< training subjects held out for validation (seeded)
+  uint64_t seed = 0;
+  int64_t wake_margin = 60;           ///< wake epochs kept before and after the sleep period (30 min)
+};
+
+/// Sleep-EDF expanded, sleep cassette (Kemp et al. 2018; paper B.3): 30-s
+/// epochs `[N, 1, 3000]` of the Fpz-Cz EEG at 100 Hz labelled W, N1, N2, N3,
+/// REM; "?" and movement epochs dropped; wake trimmed to `wake_margin` epochs
+/// around the sleep period (Supratak & Guo 2020). Each PSG file is paired with
+/// the hypnogram sharing its first 7 characters (SC4ssN); subjects are ss.
+Splits build_sleep_edf(const SleepEdfOptions& options);
+
 }  // namespace leaves::data
