@@ -251,3 +251,40 @@ TEST(SleepEdf, BuildsTrimmedEpochsAndSubjectSplitsFromFilesInTheRealFormat) {
   leaves::testing::expect_invalid_argument([&] { build_sleep_edf(o); }, "no hypnogram SC4031E");
   fs::remove_all(root);
 }
+
+TEST(Pamap2Study, WindowsWithinOneActivityInterpolatedAndSplitBySubject) {
+  auto root = leaves::testing::temp_dir("pamap2");
+  fs::create_directories(root / "Protocol");
+  // Per subject: 1300 samples of walking (4), 200 transient (0), 1300 of rope jumping (24).
+  for (int subject = 101; subject <= 109; ++subject) {
+    std::ofstream f(root / "Protocol" / ("subject" + std::to_string(subject) + ".dat"));
+    int64_t t = 0;
+    for (auto [activity, n] : std::vector<std::pair<int, int>>{{4, 1300}, {0, 200}, {24, 1300}}) {
+      for (int i = 0; i < n; ++i, ++t) {
+        f << t * 0.01 << ' ' << activity << ' ' << (t % 10 == 0 ? std::to_string(100 + t / 10) : "NaN");
+        for (int c = 3; c < 54; ++c) f << ' ' << (c == 10 && t == 5 ? std::string("NaN") : std::to_string(subject));
+        f << '\n';
+      }
+    }
+  }
+  auto sp = build_pamap2({root});
+  // Each 1300-sample activity gives windows at 0 and 300 (1000 long, stride 300): 2 per activity.
+  EXPECT_EQ(sp.train.size(), 7 * 4);
+  EXPECT_EQ(sp.val.size(), 4);
+  EXPECT_EQ(sp.test.size(), 4);
+  EXPECT_EQ(sp.test.x.sizes(), (std::vector<int64_t>{4, 52, 1000}));
+  EXPECT_EQ(sp.test.class_names.size(), 12u);
+  EXPECT_TRUE(torch::equal(sp.test.y, torch::tensor({3, 3, 11, 11}, torch::kLong)));  // walking, rope jumping
+  EXPECT_TRUE(torch::isfinite(sp.train.x).all().item<bool>());
+  // Heart rate known every 10th sample, linearly interpolated in between.
+  EXPECT_NEAR(sp.test.x[0][0][15].item<double>(), 101.5, 1e-4);
+  EXPECT_NEAR(sp.test.x[0][8][5].item<double>(), 106.0, 1e-4);  // column 10 = channel 8, one NaN filled
+  EXPECT_FLOAT_EQ(sp.val.x[0][20][0].item<float>(), 105.0f);
+  // ViewMaker's 11 activities leave out rope jumping.
+  auto eleven = load_splits(parse_data_spec("pamap2:" + root.string() + ",activities=11"));
+  EXPECT_EQ(eleven.test.size(), 2);
+  EXPECT_EQ(eleven.test.class_names.size(), 11u);
+  fs::remove(root / "Protocol" / "subject109.dat");
+  leaves::testing::expect_invalid_argument([&] { build_pamap2({root}); }, "subject109.dat: not found");
+  fs::remove_all(root);
+}

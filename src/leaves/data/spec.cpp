@@ -37,7 +37,7 @@ DataSpec parse_data_spec(const std::string& text) {
   return spec;
 }
 
-std::string known_data_kinds() { return "synthetic, ucr, uea, arrays, apnea-ecg, ptb-xl, sleep-edf"; }
+std::string known_data_kinds() { return "synthetic, ucr, uea, arrays, apnea-ecg, ptb-xl, sleep-edf, pamap2"; }
 
 namespace {
 
@@ -132,6 +132,19 @@ Splits load_splits(const DataSpec& spec) {
     opt.reject_unknown();
     if (o.root.empty()) throw std::invalid_argument("--data '" + spec.text + "': give the folder: sleep-edf:DIR");
     return build_sleep_edf(o);
+  }
+  if (spec.kind == "pamap2") {
+    Pamap2Options o;
+    o.root = opt.get<std::string>("path", "");
+    const auto activities = opt.get<int64_t>("activities", 12);
+    opt.reject_unknown();
+    if (o.root.empty()) throw std::invalid_argument("--data '" + spec.text + "': give the folder: pamap2:DIR");
+    if (activities == 11) {
+      o.activities.pop_back();  // ViewMaker's set: without rope jumping
+    } else if (activities != 12) {
+      throw std::invalid_argument("--data '" + spec.text + "': activities must be 12 (the paper's) or 11 (ViewMaker's)");
+    }
+    return build_pamap2(o);
   }
   if (spec.kind == "arrays") {
     const auto x = opt.get<std::string>("x", "");

@@ -17,6 +17,9 @@
 //       PTB-XL at 100 Hz, superclass targets, folds 1-8 / 9 / 10
 //   sleep-edf:DIR[,channel=EEG Fpz-Cz,val_subjects=2,split_seed=0]
 //       Sleep-EDF sleep cassette: 30-s Fpz-Cz epochs, W/N1/N2/N3/REM, subjects by id
+//   pamap2:DIR[,activities=12|11]
+//       PAMAP2 protocol sessions: 52 channels, 10-s windows with 7-s overlap,
+//       subjects 101-104 + 107-109 / 105 / 106
 //   arrays:x=SERIES,y=LABELS[,val=0.15,test=0.15,split_seed=0]
 //       your own data: SERIES a .npy [N, C, L] or [N, L] array or a .csv [N, L]
 //       table, LABELS N class indices (.npy or .csv); stratified splits

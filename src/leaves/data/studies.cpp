@@ -15,6 +15,7 @@
 #pragma GCC diagnostic pop
 
 #include "leaves/data/edf.h"
+#include "leaves/data/tables.h"
 #include "leaves/data/wfdb.h"
 
 namespace leaves::data {
@@ -344,6 +345,71 @@ Splits build_sleep_edf(const SleepEdfOptions& o) {
     return d;
   };
   return {make_split(0, "sleep-edf-train"), make_split(1, "sleep-edf-val"), make_split(2, "sleep-edf-test")};
+}
+
+// ---------------------------------------------------------------------------
+// PAMAP2
+
+Splits build_pamap2(const Pamap2Options& o) {
+  if (o.window < 1 || o.stride < 1) throw std::invalid_argument("pamap2: window and stride must be >= 1");
+  if (o.activities.empty()) throw std::invalid_argument("pamap2: no activities to keep");
+  std::vector<std::string> names;
+  for (int a : o.activities) names.push_back(pamap2_activity_name(a));
+  std::vector<torch::Tensor> xs[3];
+  std::vector<int64_t> ys[3];
+  for (int subject = 101; subject <= 109; ++subject) {
+    const std::string file = "subject" + std::to_string(subject) + ".dat";
+    fs::path path = o.root / file;
+    if (!fs::exists(path)) path = o.root / "Protocol" / file;
+    if (!fs::exists(path)) throw std::invalid_argument((o.root / file).string() + ": not found (nor in Protocol/)");
+    const int split = subject == 105 ? 1 : subject == 106 ? 2 : 0;
+    auto rec = read_pamap2(path);
+    // Linear interpolation of the missing values of every channel over time.
+    auto v = rec.values.to(torch::kDouble);
+    const int64_t C = v.size(0), T = v.size(1);
+    auto a = v.accessor<double, 2>();
+    for (int64_t c = 0; c < C; ++c) {
+      int64_t prev = -1;
+      for (int64_t t = 0; t <= T; ++t) {
+        if (t < T && std::isnan(a[c][t])) continue;
+        if (t == T && prev < 0) {
+          throw std::invalid_argument(path.string() + ": channel " + Pamap2Recording::channel_names()[c] +
+                                      " has no values at all");
+        }
+        for (int64_t u = prev + 1; u < t; ++u) {  // fill the gap (prev, t)
+          a[c][u] = prev < 0 ? a[c][t] : t == T ? a[c][prev] : a[c][prev] + (a[c][t] - a[c][prev]) * (u - prev) / double(t - prev);
+        }
+        prev = t;
+      }
+    }
+    auto values = v.to(torch::kFloat);
+    auto act = rec.activity.accessor<int64_t, 1>();
+    std::vector<int64_t> starts, labels;
+    for (int64_t s = 0; s + o.window <= T; s += o.stride) {
+      const int64_t id = act[s];
+      auto cls = std::find(o.activities.begin(), o.activities.end(), static_cast<int>(id)) - o.activities.begin();
+      if (cls == static_cast<int64_t>(o.activities.size())) continue;
+      bool pure = true;
+      for (int64_t t = s; t < s + o.window && pure; ++t) pure = act[t] == id;
+      if (!pure) continue;
+      starts.push_back(s);
+      labels.push_back(cls);
+    }
+    if (starts.empty()) continue;
+    auto idx = torch::tensor(starts, torch::kLong).view({-1, 1}) + torch::arange(o.window).view({1, -1});  // [W, window]
+    xs[split].push_back(values.index_select(1, idx.flatten()).view({C, -1, o.window}).permute({1, 0, 2}).contiguous());
+    ys[split].insert(ys[split].end(), labels.begin(), labels.end());
+  }
+  auto make_split = [&](int k, const std::string& name) {
+    Dataset d;
+    d.x = xs[k].empty() ? torch::zeros({0, 52, o.window}) : torch::cat(xs[k], 0);
+    d.y = torch::tensor(ys[k], torch::kLong);
+    d.class_names = names;
+    d.rate = 100;
+    d.name = name;
+    return d;
+  };
+  return {make_split(0, "pamap2-train"), make_split(1, "pamap2-val"), make_split(2, "pamap2-test")};
 }
 
 }  // namespace leaves::data

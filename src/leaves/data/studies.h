@@ -73,4 +73,21 @@ struct SleepEdfOptions {
 /// the hypnogram sharing its first 7 characters (SC4ssN); subjects are ss.
 Splits build_sleep_edf(const SleepEdfOptions& options);
 
+struct Pamap2Options {
+  std::filesystem::path root;  ///< folder holding subject101.dat ... subject109.dat (or a Protocol/ subfolder)
+  /// Activity ids kept, mapped to classes 0..K-1 in this order. Default: the 12
+  /// protocol activities (the paper's setting, paper B.4); the ViewMaker code
+  /// keeps 11 (without rope jumping, 24).
+  std::vector<int> activities{1, 2, 3, 4, 5, 6, 7, 12, 13, 16, 17, 24};
+  int64_t window = 1000;  ///< 10 s at 100 Hz
+  int64_t stride = 300;   ///< 3 s: windows overlap by 7 s
+};
+
+/// PAMAP2 (Reiss & Stricker 2012; paper B.4): the 52 channels (heart rate and
+/// 3 x 17 IMU columns) with missing values linearly interpolated per channel,
+/// cut into 10-s windows with 7-s overlap that lie within one kept activity
+/// (windows that straddle two activities are dropped); subjects 101-104 and
+/// 107-109 train, 105 validation, 106 test. `x` `[N, 52, 1000]`.
+Splits build_pamap2(const Pamap2Options& options);
+
 }  // namespace leaves::data
