@@ -77,15 +77,29 @@ void cut_minutes(const fs::path& root, const std::string& record, const std::vec
   ys.insert(ys.end(), labels.begin(), labels.begin() + minutes);
 }
 
-Dataset make(std::vector<torch::Tensor>& xs, std::vector<int64_t>& ys, const std::string& name) {
-  Dataset d;
-  d.x = xs.empty() ? torch::zeros({0, 1, 6000}) : torch::cat(xs, 0);
-  d.y = torch::tensor(ys, torch::kLong);
-  d.class_names = {"normal", "apnea"};
-  d.rate = 100;
-  d.name = name;
-  return d;
-}
+// The pieces of a study collected per split (0 train, 1 validation, 2 test).
+struct SplitParts {
+  std::vector<torch::Tensor> x[3], targets[3];
+  std::vector<int64_t> y[3];
+
+  // One split as a Dataset; `sample_shape` is [C, L] (for an empty split).
+  Dataset make(int k, const std::vector<int64_t>& sample_shape, const std::vector<std::string>& classes,
+               const std::string& name) const {
+    Dataset d;
+    d.x = x[k].empty() ? torch::zeros({0, sample_shape[0], sample_shape[1]}) : torch::cat(x[k], 0);
+    d.y = torch::tensor(y[k], torch::kLong);
+    if (!targets[k].empty()) d.targets = torch::cat(targets[k], 0);
+    d.class_names = classes;
+    d.rate = 100;
+    d.name = name;
+    return d;
+  }
+  Splits splits(const std::vector<int64_t>& sample_shape, const std::vector<std::string>& classes,
+                const std::string& study) const {
+    return {make(0, sample_shape, classes, study + "-train"), make(1, sample_shape, classes, study + "-val"),
+            make(2, sample_shape, classes, study + "-test")};
+  }
+};
 
 }  // namespace
 
@@ -110,8 +124,7 @@ Splits build_apnea_ecg(const ApneaEcgOptions& o) {
   std::shuffle(order.begin(), order.end(), rng);
   std::vector<std::string> val(order.begin(), order.begin() + o.val_records);
 
-  std::vector<torch::Tensor> tx, vx, sx;
-  std::vector<int64_t> ty, vy, sy;
+  SplitParts parts;
   for (const auto& r : learning) {
     std::vector<int64_t> labels;
     for (const auto& a : read_wfdb_annotations(o.root / (r + ".apn"))) {
@@ -123,15 +136,15 @@ Splits build_apnea_ecg(const ApneaEcgOptions& o) {
       }
       labels.push_back(a.symbol == "A" ? 1 : 0);
     }
-    const bool is_val = std::find(val.begin(), val.end(), r) != val.end();
-    cut_minutes(o.root, r, labels, is_val ? vx : tx, is_val ? vy : ty);
+    const int k = std::find(val.begin(), val.end(), r) != val.end() ? 1 : 0;
+    cut_minutes(o.root, r, labels, parts.x[k], parts.y[k]);
   }
   for (const auto& r : test) {
     auto it = answers.find(r);
     if (it == answers.end()) throw std::invalid_argument((o.root / "event-2.txt").string() + ": no answers for " + r);
-    cut_minutes(o.root, r, it->second, sx, sy);
+    cut_minutes(o.root, r, it->second, parts.x[2], parts.y[2]);
   }
-  return {make(tx, ty, "apnea-ecg-train"), make(vx, vy, "apnea-ecg-val"), make(sx, sy, "apnea-ecg-test")};
+  return parts.splits({1, 6000}, {"normal", "apnea"}, "apnea-ecg");
 }
 
 // ---------------------------------------------------------------------------
@@ -199,9 +212,7 @@ std::map<std::string, double> parse_scp_codes(const std::string& text) {
 Splits build_ptbxl(const PtbXlOptions& o) {
   const auto classes = read_ptbxl_superclasses(o.root / "scp_statements.csv");
   const auto table = o.root / o.database;
-  std::vector<torch::Tensor> xs[3];
-  std::vector<int64_t> ys[3];
-  std::vector<torch::Tensor> targets[3];
+  SplitParts parts;
   csv_rows(table, [&] {
     Csv in(table.string());
     in.read_header(io::ignore_extra_column, "ecg_id", "scp_codes", "strat_fold", "filename_lr");
@@ -227,22 +238,15 @@ Splits build_ptbxl(const PtbXlOptions& o) {
         s << o.root.string() << "/" << file << ".hea: expected 12 leads x 1000 samples, got " << rec.physical.sizes();
         throw std::invalid_argument(s.str());
       }
-      xs[split].push_back(rec.physical.unsqueeze(0));
-      ys[split].push_back(n_labels == 1 ? target.argmax().item<int64_t>() : -1);
-      targets[split].push_back(target.unsqueeze(0));
+      parts.x[split].push_back(rec.physical.unsqueeze(0));
+      parts.y[split].push_back(n_labels == 1 ? target.argmax().item<int64_t>() : -1);
+      parts.targets[split].push_back(target.unsqueeze(0));
     }
   });
-  auto make_split = [&](int s, const std::string& name) {
-    Dataset d;
-    d.x = xs[s].empty() ? torch::zeros({0, 12, 1000}) : torch::cat(xs[s], 0);
-    d.y = torch::tensor(ys[s], torch::kLong);
-    d.targets = targets[s].empty() ? torch::zeros({0, 5}) : torch::cat(targets[s], 0);
-    d.class_names = kSuperclasses;
-    d.rate = 100;
-    d.name = name;
-    return d;
-  };
-  return {make_split(0, "ptb-xl-train"), make_split(1, "ptb-xl-val"), make_split(2, "ptb-xl-test")};
+  auto out = parts.splits({12, 1000}, kSuperclasses, "ptb-xl");
+  for (auto* d : {&out.train, &out.val, &out.test})
+    if (!d->targets.defined()) d->targets = torch::zeros({0, static_cast<int64_t>(kSuperclasses.size())});
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -301,8 +305,7 @@ Splits build_sleep_edf(const SleepEdfOptions& o) {
   std::shuffle(train_subjects.begin(), train_subjects.end(), std::mt19937_64(o.seed));
   std::vector<int> val_subjects(train_subjects.begin(), train_subjects.begin() + o.val_subjects);
 
-  std::vector<torch::Tensor> xs[3];
-  std::vector<int64_t> ys[3];
+  SplitParts parts;
   for (size_t i = 0; i < subjects.size(); ++i) {
     const int s = subjects[i];
     const int split = i >= n_train ? 2 : std::count(val_subjects.begin(), val_subjects.end(), s) ? 1 : 0;
@@ -331,20 +334,11 @@ Splits build_sleep_edf(const SleepEdfOptions& o) {
       for (int64_t k = from; k < to; ++k)
         if (labels[k] >= 0) keep.push_back(k);
       auto epochs = eeg.narrow(0, 0, available * 3000).view({available, 1, 3000});
-      xs[split].push_back(epochs.index_select(0, torch::tensor(keep, torch::kLong)));
-      for (auto k : keep) ys[split].push_back(labels[k]);
+      parts.x[split].push_back(epochs.index_select(0, torch::tensor(keep, torch::kLong)));
+      for (auto k : keep) parts.y[split].push_back(labels[k]);
     }
   }
-  auto make_split = [&](int k, const std::string& name) {
-    Dataset d;
-    d.x = xs[k].empty() ? torch::zeros({0, 1, 3000}) : torch::cat(xs[k], 0);
-    d.y = torch::tensor(ys[k], torch::kLong);
-    d.class_names = {"W", "N1", "N2", "N3", "REM"};
-    d.rate = 100;
-    d.name = name;
-    return d;
-  };
-  return {make_split(0, "sleep-edf-train"), make_split(1, "sleep-edf-val"), make_split(2, "sleep-edf-test")};
+  return parts.splits({1, 3000}, {"W", "N1", "N2", "N3", "REM"}, "sleep-edf");
 }
 
 // ---------------------------------------------------------------------------
@@ -355,8 +349,7 @@ Splits build_pamap2(const Pamap2Options& o) {
   if (o.activities.empty()) throw std::invalid_argument("pamap2: no activities to keep");
   std::vector<std::string> names;
   for (int a : o.activities) names.push_back(pamap2_activity_name(a));
-  std::vector<torch::Tensor> xs[3];
-  std::vector<int64_t> ys[3];
+  SplitParts parts;
   for (int subject = 101; subject <= 109; ++subject) {
     const std::string file = "subject" + std::to_string(subject) + ".dat";
     fs::path path = o.root / file;
@@ -397,19 +390,10 @@ Splits build_pamap2(const Pamap2Options& o) {
     }
     if (starts.empty()) continue;
     auto idx = torch::tensor(starts, torch::kLong).view({-1, 1}) + torch::arange(o.window).view({1, -1});  // [W, window]
-    xs[split].push_back(values.index_select(1, idx.flatten()).view({C, -1, o.window}).permute({1, 0, 2}).contiguous());
-    ys[split].insert(ys[split].end(), labels.begin(), labels.end());
+    parts.x[split].push_back(values.index_select(1, idx.flatten()).view({C, -1, o.window}).permute({1, 0, 2}).contiguous());
+    parts.y[split].insert(parts.y[split].end(), labels.begin(), labels.end());
   }
-  auto make_split = [&](int k, const std::string& name) {
-    Dataset d;
-    d.x = xs[k].empty() ? torch::zeros({0, 52, o.window}) : torch::cat(xs[k], 0);
-    d.y = torch::tensor(ys[k], torch::kLong);
-    d.class_names = names;
-    d.rate = 100;
-    d.name = name;
-    return d;
-  };
-  return {make_split(0, "pamap2-train"), make_split(1, "pamap2-val"), make_split(2, "pamap2-test")};
+  return parts.splits({52, o.window}, names, "pamap2");
 }
 
 }  // namespace leaves::data
