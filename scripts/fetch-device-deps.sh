@@ -6,6 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .deps
-(cd .deps && apt-get download libcli11-dev nlohmann-json3-dev libedf-dev libfccp-dev)
+(cd .deps && apt-get download libcli11-dev nlohmann-json3-dev libedf-dev libfccp-dev libssl-dev)
 if [ -f ../shared/bench/peer_pytorch.py ]; then cp ../shared/bench/peer_pytorch.py .deps/; fi
 ls -l .deps

@@ -11,6 +11,7 @@ PACKAGES=(
   libtomlplusplus-dev       # TOML presets
   libedf-dev                # EDF/EDF+ (EDFlib)
   libfccp-dev               # CSV with quoted fields (fast-cpp-csv-parser)
+  libssl-dev                # SHA-256 of data sources (OpenSSL libcrypto)
   libgtest-dev              # GoogleTest
   libbenchmark-dev          # Google Benchmark
 )

@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
       {"views", leaves::cli::add_views_command(app)},
       {"pretrain", leaves::cli::add_pretrain_command(app)},
       {"bench", leaves::cli::add_bench_command(app)},
+      {"prepare", leaves::cli::add_prepare_command(app)},
+      {"info", leaves::cli::add_info_command(app)},
   };
   try {
     app.parse(argc, argv);

@@ -1,9 +1,11 @@
 #include "leaves/data/spec.h"
 
+#include <filesystem>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
+#include "leaves/data/cache.h"
 #include "leaves/data/studies.h"
 #include "leaves/data/synthetic.h"
 #include "leaves/data/tables.h"
@@ -17,6 +19,11 @@ DataSpec parse_data_spec(const std::string& text) {
   const auto colon = text.find(':');
   spec.kind = text.substr(0, colon);
   if (spec.kind.empty()) throw std::invalid_argument("--data '" + text + "': missing the data set kind");
+  if (colon == std::string::npos && std::filesystem::exists(std::filesystem::path(text) / "prepared.json")) {
+    spec.kind = "prepared";  // a directory written by `leaves prepare`
+    spec.options["path"] = text;
+    return spec;
+  }
   if (colon == std::string::npos) return spec;
   std::stringstream rest(text.substr(colon + 1));
   std::string item;
@@ -37,7 +44,7 @@ DataSpec parse_data_spec(const std::string& text) {
   return spec;
 }
 
-std::string known_data_kinds() { return "synthetic, ucr, uea, arrays, apnea-ecg, ptb-xl, sleep-edf, pamap2"; }
+std::string known_data_kinds() { return "synthetic, ucr, uea, arrays, apnea-ecg, ptb-xl, sleep-edf, pamap2, prepared"; }
 
 namespace {
 
@@ -145,6 +152,16 @@ Splits load_splits(const DataSpec& spec) {
       throw std::invalid_argument("--data '" + spec.text + "': activities must be 12 (the paper's) or 11 (ViewMaker's)");
     }
     return build_pamap2(o);
+  }
+  if (spec.kind == "prepared") {
+    const auto path = opt.get<std::string>("path", "");
+    opt.reject_unknown();
+    const auto why = prepared_staleness(path);
+    if (!why.empty()) {
+      throw std::invalid_argument("--data '" + spec.text + "': the prepared data is stale (" + why +
+                                  "); prepare it again with leaves prepare");
+    }
+    return load_prepared(path);
   }
   if (spec.kind == "arrays") {
     const auto x = opt.get<std::string>("x", "");

@@ -20,6 +20,8 @@
 //   pamap2:DIR[,activities=12|11]
 //       PAMAP2 protocol sessions: 52 channels, 10-s windows with 7-s overlap,
 //       subjects 101-104 + 107-109 / 105 / 106
+//   prepared:DIR  (or just DIR)
+//       a directory written by `leaves prepare` (refused when its sources changed)
 //   arrays:x=SERIES,y=LABELS[,val=0.15,test=0.15,split_seed=0]
 //       your own data: SERIES a .npy [N, C, L] or [N, L] array or a .csv [N, L]
 //       table, LABELS N class indices (.npy or .csv); stratified splits

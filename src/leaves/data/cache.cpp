@@ -1,0 +1,168 @@
+#include "leaves/data/cache.h"
+
+#include <openssl/evp.h>
+
+#include <chrono>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+#include <stdexcept>
+#include <unistd.h>
+
+namespace leaves::data {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string sha256_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::invalid_argument(file.string() + ": cannot open the file");
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &n);
+  std::ostringstream hex;
+  for (unsigned int i = 0; i < n; ++i) hex << std::hex << std::setw(2) << std::setfill('0') << int(digest[i]);
+  return hex.str();
+}
+
+std::vector<fs::path> spec_sources(const DataSpec& spec) {
+  std::vector<fs::path> out;
+  auto add = [&](const std::string& key) {
+    auto it = spec.options.find(key);
+    if (it == spec.options.end()) return;
+    const fs::path p(it->second);
+    if (fs::is_regular_file(p)) {
+      out.push_back(fs::canonical(p));
+    } else if (fs::is_directory(p)) {
+      for (const auto& e : fs::recursive_directory_iterator(p))
+        if (e.is_regular_file()) out.push_back(fs::canonical(e.path()));
+    }
+  };
+  for (const char* key : {"path", "x", "y"}) add(key);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+namespace {
+
+int64_t mtime_of(const fs::path& p) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(fs::last_write_time(p).time_since_epoch()).count();
+}
+
+json describe_sources(const DataSpec& spec) {
+  json sources = json::array();
+  for (const auto& p : spec_sources(spec)) {
+    sources.push_back({{"path", p.string()}, {"size", fs::file_size(p)}, {"mtime", mtime_of(p)}, {"sha256", sha256_file(p)}});
+  }
+  return sources;
+}
+
+json describe_split(const Dataset& d) {
+  std::vector<int64_t> counts(d.class_names.size(), 0);
+  auto y = d.y.accessor<int64_t, 1>();
+  for (int64_t i = 0; i < d.y.size(0); ++i)
+    if (y[i] >= 0 && y[i] < static_cast<int64_t>(counts.size())) ++counts[y[i]];
+  return {{"size", d.size()}, {"shape", d.x.sizes().vec()}, {"class_counts", counts}};
+}
+
+}  // namespace
+
+json prepare_dataset(const DataSpec& spec, const fs::path& dir) {
+  const auto splits = load_splits(spec);
+  json info{{"spec", spec.text},
+            {"kind", spec.kind},
+            {"options", spec.options},
+            {"sources", describe_sources(spec)},
+            {"class_names", splits.train.class_names},
+            {"rate", splits.train.rate},
+            {"channels", splits.train.channels()},
+            {"length", splits.train.length()},
+            {"splits",
+             {{"train", describe_split(splits.train)},
+              {"val", describe_split(splits.val)},
+              {"test", describe_split(splits.test)}}}};
+  const fs::path tmp = dir.string() + ".tmp." + std::to_string(::getpid());
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  try {
+    for (const auto& [name, d] : {std::pair<std::string, const Dataset*>{"train", &splits.train},
+                                  {"val", &splits.val},
+                                  {"test", &splits.test}}) {
+      torch::serialize::OutputArchive a;
+      a.write("x", d->x);
+      a.write("y", d->y);
+      if (d->targets.defined()) a.write("targets", d->targets);
+      a.save_to((tmp / (name + ".pt")).string());
+    }
+    std::ofstream(tmp / "prepared.json") << info.dump(2) << "\n";
+    fs::remove_all(dir);
+    if (dir.has_parent_path()) fs::create_directories(dir.parent_path());
+    fs::rename(tmp, dir);
+  } catch (...) {
+    fs::remove_all(tmp);
+    throw;
+  }
+  return info;
+}
+
+json read_prepared_info(const fs::path& dir) {
+  std::ifstream in(dir / "prepared.json");
+  if (!in) throw std::invalid_argument(dir.string() + ": not a prepared data set (no prepared.json)");
+  auto j = json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.contains("splits")) throw std::invalid_argument((dir / "prepared.json").string() + ": corrupt");
+  return j;
+}
+
+std::string prepared_staleness(const fs::path& dir) {
+  const auto info = read_prepared_info(dir);
+  for (const auto& s : info["sources"]) {
+    const fs::path p = s["path"].get<std::string>();
+    if (!fs::exists(p)) return p.string() + " is gone";
+    if (fs::file_size(p) != s["size"].get<uintmax_t>()) return p.string() + " changed size";
+    // Same size and time stamp: unchanged. Otherwise compare contents.
+    if (mtime_of(p) != s["mtime"].get<int64_t>() && sha256_file(p) != s["sha256"].get<std::string>()) {
+      return p.string() + " changed";
+    }
+  }
+  return "";
+}
+
+Splits load_prepared(const fs::path& dir) {
+  const auto info = read_prepared_info(dir);
+  auto load = [&](const std::string& name) {
+    Dataset d;
+    torch::serialize::InputArchive a;
+    try {
+      a.load_from((dir / (name + ".pt")).string());
+      a.read("x", d.x);
+      a.read("y", d.y);
+      a.try_read("targets", d.targets);
+    } catch (const c10::Error& e) {
+      throw std::invalid_argument((dir / (name + ".pt")).string() + ": cannot be read: " + e.what_without_backtrace());
+    }
+    d.class_names = info["class_names"].get<std::vector<std::string>>();
+    d.rate = info["rate"].get<double>();
+    d.name = info["kind"].get<std::string>() + "-" + name;
+    return d;
+  };
+  return {load("train"), load("val"), load("test")};
+}
+
+Splits load_cached(const DataSpec& spec, const fs::path& dir) {
+  bool fresh = false;
+  if (fs::exists(dir / "prepared.json")) {
+    const auto info = read_prepared_info(dir);
+    fresh = info["spec"] == spec.text && info["options"] == json(spec.options) && prepared_staleness(dir).empty();
+  }
+  if (!fresh) prepare_dataset(spec, dir);
+  return load_prepared(dir);
+}
+
+}  // namespace leaves::data
