@@ -11,9 +11,11 @@ namespace leaves::cli {
 namespace {
 
 void print_info(const nlohmann::json& info, const std::string& stale) {
+  const double rate = info["rate"].get<double>();
   std::cout << "data     " << info["spec"].get<std::string>() << " (" << info["kind"].get<std::string>() << ")\n"
-            << "series   " << info["channels"] << " channel(s) x " << info["length"] << " samples at "
-            << info["rate"].get<double>() << " Hz\n"
+            << "series   " << info["channels"] << " channel(s) x " << info["length"] << " samples"
+            << (rate > 0 ? " at " + std::to_string(rate).substr(0, std::to_string(rate).find('.')) + " Hz" : ", rate not given")
+            << "\n"
             << "classes  ";
   const auto classes = info["class_names"].get<std::vector<std::string>>();
   for (size_t i = 0; i < classes.size(); ++i) std::cout << (i ? ", " : "") << classes[i];
