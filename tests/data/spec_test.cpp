@@ -40,3 +40,26 @@ TEST(DataSpec, BadSpecsNameTheProblem) {
   expect_message("synthetic:colour=red", "colour");
   expect_message("synthetic:size=1", "size");
 }
+
+TEST(DataSpec, PreprocessingSelectsResamplesAndNormalises) {
+  auto raw = load_splits(parse_data_spec("synthetic:size=40,length=200,channels=3,rate=100"));
+  EXPECT_EQ(raw.train.channel_names, (std::vector<std::string>{"lead0", "lead1", "lead2"}));
+  auto sp = load_splits(
+      parse_data_spec("synthetic:size=40,length=200,channels=3,rate=100,select=lead2+lead0,resample=50,normalize=zscore"));
+  EXPECT_EQ(sp.train.x.sizes(), (std::vector<int64_t>{28, 2, 100}));
+  EXPECT_EQ(sp.train.channel_names, (std::vector<std::string>{"lead2", "lead0"}));
+  EXPECT_EQ(sp.train.rate, 50);
+  EXPECT_LT(sp.train.x.mean(2).abs().max().item<double>(), 1e-4);
+  EXPECT_NEAR(sp.train.x.std(2).mean().item<double>(), 1.0, 1e-3);
+  // Resampling keeps the first and last samples.
+  auto r = load_splits(parse_data_spec("synthetic:size=40,length=200,channels=3,rate=100,select=lead1,resample=50"));
+  EXPECT_FLOAT_EQ(r.test.x[0][0][0].item<float>(), raw.test.x[0][1][0].item<float>());
+  EXPECT_FLOAT_EQ(r.test.x[0][0][99].item<float>(), raw.test.x[0][1][199].item<float>());
+  auto mm = load_splits(parse_data_spec("synthetic:size=40,length=200,normalize=minmax"));
+  EXPECT_NEAR(mm.train.x.min().item<double>(), 0.0, 1e-6);
+  EXPECT_NEAR(mm.train.x.max().item<double>(), 1.0, 1e-6);
+  leaves::testing::expect_invalid_argument(
+      [] { load_splits(parse_data_spec("synthetic:size=40,select=V1")); }, "no channel 'V1'");
+  leaves::testing::expect_invalid_argument(
+      [] { load_splits(parse_data_spec("synthetic:size=40,normalize=l2")); }, "normalize");
+}

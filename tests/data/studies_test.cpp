@@ -145,6 +145,8 @@ TEST(PtbXl, BuildsFoldsAndMultiLabelTargetsFromFilesInTheRealFormat) {
   EXPECT_EQ(sp.test.size(), 1);
   EXPECT_EQ(sp.train.x.sizes(), (std::vector<int64_t>{1, 12, 1000}));
   EXPECT_EQ(sp.train.class_names[0], "NORM");
+  EXPECT_EQ(sp.train.channel_names.front(), "I");  // lead names from the headers
+  EXPECT_EQ(sp.train.channel_names.back(), "V6");
   EXPECT_EQ(sp.train.y[0].item<int64_t>(), 0);  // NORM
   EXPECT_NEAR(sp.train.x[0][0][0].item<double>(), -0.119, 1e-6);
   EXPECT_TRUE(torch::equal(sp.val.targets[0], torch::tensor({0.0f, 1.0f, 1.0f, 0.0f, 0.0f})));  // MI + STTC

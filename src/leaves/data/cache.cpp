@@ -81,6 +81,7 @@ json prepare_dataset(const DataSpec& spec, const fs::path& dir) {
             {"options", spec.options},
             {"sources", describe_sources(spec)},
             {"class_names", splits.train.class_names},
+            {"channel_names", splits.train.channel_names},
             {"rate", splits.train.rate},
             {"channels", splits.train.channels()},
             {"length", splits.train.length()},
@@ -148,6 +149,7 @@ Splits load_prepared(const fs::path& dir) {
       throw std::invalid_argument((dir / (name + ".pt")).string() + ": cannot be read: " + e.what_without_backtrace());
     }
     d.class_names = info["class_names"].get<std::vector<std::string>>();
+    d.channel_names = info.value("channel_names", std::vector<std::string>{});
     d.rate = info["rate"].get<double>();
     d.name = info["kind"].get<std::string>() + "-" + name;
     return d;

@@ -1,5 +1,6 @@
 #include "leaves/data/dataset.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -16,6 +17,48 @@ Dataset Dataset::subset(const torch::Tensor& index) const {
   d.x = x.index_select(0, index);
   d.y = y.index_select(0, index);
   if (targets.defined()) d.targets = targets.index_select(0, index);
+  return d;
+}
+
+Dataset preprocess(const Dataset& in, const Preprocess& p) {
+  Dataset d = in;
+  if (d.channel_names.empty())
+    for (int64_t c = 0; c < d.channels(); ++c) d.channel_names.push_back("ch" + std::to_string(c));
+  if (!p.select.empty()) {
+    std::vector<int64_t> idx;
+    for (const auto& name : p.select) {
+      auto it = std::find(d.channel_names.begin(), d.channel_names.end(), name);
+      if (it == d.channel_names.end()) {
+        std::string have;
+        for (const auto& n : d.channel_names) have += (have.empty() ? "" : ", ") + n;
+        throw std::invalid_argument("select: no channel '" + name + "' in " + d.name + " (it has " + have + ")");
+      }
+      idx.push_back(it - d.channel_names.begin());
+    }
+    d.x = d.x.index_select(1, torch::tensor(idx, torch::kLong));
+    d.channel_names = p.select;
+  }
+  if (p.resample > 0 && p.resample != d.rate) {
+    if (d.rate <= 0) throw std::invalid_argument("resample: the sampling rate of " + d.name + " is not known");
+    const int64_t L = d.length();
+    const int64_t M = std::max<int64_t>(2, static_cast<int64_t>(std::llround(L * p.resample / d.rate)));
+    if (d.size() > 0 && L > 1) {
+      auto pos = torch::linspace(0, static_cast<double>(L - 1), M, torch::kDouble);
+      auto i0 = pos.floor().clamp_max(static_cast<double>(L - 2));
+      auto f = (pos - i0).to(d.x.scalar_type());
+      auto lo = i0.to(torch::kLong);
+      d.x = d.x.index_select(2, lo) * (1 - f) + d.x.index_select(2, lo + 1) * f;
+    }
+    d.rate = p.resample;
+  }
+  if (p.normalize == "zscore") {
+    d.x = (d.x - d.x.mean(2, true)) / d.x.std(2, true, true).clamp_min(1e-8);
+  } else if (p.normalize == "minmax") {
+    auto lo = std::get<0>(d.x.min(2, true)), hi = std::get<0>(d.x.max(2, true));
+    d.x = (d.x - lo) / (hi - lo).clamp_min(1e-8);
+  } else if (p.normalize != "none") {
+    throw std::invalid_argument("normalize must be none, zscore or minmax, got '" + p.normalize + "'");
+  }
   return d;
 }
 

@@ -81,8 +81,33 @@ class OptionReader {
 
 }  // namespace
 
+namespace {
+Splits load_raw(const DataSpec& spec, OptionReader& opt);
+}  // namespace
+
 Splits load_splits(const DataSpec& spec) {
   OptionReader opt(spec);
+  Preprocess pre;
+  pre.normalize = opt.get<std::string>("normalize", pre.normalize);
+  pre.resample = opt.get<double>("resample", pre.resample);
+  const auto select = opt.get<std::string>("select", "");
+  std::stringstream names(select);
+  for (std::string name; std::getline(names, name, '+');)
+    if (!name.empty()) pre.select.push_back(name);
+  if (pre.normalize != "none" && pre.normalize != "zscore" && pre.normalize != "minmax") {
+    throw std::invalid_argument("--data '" + spec.text + "': normalize must be none, zscore or minmax");
+  }
+  if (pre.resample < 0) throw std::invalid_argument("--data '" + spec.text + "': resample must be >= 0 Hz");
+  auto splits = load_raw(spec, opt);
+  try {
+    return {preprocess(splits.train, pre), preprocess(splits.val, pre), preprocess(splits.test, pre)};
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("--data '" + spec.text + "': " + e.what());
+  }
+}
+
+namespace {
+Splits load_raw(const DataSpec& spec, OptionReader& opt) {
   const auto split_seed = opt.get<uint64_t>("split_seed", 0);
   if (spec.kind == "synthetic") {
     SyntheticEcgOptions o;
@@ -180,5 +205,7 @@ Splits load_splits(const DataSpec& spec) {
   throw std::invalid_argument("--data '" + spec.text + "': unknown data set kind '" + spec.kind +
                               "' (known: " + known_data_kinds() + ")");
 }
+
+}  // namespace
 
 }  // namespace leaves::data

@@ -26,6 +26,11 @@
 //       your own data: SERIES a .npy [N, C, L] or [N, L] array or a .csv [N, L]
 //       table, LABELS N class indices (.npy or .csv); stratified splits
 //
+// Every kind also takes preprocessing options, applied to all splits alike:
+//   normalize=none|zscore|minmax   per (sample, channel)
+//   resample=HZ                    linear resampling to a new rate (the rate must be known)
+//   select=NAME+NAME...            channels by name (e.g. select=I+II+V1 for PTB-XL leads)
+//
 // The form is KIND[:KEY=VALUE,...]; a first item without '=' is the `path`.
 #pragma once
 #include <map>

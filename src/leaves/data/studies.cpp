@@ -81,6 +81,7 @@ void cut_minutes(const fs::path& root, const std::string& record, const std::vec
 struct SplitParts {
   std::vector<torch::Tensor> x[3], targets[3];
   std::vector<int64_t> y[3];
+  std::vector<std::string> channels;  ///< channel names
 
   // One split as a Dataset; `sample_shape` is [C, L] (for an empty split).
   Dataset make(int k, const std::vector<int64_t>& sample_shape, const std::vector<std::string>& classes,
@@ -90,6 +91,7 @@ struct SplitParts {
     d.y = torch::tensor(y[k], torch::kLong);
     if (!targets[k].empty()) d.targets = torch::cat(targets[k], 0);
     d.class_names = classes;
+    d.channel_names = channels;
     d.rate = 100;
     d.name = name;
     return d;
@@ -125,6 +127,7 @@ Splits build_apnea_ecg(const ApneaEcgOptions& o) {
   std::vector<std::string> val(order.begin(), order.begin() + o.val_records);
 
   SplitParts parts;
+  parts.channels = {"ECG"};
   for (const auto& r : learning) {
     std::vector<int64_t> labels;
     for (const auto& a : read_wfdb_annotations(o.root / (r + ".apn"))) {
@@ -238,6 +241,8 @@ Splits build_ptbxl(const PtbXlOptions& o) {
         s << o.root.string() << "/" << file << ".hea: expected 12 leads x 1000 samples, got " << rec.physical.sizes();
         throw std::invalid_argument(s.str());
       }
+      if (parts.channels.empty())
+        for (const auto& sig : rec.header.signals) parts.channels.push_back(sig.description);
       parts.x[split].push_back(rec.physical.unsqueeze(0));
       parts.y[split].push_back(n_labels == 1 ? target.argmax().item<int64_t>() : -1);
       parts.targets[split].push_back(target.unsqueeze(0));
@@ -306,6 +311,7 @@ Splits build_sleep_edf(const SleepEdfOptions& o) {
   std::vector<int> val_subjects(train_subjects.begin(), train_subjects.begin() + o.val_subjects);
 
   SplitParts parts;
+  parts.channels = {o.channel};
   for (size_t i = 0; i < subjects.size(); ++i) {
     const int s = subjects[i];
     const int split = i >= n_train ? 2 : std::count(val_subjects.begin(), val_subjects.end(), s) ? 1 : 0;
@@ -350,6 +356,7 @@ Splits build_pamap2(const Pamap2Options& o) {
   std::vector<std::string> names;
   for (int a : o.activities) names.push_back(pamap2_activity_name(a));
   SplitParts parts;
+  parts.channels = Pamap2Recording::channel_names();
   for (int subject = 101; subject <= 109; ++subject) {
     const std::string file = "subject" + std::to_string(subject) + ".dat";
     fs::path path = o.root / file;

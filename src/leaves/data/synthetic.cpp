@@ -88,6 +88,7 @@ Dataset make_synthetic_ecg(const SyntheticEcgOptions& o) {
   d.x = x;
   d.y = y;
   d.class_names = {"sinus", "irregular"};
+  for (int64_t c = 0; c < C; ++c) d.channel_names.push_back("lead" + std::to_string(c));
   d.rate = rate;
   d.name = "synthetic-ecg";
   return d;

@@ -88,6 +88,7 @@ Dataset assemble(const std::vector<std::vector<std::vector<double>>>& cases, con
   d.x = x;
   d.y = torch::tensor(labels, torch::kLong);
   d.class_names = std::move(class_names);
+  for (int64_t c = 0; c < C; ++c) d.channel_names.push_back(C == 1 ? "value" : "dim" + std::to_string(c));
   d.name = file.stem().string();
   return d;
 }
