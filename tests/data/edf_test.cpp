@@ -1,11 +1,10 @@
 #include "leaves/data/edf.h"
 
-#include <edflib.h>
-
 #include <cmath>
 #include <fstream>
 #include <set>
 
+#include "edf_testing.h"
 #include "testing.h"
 
 namespace fs = std::filesystem;
@@ -43,15 +42,7 @@ TEST(Edf, WrittenEdfPlusRoundTripsSignalsAndAnnotations) {
   ASSERT_GE(h, 0);
   const int rates[2] = {100, 1};
   const char* labels[2] = {"EEG Fpz-Cz", "Resp oro-nasal"};
-  for (int s = 0; s < 2; ++s) {
-    edf_set_samplefrequency(h, s, rates[s]);
-    edf_set_physical_maximum(h, s, 200.0);
-    edf_set_physical_minimum(h, s, -200.0);
-    edf_set_digital_maximum(h, s, 32767);
-    edf_set_digital_minimum(h, s, -32768);
-    edf_set_label(h, s, labels[s]);
-    edf_set_physical_dimension(h, s, "uV");
-  }
+  for (int s = 0; s < 2; ++s) leaves::testing::define_edf_signal(h, s, rates[s], labels[s]);
   std::vector<double> eeg(100), resp(1);
   for (int sec = 0; sec < 10; ++sec) {
     for (int i = 0; i < 100; ++i) eeg[i] = 100 * std::sin(2 * M_PI * 3 * (sec + i / 100.0));

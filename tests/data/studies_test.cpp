@@ -1,12 +1,11 @@
 #include "leaves/data/studies.h"
 
-#include <edflib.h>
-
 #include <fstream>
 
 #include "leaves/data/edf.h"
 #include "leaves/data/spec.h"
 #include "leaves/data/wfdb.h"
+#include "edf_testing.h"
 #include "testing.h"
 
 namespace fs = std::filesystem;
@@ -167,15 +166,7 @@ void write_psg(const fs::path& path, int seconds) {
   const int h = edfopen_file_writeonly(path.c_str(), EDFLIB_FILETYPE_EDFPLUS, 2);
   ASSERT_GE(h, 0);
   const char* labels[2] = {"EEG Fpz-Cz", "EEG Pz-Oz"};
-  for (int s = 0; s < 2; ++s) {
-    edf_set_samplefrequency(h, s, 100);
-    edf_set_physical_maximum(h, s, 200.0);
-    edf_set_physical_minimum(h, s, -200.0);
-    edf_set_digital_maximum(h, s, 32767);
-    edf_set_digital_minimum(h, s, -32768);
-    edf_set_label(h, s, labels[s]);
-    edf_set_physical_dimension(h, s, "uV");
-  }
+  for (int s = 0; s < 2; ++s) leaves::testing::define_edf_signal(h, s, 100, labels[s]);
   std::vector<double> buf(100);
   for (int sec = 0; sec < seconds; ++sec) {
     std::fill(buf.begin(), buf.end(), 0.5 * (sec / 30));
@@ -187,12 +178,7 @@ void write_psg(const fs::path& path, int seconds) {
 void write_hypnogram(const fs::path& path, const std::vector<std::pair<int, std::string>>& stages) {
   const int h = edfopen_file_writeonly(path.c_str(), EDFLIB_FILETYPE_EDFPLUS, 1);
   ASSERT_GE(h, 0);
-  edf_set_samplefrequency(h, 0, 1);
-  edf_set_physical_maximum(h, 0, 1);
-  edf_set_physical_minimum(h, 0, 0);
-  edf_set_digital_maximum(h, 0, 1);
-  edf_set_digital_minimum(h, 0, 0);
-  edf_set_label(h, 0, "unused");
+  leaves::testing::define_edf_signal(h, 0, 1, "unused");
   long long onset = 0;  // units of 100 us
   int total = 0;
   for (const auto& [epochs, text] : stages) {

@@ -107,6 +107,15 @@ Splits load_splits(const DataSpec& spec) {
 }
 
 namespace {
+// The `path` option every file-based kind needs, or one error saying how to give it.
+std::string required_path(OptionReader& opt, const DataSpec& spec) {
+  auto path = opt.get<std::string>("path", "");
+  if (path.empty()) {
+    throw std::invalid_argument("--data '" + spec.text + "': give the data set folder, e.g. " + spec.kind + ":DIR");
+  }
+  return path;
+}
+
 Splits load_raw(const DataSpec& spec, OptionReader& opt) {
   const auto split_seed = opt.get<uint64_t>("split_seed", 0);
   if (spec.kind == "synthetic") {
@@ -125,12 +134,10 @@ Splits load_raw(const DataSpec& spec, OptionReader& opt) {
     }
   }
   if (spec.kind == "ucr" || spec.kind == "uea") {
-    const auto path = opt.get<std::string>("path", "");
+    const auto path = required_path(opt, spec);
     const auto val = opt.get<double>("val", 0.2);
     const auto missing = opt.get<std::string>("missing", "error");
     opt.reject_unknown();
-    if (path.empty()) throw std::invalid_argument("--data '" + spec.text + "': give the data set folder, e.g. " +
-                                                  spec.kind + ":path/to/NAME");
     if (!(val > 0 && val < 1)) throw std::invalid_argument("--data '" + spec.text + "': val must be in (0, 1)");
     auto policy = parse_missing_values(missing);
     auto [train, test] = spec.kind == "ucr" ? read_ucr_archive(path, policy) : read_uea_archive(path, policy);
@@ -140,37 +147,33 @@ Splits load_raw(const DataSpec& spec, OptionReader& opt) {
   }
   if (spec.kind == "apnea-ecg") {
     ApneaEcgOptions o;
-    o.root = opt.get<std::string>("path", "");
+    o.root = required_path(opt, spec);
     o.val_records = opt.get<int64_t>("val_records", o.val_records);
     o.seed = split_seed;
     opt.reject_unknown();
-    if (o.root.empty()) throw std::invalid_argument("--data '" + spec.text + "': give the folder: apnea-ecg:DIR");
     return build_apnea_ecg(o);
   }
   if (spec.kind == "ptb-xl") {
     PtbXlOptions o;
-    o.root = opt.get<std::string>("path", "");
+    o.root = required_path(opt, spec);
     o.database = opt.get<std::string>("database", o.database);
     opt.reject_unknown();
-    if (o.root.empty()) throw std::invalid_argument("--data '" + spec.text + "': give the folder: ptb-xl:DIR");
     return build_ptbxl(o);
   }
   if (spec.kind == "sleep-edf") {
     SleepEdfOptions o;
-    o.root = opt.get<std::string>("path", "");
+    o.root = required_path(opt, spec);
     o.channel = opt.get<std::string>("channel", o.channel);
     o.val_subjects = opt.get<int64_t>("val_subjects", o.val_subjects);
     o.seed = split_seed;
     opt.reject_unknown();
-    if (o.root.empty()) throw std::invalid_argument("--data '" + spec.text + "': give the folder: sleep-edf:DIR");
     return build_sleep_edf(o);
   }
   if (spec.kind == "pamap2") {
     Pamap2Options o;
-    o.root = opt.get<std::string>("path", "");
+    o.root = required_path(opt, spec);
     const auto activities = opt.get<int64_t>("activities", 12);
     opt.reject_unknown();
-    if (o.root.empty()) throw std::invalid_argument("--data '" + spec.text + "': give the folder: pamap2:DIR");
     if (activities == 11) {
       o.activities.pop_back();  // ViewMaker's set: without rope jumping
     } else if (activities != 12) {
@@ -179,7 +182,7 @@ Splits load_raw(const DataSpec& spec, OptionReader& opt) {
     return build_pamap2(o);
   }
   if (spec.kind == "prepared") {
-    const auto path = opt.get<std::string>("path", "");
+    const auto path = required_path(opt, spec);
     opt.reject_unknown();
     const auto why = prepared_staleness(path);
     if (!why.empty()) {
