@@ -12,6 +12,7 @@ PACKAGES=(
   libedf-dev                # EDF/EDF+ (EDFlib)
   libfccp-dev               # CSV with quoted fields (fast-cpp-csv-parser)
   libssl-dev                # SHA-256 of data sources (OpenSSL libcrypto)
+  libcurl4-openssl-dev      # leaves download (libcurl)
   libgtest-dev              # GoogleTest
   libbenchmark-dev          # Google Benchmark
 )

@@ -20,9 +20,11 @@ Action add_pretrain_command(CLI::App& app);
 /// `leaves bench pretrain`: samples per second of the pre-training step.
 Action add_bench_command(CLI::App& app);
 
-/// `leaves prepare SPEC --out DIR` and `leaves info DIR`: prepared data sets.
+/// `leaves prepare STUDY --root RAW --out DIR` (or a whole spec) and `leaves info DIR`: prepared data sets.
 Action add_prepare_command(CLI::App& app);
 Action add_info_command(CLI::App& app);
+/// `leaves download STUDY --dest DIR`: the raw files from their public homes.
+Action add_download_command(CLI::App& app);
 
 /// Registers the view-generator options (--eta, --mixture-components, ...) on `cmd`.
 void add_generator_options(CLI::App* cmd, views::GeneratorConfig& g);

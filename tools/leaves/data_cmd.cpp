@@ -3,7 +3,10 @@
 #include <cstdio>
 #include <iostream>
 
+#include <algorithm>
+
 #include "leaves/data/cache.h"
+#include "leaves/data/download.h"
 #include "tools/leaves/commands.h"
 
 namespace leaves::cli {
@@ -32,16 +35,102 @@ void print_info(const nlohmann::json& info, const std::string& stale) {
 
 }  // namespace
 
+// The spec a `leaves prepare` call stands for: either a whole data spec, or a
+// study or format name with --root (and --x/--y for csv and npy arrays), plus
+// --set KEY=VALUE options.
+static std::string prepare_spec(const std::string& what, const std::string& root, const std::string& x, const std::string& y,
+                         const std::vector<std::string>& sets) {
+  static const std::vector<std::string> studies{"apnea-ecg", "sleep-edf", "ptb-xl", "pamap2", "ucr", "uea"};
+  std::string spec;
+  const bool is_study = std::find(studies.begin(), studies.end(), what) != studies.end();
+  const bool is_array = what == "csv" || what == "npy";
+  if (is_study) {
+    if (root.empty()) throw std::invalid_argument("leaves prepare " + what + ": give the raw files' folder with --root RAW");
+    spec = what + ":path=" + root;
+  } else if (is_array) {
+    auto xs = x, ys = y;
+    if (xs.empty() && !root.empty()) xs = root + "/x." + what;
+    if (ys.empty() && !root.empty()) ys = root + "/y." + what;
+    if (xs.empty() || ys.empty()) {
+      throw std::invalid_argument("leaves prepare " + what + ": give --x SERIES and --y LABELS (or --root DIR holding x." +
+                                  what + " and y." + what + ")");
+    }
+    spec = "arrays:x=" + xs + ",y=" + ys;
+  } else {
+    if (!root.empty() || !x.empty() || !y.empty()) {
+      throw std::invalid_argument("leaves prepare: --root/--x/--y go with a study or format name (apnea-ecg, sleep-edf, "
+                                  "ptb-xl, pamap2, ucr, uea, csv, npy), not with the spec '" + what + "'");
+    }
+    spec = what;
+  }
+  for (const auto& kv : sets) {
+    if (kv.find('=') == std::string::npos || kv.front() == '=') {
+      throw std::invalid_argument("--set '" + kv + "': expected KEY=VALUE");
+    }
+    spec += (spec.find(':') == std::string::npos ? ":" : ",") + kv;
+  }
+  return spec;
+}
+
 Action add_prepare_command(CLI::App& app) {
-  auto spec = std::make_shared<std::string>();
-  auto out = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand("prepare", "Build a data spec's train/validation/test splits once into DIR");
-  cmd->add_option("spec", *spec, "data spec (see leaves pretrain --help), e.g. ucr:path/to/ECG200")->required();
-  cmd->add_option("--out", *out, "directory to write (replaced atomically)")->required();
-  return [spec, out] {
-    auto info = data::prepare_dataset(data::parse_data_spec(*spec), *out);
+  struct Args {
+    std::string what, root, x, y, out;
+    std::vector<std::string> sets;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("prepare", "Build a data set's train/validation/test splits once into DIR");
+  cmd->add_option("what", a->what,
+                  "apnea-ecg | sleep-edf | ptb-xl | pamap2 | ucr | uea (with --root), csv | npy (with --x/--y), "
+                  "or a whole data spec such as ucr:path/to/ECG200,val=0.25")
+      ->required();
+  cmd->add_option("--root", a->root, "the folder of raw files, as published");
+  cmd->add_option("--x", a->x, "csv/npy: the series file ([N, C, L] or [N, L])");
+  cmd->add_option("--y", a->y, "csv/npy: the labels file (N class indices)");
+  cmd->add_option("--set", a->sets, "a spec option KEY=VALUE (repeatable): split_seed, normalize, resample, select, ...");
+  cmd->add_option("--out", a->out, "directory to write (replaced atomically)")->required();
+  return [a] {
+    const auto spec = prepare_spec(a->what, a->root, a->x, a->y, a->sets);
+    auto info = data::prepare_dataset(data::parse_data_spec(spec), a->out);
     print_info(info, "");
-    std::cout << "prepared " << *out << "; use it with --data " << *out << "\n";
+    std::cout << "prepared " << a->out << "; use it with --data " << a->out << "\n";
+    return 0;
+  };
+}
+
+Action add_download_command(CLI::App& app) {
+  struct Args {
+    std::string study, dest, base_url, checksums;
+    std::vector<std::string> only;
+    int retries = 3;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("download", "Fetch a study's raw files from PhysioNet or UCI, resumable, verified");
+  cmd->add_option("study", a->study, "apnea-ecg | sleep-edf | ptb-xl | pamap2")
+      ->required()
+      ->check(CLI::IsMember({"apnea-ecg", "sleep-edf", "ptb-xl", "pamap2"}));
+  cmd->add_option("--dest", a->dest, "folder to download into (files land only when verified)")->required();
+  cmd->add_option("--base-url", a->base_url, "a mirror of the publisher's folder (default: the publisher)");
+  cmd->add_option("--checksums", a->checksums, "name of the checksum list under the base URL (default SHA256SUMS.txt)");
+  cmd->add_option("--only", a->only, "keep only files matching these glob patterns (repeatable), e.g. 'a0*'");
+  cmd->add_option("--retries", a->retries, "further attempts per file after a dropped transfer")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  return [a] {
+    const auto source = data::download_source(a->study);
+    data::DownloadOptions o;
+    o.dest = a->dest;
+    o.base_url = a->base_url;
+    o.checksums = a->checksums;
+    o.only = a->only;
+    o.retries = a->retries;
+    o.progress = [](const std::string& line) { std::cout << line << std::endl; };
+    const auto r = data::download(source, o);
+    std::cout << r.files << " file(s): " << r.fetched << " fetched (" << r.resumed << " resumed), " << r.already_present
+              << " already present; " << r.bytes << " bytes received; "
+              << (r.algorithm.empty() ? std::string("no checksum list published")
+                                      : "verified by the publisher's " + r.algorithm + " list")
+              << (r.unverified > 0 ? "; " + std::to_string(r.unverified) + " file(s) without a published digest (SHA-256 recorded in leaves-download.json)" : "")
+              << "\nnext: " << source.after << "\n";
     return 0;
   };
 }

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
       {"bench", leaves::cli::add_bench_command(app)},
       {"prepare", leaves::cli::add_prepare_command(app)},
       {"info", leaves::cli::add_info_command(app)},
+      {"download", leaves::cli::add_download_command(app)},
   };
   try {
     app.parse(argc, argv);

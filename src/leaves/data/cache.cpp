@@ -14,11 +14,18 @@ namespace leaves::data {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string sha256_file(const fs::path& file) {
+std::string sha256_file(const fs::path& file) { return digest_file(file, "sha256"); }
+
+std::string digest_file(const fs::path& file, const std::string& algorithm) {
+  const EVP_MD* md = algorithm == "sha256" ? EVP_sha256()
+                     : algorithm == "sha1" ? EVP_sha1()
+                     : algorithm == "md5"  ? EVP_md5()
+                                           : nullptr;
+  if (!md) throw std::invalid_argument("unknown digest '" + algorithm + "' (known: sha256, sha1, md5)");
   std::ifstream in(file, std::ios::binary);
   if (!in) throw std::invalid_argument(file.string() + ": cannot open the file");
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(ctx.get(), md, nullptr);
   std::vector<char> buf(1 << 20);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));

@@ -17,6 +17,9 @@ namespace leaves::data {
 /// SHA-256 of a file's contents, as 64 hex digits.
 std::string sha256_file(const std::filesystem::path& file);
 
+/// Lower-case hex digest of a file: algorithm "sha256", "sha1" or "md5".
+std::string digest_file(const std::filesystem::path& file, const std::string& algorithm);
+
 /// The regular files a spec reads (everything under its path, or its x and y
 /// files); empty for the generated synthetic set.
 std::vector<std::filesystem::path> spec_sources(const DataSpec& spec);

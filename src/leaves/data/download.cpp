@@ -1,0 +1,343 @@
+#include "leaves/data/download.h"
+
+#include <curl/curl.h>
+#include <fnmatch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+#include "leaves/data/cache.h"
+#include "leaves/train/run_dir.h"
+
+namespace leaves::data {
+
+namespace fs = std::filesystem;
+
+DownloadSource download_source(const std::string& study) {
+  // PhysioNet publishes SHA256SUMS.txt at the root of every project version.
+  if (study == "apnea-ecg") {
+    return {study,
+            "https://physionet.org/files/apnea-ecg/1.0.0/",
+            "SHA256SUMS.txt",
+            {"RECORDS", "event-2.txt", "[abcx][0-9][0-9].hea", "[abcx][0-9][0-9].dat", "[abc][0-9][0-9].apn"},
+            "leaves prepare apnea-ecg --root DEST --out DIR",
+            {"event-2.txt"}};  // the test-set answers are not in the 1.0.0 checksum list
+  }
+  if (study == "sleep-edf") {
+    return {study,
+            "https://physionet.org/files/sleep-edfx/1.0.0/",
+            "SHA256SUMS.txt",
+            {"sleep-cassette/SC4*-PSG.edf", "sleep-cassette/SC4*-Hypnogram.edf"},
+            "leaves prepare sleep-edf --root DEST --out DIR"};
+  }
+  if (study == "ptb-xl") {
+    return {study,
+            "https://physionet.org/files/ptb-xl/1.0.3/",
+            "SHA256SUMS.txt",
+            {"ptbxl_database.csv", "scp_statements.csv", "records100/*"},
+            "leaves prepare ptb-xl --root DEST --out DIR"};
+  }
+  if (study == "pamap2") {
+    // UCI publishes no checksums: the file's SHA-256 is recorded in the
+    // manifest instead, and the archive must be unpacked (twice: the UCI zip
+    // holds PAMAP2_Dataset.zip) before `leaves prepare pamap2`.
+    return {study,
+            "https://archive.ics.uci.edu/static/public/231/",
+            "",
+            {"pamap2+physical+activity+monitoring.zip"},
+            "unzip the archive (it holds PAMAP2_Dataset.zip; unzip that too), then "
+            "leaves prepare pamap2 --root DEST/PAMAP2_Dataset --out DIR"};
+  }
+  throw std::invalid_argument("download: unknown study '" + study + "' (known: " + known_download_studies() + ")");
+}
+
+std::string known_download_studies() { return "apnea-ecg, sleep-edf, ptb-xl, pamap2"; }
+
+std::string digest_algorithm(const std::string& hex) {
+  switch (hex.size()) {
+    case 64: return "sha256";
+    case 40: return "sha1";
+    case 32: return "md5";
+    default: throw std::invalid_argument("a digest of " + std::to_string(hex.size()) + " hex digits is not SHA-256, SHA-1 or MD5");
+  }
+}
+
+std::vector<ChecksumEntry> parse_checksum_list(const std::string& text, const std::string& name) {
+  std::vector<ChecksumEntry> out;
+  std::istringstream in(text);
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    const auto where = name + ":" + std::to_string(number) + ": ";
+    const auto space = line.find_first_of(" \t");
+    if (space == std::string::npos) throw std::invalid_argument(where + "expected 'DIGEST  PATH'");
+    ChecksumEntry e;
+    e.digest = line.substr(0, space);
+    for (char& c : e.digest) {
+      if (!std::isxdigit(static_cast<unsigned char>(c))) throw std::invalid_argument(where + "the digest is not hexadecimal");
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    try {
+      digest_algorithm(e.digest);
+    } catch (const std::invalid_argument& err) {
+      throw std::invalid_argument(where + err.what());
+    }
+    auto start = line.find_first_not_of(" \t", space);
+    if (start != std::string::npos && line[start] == '*') ++start;  // binary-mode marker
+    if (start == std::string::npos || start >= line.size()) throw std::invalid_argument(where + "no path after the digest");
+    e.path = line.substr(start);
+    if (e.path.front() == '/' || ("/" + e.path + "/").find("/../") != std::string::npos) {
+      throw std::invalid_argument(where + "path '" + e.path + "' leaves the download folder");
+    }
+    if (!out.empty() && e.digest.size() != out.front().digest.size()) {
+      throw std::invalid_argument(where + "digests of different lengths in one list");
+    }
+    out.push_back(std::move(e));
+  }
+  if (out.empty()) throw std::invalid_argument(name + ": the checksum list is empty");
+  return out;
+}
+
+namespace {
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw std::runtime_error("download: libcurl failed to start");
+  });
+}
+
+struct Handle {
+  CURL* h = nullptr;
+  Handle() : h(curl_easy_init()) {
+    if (!h) throw std::runtime_error("download: libcurl failed to create a handle");
+  }
+  ~Handle() { curl_easy_cleanup(h); }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+};
+
+void common_options(CURL* h, const std::string& url, const DownloadOptions& o) {
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "leaves/0.1 (libcurl)");
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, o.connect_timeout_s);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, o.stall_timeout_s);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+}
+
+size_t to_string(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+// One whole small file (the checksum list) into memory.
+// Retried whole after a dropped transfer.
+std::string fetch_text(const std::string& url, const DownloadOptions& o) {
+  for (int attempt = 0;; ++attempt) {
+    Handle c;
+    std::string body;
+    common_options(c.h, url, o);
+    curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, to_string);
+    curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &body);
+    const auto rc = curl_easy_perform(c.h);
+    long code = 0;
+    curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &code);
+    if (rc == CURLE_OK && code == 200) return body;
+    const bool transient = rc != CURLE_OK || code >= 500;
+    if (!transient || attempt >= o.retries) {
+      throw std::runtime_error(url + ": " + (rc != CURLE_OK ? std::string(curl_easy_strerror(rc)) : "HTTP " + std::to_string(code)));
+    }
+  }
+}
+
+// State of one transfer into a .part file. The response status decides on the
+// first byte whether the body continues the file (206) or replaces it (200).
+struct Transfer {
+  CURL* h = nullptr;
+  FILE* file = nullptr;
+  int64_t offset = 0;
+  bool decided = false;
+  bool appending = false;
+  bool writing = false;
+  long code = 0;
+  int64_t received = 0;
+  std::string error_body;
+};
+
+size_t to_part(char* data, size_t size, size_t n, void* user) {
+  auto& t = *static_cast<Transfer*>(user);
+  const size_t bytes = size * n;
+  if (!t.decided) {
+    t.decided = true;
+    curl_easy_getinfo(t.h, CURLINFO_RESPONSE_CODE, &t.code);
+    if (t.code == 206 && t.offset > 0) {
+      t.writing = t.appending = true;
+    } else if (t.code == 200) {
+      t.writing = true;  // the server ignored the range: start the file again
+      if (std::fflush(t.file) != 0 || ftruncate(fileno(t.file), 0) != 0 || std::fseek(t.file, 0, SEEK_SET) != 0) return 0;
+    }
+  }
+  if (!t.writing) {
+    if (t.error_body.size() < 512) t.error_body.append(data, std::min<size_t>(bytes, 512));
+    return bytes;
+  }
+  t.received += static_cast<int64_t>(bytes);
+  return std::fwrite(data, 1, bytes, t.file);
+}
+
+enum class Outcome { Complete, Retry };
+
+// One attempt at URL -> part, continuing from the part's current size.
+Outcome attempt(const std::string& url, const fs::path& part, const DownloadOptions& o, DownloadReport& report,
+                std::string& why) {
+  Handle c;
+  Transfer t;
+  t.h = c.h;
+  t.offset = fs::exists(part) ? static_cast<int64_t>(fs::file_size(part)) : 0;
+  t.file = std::fopen(part.c_str(), "ab");
+  if (!t.file) throw std::runtime_error(part.string() + ": cannot write the file");
+  common_options(c.h, url, o);
+  const std::string range = std::to_string(t.offset) + "-";
+  if (t.offset > 0) curl_easy_setopt(c.h, CURLOPT_RANGE, range.c_str());
+  curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, to_part);
+  curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &t);
+  const auto rc = curl_easy_perform(c.h);
+  const bool closed = std::fclose(t.file) == 0;
+  if (!t.decided) curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &t.code);
+  report.bytes += t.received;
+  if (t.appending) ++report.resumed;
+  if (!closed) throw std::runtime_error(part.string() + ": failed to write (disk full?)");
+  if (rc == CURLE_WRITE_ERROR) throw std::runtime_error(part.string() + ": failed to write (disk full?)");
+  if (t.code == 416 && t.offset > 0) return Outcome::Complete;  // nothing left to send: the digest decides
+  if (t.code == 404 || t.code == 403 || t.code == 410 || t.code == 401) {
+    throw std::runtime_error(url + ": HTTP " + std::to_string(t.code) + " (the file is not on the server)");
+  }
+  if (rc != CURLE_OK) {
+    why = curl_easy_strerror(rc);
+    return Outcome::Retry;  // dropped connection, time-out: resume from what arrived
+  }
+  if (t.code != 200 && t.code != 206) {
+    why = "HTTP " + std::to_string(t.code);
+    return Outcome::Retry;
+  }
+  return Outcome::Complete;
+}
+
+std::string human_bytes(int64_t b) {
+  std::ostringstream s;
+  s.precision(3);
+  if (b >= (1 << 20)) {
+    s << double(b) / (1 << 20) << " MiB";
+  } else if (b >= 1024) {
+    s << double(b) / 1024 << " KiB";
+  } else {
+    s << b << " B";
+  }
+  return s.str();
+}
+
+}  // namespace
+
+DownloadReport download(const DownloadSource& source, const DownloadOptions& o) {
+  global_init();
+  if (o.dest.empty()) throw std::invalid_argument("--dest: give the folder to download into");
+  if (o.retries < 0) throw std::invalid_argument("--retries must be >= 0");
+  auto base = o.base_url.empty() ? source.base_url : o.base_url;
+  if (base.empty()) throw std::invalid_argument("--base-url is empty");
+  if (base.back() != '/') base += '/';
+  const auto list_name = o.checksums.empty() ? source.checksums : o.checksums;
+  fs::create_directories(o.dest);
+
+  // The selection: entries of the checksum list matching the study's patterns
+  // (and --only), or the study's plain file names when there is no list.
+  std::vector<ChecksumEntry> entries;
+  DownloadReport report;
+  auto matches = [](const std::vector<std::string>& patterns, const std::string& path) {
+    for (const auto& p : patterns)
+      if (fnmatch(p.c_str(), path.c_str(), 0) == 0) return true;
+    return false;
+  };
+  if (!list_name.empty()) {
+    const auto text = fetch_text(base + list_name, o);
+    for (auto& e : parse_checksum_list(text, base + list_name)) {
+      if (matches(source.files, e.path) && (o.only.empty() || matches(o.only, e.path))) entries.push_back(e);
+    }
+    report.algorithm = entries.empty() ? "" : digest_algorithm(entries.front().digest);
+    for (const auto& f : source.unlisted) {
+      const bool listed = std::any_of(entries.begin(), entries.end(), [&](const ChecksumEntry& e) { return e.path == f; });
+      if (!listed && (o.only.empty() || matches(o.only, f))) entries.push_back({"", f});
+    }
+    train::write_file_atomically(o.dest / fs::path(list_name).filename(), text);
+  } else {
+    for (const auto& f : source.files)
+      if (o.only.empty() || matches(o.only, f)) entries.push_back({"", f});
+  }
+  if (entries.empty()) {
+    throw std::invalid_argument("download " + source.study + ": no file of " + base +
+                                (list_name.empty() ? "" : list_name) + " matches the selection");
+  }
+  report.files = static_cast<int64_t>(entries.size());
+
+  nlohmann::json manifest = {{"study", source.study}, {"base_url", base}, {"checksums", list_name}, {"files", nlohmann::json::array()}};
+  for (const auto& e : entries) {
+    const fs::path target = o.dest / e.path;
+    const fs::path part = target.string() + ".part";
+    const std::string url = base + e.path;
+    const auto algorithm = e.digest.empty() ? std::string("sha256") : digest_algorithm(e.digest);
+    fs::create_directories(target.parent_path());
+    bool present = false;
+    if (fs::is_regular_file(target)) {
+      present = e.digest.empty() || digest_file(target, algorithm) == e.digest;
+      if (!present) fs::remove(target);  // changed or corrupt: fetched again below
+    }
+    if (e.digest.empty()) ++report.unverified;
+    if (present) {
+      ++report.already_present;
+      if (o.progress) o.progress(e.path + "  present, verified");
+    } else {
+      int attempts_left = o.retries + 1;
+      const int64_t bytes_before = report.bytes;
+      std::string why;
+      for (;;) {
+        const auto outcome = attempt(url, part, o, report, why);
+        --attempts_left;
+        if (outcome == Outcome::Complete) {
+          const auto got = digest_file(part, algorithm);
+          if (e.digest.empty() || got == e.digest) break;
+          fs::remove(part);
+          why = algorithm + " mismatch: the list says " + e.digest + ", the file has " + got;
+          // A bad digest after a resume may come from a stale partial file:
+          // the next attempt starts from zero; out of attempts, it is reported.
+          if (attempts_left <= 0) {
+            throw std::runtime_error(url + ": " + why + " (the partial file was removed)");
+          }
+        } else if (attempts_left <= 0) {
+          throw std::runtime_error(url + ": transfer failed after " + std::to_string(o.retries + 1) +
+                                   " attempt(s): " + why + " (" + part.string() + " is kept; run again to resume)");
+        }
+      }
+      fs::rename(part, target);
+      ++report.fetched;
+      if (o.progress) o.progress(e.path + "  " + human_bytes(report.bytes - bytes_before) + (e.digest.empty() ? ", no published digest (SHA-256 recorded)" : ", " + algorithm + " verified"));
+    }
+    manifest["files"].push_back({{"path", e.path},
+                                 {"url", url},
+                                 {"bytes", static_cast<int64_t>(fs::file_size(target))},
+                                 {"sha256", algorithm == "sha256" && !e.digest.empty() ? e.digest : digest_file(target, "sha256")},
+                                 {"listed_digest", e.digest}});
+  }
+  train::write_file_atomically(o.dest / "leaves-download.json", manifest.dump(2) + "\n");
+  return report;
+}
+
+}  // namespace leaves::data
