@@ -1,5 +1,7 @@
 #include "leaves/data/tables.h"
 
+#include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -59,6 +61,22 @@ std::string pamap2_activity_name(int id) {
   return it->second;
 }
 
+// strtod on one whitespace-free token (accepts "NaN", as the files write it).
+static bool token_to_double(const char* begin, const char* end, double& v) {
+  // from_chars: locale-free and several times faster than strtod; it accepts
+  // "NaN" too, but not a leading '+', which falls back to strtod below.
+  const auto parsed = std::from_chars(begin, end, v);
+  if (parsed.ec == std::errc() && parsed.ptr == end) return true;
+  char buf[64];
+  const size_t n = static_cast<size_t>(end - begin);
+  if (n == 0 || n >= sizeof buf) return false;
+  std::memcpy(buf, begin, n);
+  buf[n] = '\0';
+  char* stop = nullptr;
+  v = std::strtod(buf, &stop);
+  return stop == buf + n;
+}
+
 Pamap2Recording read_pamap2(const fs::path& file) {
   auto in = open_text(file);
   std::vector<double> time;
@@ -66,28 +84,43 @@ Pamap2Recording read_pamap2(const fs::path& file) {
   std::vector<float> values;  // row-major [T, 52]
   std::string text;
   size_t line = 0;
+  // Tokens of the current line as [begin, end) pointers: no allocation per row.
+  std::vector<std::pair<const char*, const char*>> f;
+  f.reserve(64);
   while (std::getline(in, text)) {
     ++line;
-    if (trim(text).empty()) continue;
-    std::istringstream words(text);
-    std::vector<std::string> f;
-    for (std::string w; words >> w;) f.push_back(w);
-    const std::string at = std::to_string(line);
-    if (f.size() != 54) reject(file, at, "expected 54 columns, found " + std::to_string(f.size()));
+    f.clear();
+    for (const char *p = text.data(), *end = p + text.size(); p < end;) {
+      while (p < end && std::isspace(static_cast<unsigned char>(*p))) ++p;
+      const char* q = p;
+      while (q < end && !std::isspace(static_cast<unsigned char>(*q))) ++q;
+      if (q > p) f.emplace_back(p, q);
+      p = q;
+    }
+    if (f.empty()) continue;
+    auto word = [&](size_t c) { return std::string(f[c].first, f[c].second); };
+    auto at = [&] { return std::to_string(line); };
+    if (f.size() != 54) reject(file, at(), "expected 54 columns, found " + std::to_string(f.size()));
     double t = 0, a = 0;
-    if (!to_double(f[0], t) || std::isnan(t)) reject(file, at, "timestamp '" + f[0] + "' is not a number");
-    if (!time.empty() && !(t > time.back())) reject(file, at, "timestamps must increase");
-    if (!to_double(f[1], a) || a != std::floor(a)) reject(file, at, "activity id '" + f[1] + "' is not an integer");
-    try {
-      pamap2_activity_name(static_cast<int>(a));
-    } catch (const std::invalid_argument& e) {
-      reject(file, at, e.what());
+    if (!token_to_double(f[0].first, f[0].second, t) || std::isnan(t)) reject(file, at(), "timestamp '" + word(0) + "' is not a number");
+    if (!time.empty() && !(t > time.back())) reject(file, at(), "timestamps must increase");
+    if (!token_to_double(f[1].first, f[1].second, a) || a != std::floor(a)) {
+      reject(file, at(), "activity id '" + word(1) + "' is not an integer");
+    }
+    if (activity.empty() || activity.back() != static_cast<int64_t>(a)) {
+      try {
+        pamap2_activity_name(static_cast<int>(a));
+      } catch (const std::invalid_argument& e) {
+        reject(file, at(), e.what());
+      }
     }
     time.push_back(t);
     activity.push_back(static_cast<int64_t>(a));
     for (size_t c = 2; c < 54; ++c) {
       double v = 0;
-      if (!to_double(f[c], v)) reject(file, at, "column " + std::to_string(c + 1) + ": '" + f[c] + "' is not a number");
+      if (!token_to_double(f[c].first, f[c].second, v)) {
+        reject(file, at(), "column " + std::to_string(c + 1) + ": '" + word(c) + "' is not a number");
+      }
       values.push_back(static_cast<float>(v));
     }
   }
