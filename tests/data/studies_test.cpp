@@ -192,6 +192,14 @@ void write_hypnogram(const fs::path& path, const std::vector<std::pair<int, std:
 }
 }  // namespace
 
+TEST(SleepEdf, FuzzFoundHypnogramWithAnOnsetBeyondAWeekIsAnError) {
+  // tests/data/fuzz-regressions: an EDF+ hypnogram whose annotation onset asked
+  // read_hypnogram_epochs for ~10^18 epochs (std::length_error before the fix).
+  const auto file = fs::path(LEAVES_TEST_SOURCE_DIR) / "tests" / "data" / "fuzz-regressions" /
+                    "hypnogram-onset-beyond-a-week.edf";
+  leaves::testing::expect_invalid_argument([&] { read_hypnogram_epochs(file); }, "");
+}
+
 TEST(SleepEdf, RealHypnogramsGiveWholeEpochs) {
   LEAVES_SHARED_DATA_OR_SKIP(shared);
   auto epochs = read_hypnogram_epochs(shared / "formats" / "sleep-edf" / "hypnograms" / "SC4001EC-Hypnogram.edf");

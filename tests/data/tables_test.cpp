@@ -78,6 +78,24 @@ TEST(Npy, ReadsShapesAndDtypesAndRejectsBadFiles) {
   expect_invalid_argument([] { read_npy(put("npy", "cut.npy", npy("<f8", "(4,)", raw<double>({1, 2})))); }, "truncated");
   expect_invalid_argument([] { read_npy(put("npy", "be.npy", npy(">f4", "(1,)", raw<float>({1})))); }, "'>f4'");
   expect_invalid_argument([] { read_npy(put("npy", "no.npy", "hello")); }, "not a NumPy");
+  // Fuzzing found these: a shape far beyond the file (was an attempt to allocate
+  // it), a negative or non-numeric dimension, and bytes after the data.
+  expect_invalid_argument([] { read_npy(put("npy", "huge.npy", npy("<f8", "(4000000000, 4000000000)", raw<double>({1})))); },
+                          "promises more data than the file holds");
+  expect_invalid_argument([] { read_npy(put("npy", "neg.npy", npy("<f4", "(-2,)", raw<float>({1})))); },
+                          "shape entry '-2'");
+  expect_invalid_argument([] { read_npy(put("npy", "nan.npy", npy("<f4", "(x,)", raw<float>({1})))); }, "shape entry 'x'");
+  expect_invalid_argument([] { read_npy(put("npy", "long.npy", npy("<f4", "(1,)", raw<float>({1, 2})))); },
+                          "trailing bytes");
+  // write_npy round trip.
+  const auto w = leaves::testing::temp_dir("npy-write");
+  std::filesystem::create_directories(w);
+  auto x = torch::randn({3, 2, 5});
+  write_npy(w / "x.npy", x);
+  EXPECT_TRUE(torch::equal(read_npy(w / "x.npy"), x));
+  write_npy(w / "y.npy", torch::tensor({4, 5, 6}, torch::kLong));
+  EXPECT_TRUE(torch::equal(read_npy(w / "y.npy"), torch::tensor({4, 5, 6}, torch::kLong)));
+  std::filesystem::remove_all(w);
 }
 
 TEST(DataSpec, ArraysOfYourOwnBecomeStratifiedSplits) {

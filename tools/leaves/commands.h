@@ -26,6 +26,13 @@ Action add_info_command(CLI::App& app);
 /// `leaves download STUDY --dest DIR`: the raw files from their public homes.
 Action add_download_command(CLI::App& app);
 
+/// Downstream evaluation: `leaves finetune`, `supervised`, `embed`, `probe`, `experiment`.
+Action add_finetune_command(CLI::App& app);
+Action add_supervised_command(CLI::App& app);
+Action add_embed_command(CLI::App& app);
+Action add_probe_command(CLI::App& app);
+Action add_experiment_command(CLI::App& app);
+
 /// Registers the view-generator options (--eta, --mixture-components, ...) on `cmd`.
 void add_generator_options(CLI::App* cmd, views::GeneratorConfig& g);
 

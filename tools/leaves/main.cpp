@@ -43,6 +43,11 @@ int main(int argc, char** argv) {
       {"prepare", leaves::cli::add_prepare_command(app)},
       {"info", leaves::cli::add_info_command(app)},
       {"download", leaves::cli::add_download_command(app)},
+      {"finetune", leaves::cli::add_finetune_command(app)},
+      {"supervised", leaves::cli::add_supervised_command(app)},
+      {"embed", leaves::cli::add_embed_command(app)},
+      {"probe", leaves::cli::add_probe_command(app)},
+      {"experiment", leaves::cli::add_experiment_command(app)},
   };
   try {
     app.parse(argc, argv);

@@ -9,10 +9,14 @@
 
 // fast-cpp-csv-parser copies file names with strncpy into a fixed buffer (only
 // used in its error messages); GCC warns about the possible truncation.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wstringop-truncation"
+#endif
 #include <libfccp/csv.h>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 #include "leaves/data/edf.h"
 #include "leaves/data/tables.h"
@@ -265,6 +269,12 @@ std::vector<int64_t> read_hypnogram_epochs(const fs::path& hypnogram) {
   for (const auto& a : read_edf_info(hypnogram).annotations) {
     auto it = stage.find(trim(a.text));
     if (it == stage.end()) throw std::invalid_argument(hypnogram.string() + ": unknown stage '" + a.text + "'");
+    // A night is hours long; an annotation outside a week is a corrupt file (and
+    // would otherwise ask for an absurd number of epochs).
+    if (!(a.onset >= 0 && a.onset + std::max(0.0, a.duration) <= 7 * 86400.0)) {
+      throw std::invalid_argument(hypnogram.string() + ": '" + a.text + "' at " + std::to_string(a.onset) + " s for " +
+                                  std::to_string(a.duration) + " s lies outside the first week of the recording");
+    }
     const double first = a.onset / 30.0, count = a.duration / 30.0;
     if (std::abs(first - std::round(first)) > 1e-6 || count < 0 || std::abs(count - std::round(count)) > 1e-6) {
       throw std::invalid_argument(hypnogram.string() + ": '" + a.text + "' at " + std::to_string(a.onset) +

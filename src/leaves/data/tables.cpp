@@ -180,6 +180,40 @@ torch::Tensor read_csv(const fs::path& file) {
 // ---------------------------------------------------------------------------
 // NPY
 
+void write_npy(const fs::path& file, const torch::Tensor& t) {
+  static const std::map<torch::ScalarType, std::string> types{
+      {torch::kFloat, "<f4"}, {torch::kDouble, "<f8"}, {torch::kLong, "<i8"}, {torch::kInt, "<i4"}};
+  auto it = types.find(t.scalar_type());
+  if (it == types.end()) throw std::invalid_argument(file.string() + ": only float32/float64/int32/int64 tensors are written");
+  auto c = t.to(torch::kCPU).contiguous();
+  std::string shape = "(";
+  for (auto d : c.sizes()) shape += std::to_string(d) + ",";
+  if (c.dim() > 1) shape.pop_back();
+  shape += ")";
+  std::string header = "{'descr': '" + it->second + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  // Magic (6) + version (2) + length (2) + header, padded with spaces to a
+  // multiple of 64 and ended by a newline.
+  const size_t total = ((10 + header.size() + 1 + 63) / 64) * 64;
+  header.append(total - 10 - header.size() - 1, ' ');
+  header.push_back('\n');
+  const fs::path tmp = file.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::invalid_argument(file.string() + ": cannot write the file");
+    const uint16_t n = static_cast<uint16_t>(header.size());
+    out.write("\x93NUMPY\x01\x00", 8);
+    const char len[2] = {static_cast<char>(n & 0xFF), static_cast<char>(n >> 8)};
+    out.write(len, 2);
+    out << header;
+    out.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.numel() * c.element_size()));
+    if (!out.flush()) {
+      fs::remove(tmp);
+      throw std::runtime_error(file.string() + ": write failed (disk full?)");
+    }
+  }
+  fs::rename(tmp, file);
+}
+
 torch::Tensor read_npy(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) reject(file, "", "cannot open the file");
@@ -216,8 +250,14 @@ torch::Tensor read_npy(const fs::path& file) {
     s = s.substr(s.find('(') + 1, s.find(')') - s.find('(') - 1);
     std::stringstream ss(s);
     for (std::string item; std::getline(ss, item, ',');) {
-      if (trim(item).empty()) continue;
-      shape.push_back(std::stoll(trim(item)));
+      const auto dim = trim(item);
+      if (dim.empty()) continue;
+      int64_t d = -1;
+      const auto parsed = std::from_chars(dim.data(), dim.data() + dim.size(), d);
+      if (parsed.ec != std::errc() || parsed.ptr != dim.data() + dim.size() || d < 0) {
+        reject(file, "header", "shape entry '" + dim + "' is not a non-negative integer");
+      }
+      shape.push_back(d);
     }
   }
   static const std::map<std::string, std::pair<torch::Dtype, int>> types{
@@ -225,10 +265,23 @@ torch::Tensor read_npy(const fs::path& file) {
       {"<i8", {torch::kLong, 8}},  {"|u1", {torch::kByte, 1}},   {"|b1", {torch::kBool, 1}}};
   auto t = types.find(descr);
   if (t == types.end()) reject(file, "header", "dtype '" + descr + "' is not supported (little-endian f4/f8/i4/i8/u1/b1)");
-  int64_t count = 1;
-  for (auto d : shape) count *= d;
+  // The data must be exactly what the shape promises, checked before allocating.
+  const auto data_start = static_cast<uintmax_t>(in.tellg());
+  const uintmax_t available = fs::file_size(file) - std::min<uintmax_t>(data_start, fs::file_size(file));
+  uintmax_t count = 1;
+  for (auto d : shape) {
+    if (d != 0 && count > available / static_cast<uintmax_t>(d)) {
+      reject(file, "header", "the shape promises more data than the file holds (" + std::to_string(available) + " bytes)");
+    }
+    count *= static_cast<uintmax_t>(d);
+  }
+  const uintmax_t expected = count * static_cast<uintmax_t>(t->second.second);
+  if (expected != available) {
+    reject(file, "", "the shape promises " + std::to_string(expected) + " bytes of data, the file holds " +
+                         std::to_string(available) + (expected > available ? " (truncated)" : " (trailing bytes)"));
+  }
   auto out = torch::empty(shape, t->second.first);
-  const auto bytes = static_cast<std::streamsize>(count * t->second.second);
+  const auto bytes = static_cast<std::streamsize>(expected);
   if (!in.read(static_cast<char*>(out.data_ptr()), bytes)) {
     reject(file, "", "truncated: the header promises " + std::to_string(bytes) + " bytes of data");
   }

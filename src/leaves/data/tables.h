@@ -34,6 +34,10 @@ torch::Tensor read_csv(const std::filesystem::path& file);
 /// int64/uint8/bool, C order) as a tensor of the same shape.
 torch::Tensor read_npy(const std::filesystem::path& file);
 
+/// Writes a float32/float64/int64/int32 tensor as a NumPy `.npy` file (format
+/// 1.0, little-endian, C order), atomically (temporary file, then rename).
+void write_npy(const std::filesystem::path& file, const torch::Tensor& t);
+
 /// A data set from a series file (`.npy` `[N, C, L]` or `[N, L]`, or `.csv`
 /// `[N, L]`) and a labels file (`.npy` or `.csv`, N integer labels).
 Dataset read_array_dataset(const std::filesystem::path& series, const std::filesystem::path& labels);

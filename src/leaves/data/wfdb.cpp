@@ -70,7 +70,9 @@ WfdbHeader read_wfdb_header(const fs::path& hea) {
       }
       if (f.size() > 3) {
         double n = 0;
-        if (!parse_number(f[3], n) || n < 0) fail(hea, at, "number of samples '" + f[3] + "' is not valid");
+        if (!parse_number(f[3], n) || !(n >= 0 && n <= 1e15) || n != std::floor(n)) {
+          fail(hea, at, "number of samples '" + f[3] + "' is not a whole number in [0, 1e15]");
+        }
         h.length = static_cast<int64_t>(n);
       }
       continue;

@@ -24,6 +24,12 @@ torch::Tensor LinearProbe::predict(const torch::Tensor& features) const {
   return (z.matmul(weight) + bias).argmax(1);
 }
 
+torch::Tensor LinearProbe::probabilities(const torch::Tensor& features) const {
+  torch::NoGradGuard no_grad;
+  auto z = (features.to(torch::kFloat) - mean) / std;
+  return torch::softmax(z.matmul(weight) + bias, 1);
+}
+
 double LinearProbe::accuracy(const torch::Tensor& features, const torch::Tensor& labels) const {
   return predict(features).eq(labels).to(torch::kDouble).mean().item<double>();
 }
@@ -53,6 +59,26 @@ LinearProbe fit_linear_probe(const torch::Tensor& features, const torch::Tensor&
   probe.weight = W.detach();
   probe.bias = b.detach();
   return probe;
+}
+
+torch::Tensor knn_probabilities(const torch::Tensor& train_features, const torch::Tensor& train_labels,
+                                const torch::Tensor& query, int64_t k, int64_t classes) {
+  if (train_features.dim() != 2 || query.dim() != 2 || train_features.size(1) != query.size(1) ||
+      train_labels.size(0) != train_features.size(0)) {
+    throw std::invalid_argument("knn: expected training features [N, D], labels [N] and queries [M, D]");
+  }
+  if (k < 1 || k > train_features.size(0)) {
+    throw std::invalid_argument("knn: k = " + std::to_string(k) + " must be in [1, " +
+                                std::to_string(train_features.size(0)) + "]");
+  }
+  torch::NoGradGuard no_grad;
+  auto a = torch::nn::functional::normalize(train_features.to(torch::kFloat), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  auto q = torch::nn::functional::normalize(query.to(torch::kFloat), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  auto nearest = std::get<1>(q.matmul(a.t()).topk(k, 1));                   // [M, k]
+  auto votes = train_labels.to(torch::kLong).index_select(0, nearest.flatten()).view({q.size(0), k});
+  auto probs = torch::zeros({q.size(0), classes}, torch::kDouble);
+  probs.scatter_add_(1, votes, torch::ones({q.size(0), k}, torch::kDouble));
+  return probs / k;
 }
 
 }  // namespace leaves::eval

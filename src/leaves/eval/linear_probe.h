@@ -21,6 +21,7 @@ struct LinearProbeOptions {
 struct LinearProbe {
   torch::Tensor mean, std, weight, bias;
   torch::Tensor predict(const torch::Tensor& features) const;  ///< `[N]` class indices
+  torch::Tensor probabilities(const torch::Tensor& features) const;  ///< `[N, K]` softmax
   double accuracy(const torch::Tensor& features, const torch::Tensor& labels) const;
 };
 
@@ -28,5 +29,12 @@ struct LinearProbe {
 /// batch, L-BFGS with strong-Wolfe line search; deterministic).
 LinearProbe fit_linear_probe(const torch::Tensor& features, const torch::Tensor& labels,
                              const LinearProbeOptions& options = {});
+
+/// k-nearest-neighbour class probabilities `[M, K]` for `query` `[M, D]`: the
+/// share of each class among the k training samples of highest cosine
+/// similarity (ties in the vote are broken by these shares' order only, so
+/// `argmax` takes the lower class index).
+torch::Tensor knn_probabilities(const torch::Tensor& train_features, const torch::Tensor& train_labels,
+                                const torch::Tensor& query, int64_t k, int64_t classes);
 
 }  // namespace leaves::eval

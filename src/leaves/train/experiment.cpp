@@ -1,0 +1,415 @@
+#include "leaves/train/experiment.h"
+
+#include <toml++/toml.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <ostream>
+#include <set>
+#include <sstream>
+
+#include "leaves/data/spec.h"
+#include "leaves/train/run_dir.h"
+
+namespace leaves::train {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+void ExperimentConfig::validate() const {
+  if (data.empty()) throw std::invalid_argument("--data: give the data set");
+  if (methods.empty() && sweep_simclr.empty()) throw std::invalid_argument("--methods: give at least one method");
+  for (const auto& m : methods) {
+    if (m != "supervised") generator_kind(m);  // throws for an unknown method
+  }
+  if (seeds < 1) throw std::invalid_argument("--seeds must be >= 1");
+  for (double s : sweep_simclr)
+    if (!(s > 0) || !std::isfinite(s)) throw std::invalid_argument("--sweep-simclr: every sigma must be > 0");
+  for (const auto& m : metrics) eval::Metrics().get(m);
+  auto p = pretrain;
+  p.data = data;
+  p.validate();
+  auto f = finetune;
+  f.data = data;
+  f.encoder.clear();
+  f.linear = false;
+  f.validate();
+}
+
+void apply_preset(ExperimentConfig& c, const fs::path& file) {
+  toml::table t;
+  try {
+    t = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    std::ostringstream s;
+    s << file.string() << ":" << e.source().begin.line << ": " << e.description();
+    throw std::invalid_argument(s.str());
+  }
+  auto fail = [&](const std::string& what) { throw std::invalid_argument(file.string() + ": " + what); };
+  auto number = [&](const toml::node& n, const std::string& key) {
+    if (auto v = n.value<double>()) return *v;
+    fail(key + " must be a number");
+    return 0.0;
+  };
+  auto integer = [&](const toml::node& n, const std::string& key) {
+    if (auto v = n.value<int64_t>()) return *v;
+    fail(key + " must be an integer");
+    return int64_t{0};
+  };
+  auto text = [&](const toml::node& n, const std::string& key) {
+    if (auto v = n.value<std::string>()) return *v;
+    fail(key + " must be a string");
+    return std::string();
+  };
+  for (auto&& [section, node] : t) {
+    const std::string name(section.str());
+    auto* table = node.as_table();
+    if (!table) fail("'" + name + "' must be a table ([" + name + "])");
+    for (auto&& [k, v] : *table) {
+      const std::string key = name + "." + std::string(k.str());
+      if (key == "pretrain.epochs") c.pretrain.epochs = integer(v, key);
+      else if (key == "pretrain.lr") c.pretrain.lr = number(v, key);
+      else if (key == "pretrain.generator_lr") c.pretrain.generator_lr = number(v, key);
+      else if (key == "pretrain.batch_size") c.pretrain.batch_size = integer(v, key);
+      else if (key == "pretrain.tau") c.pretrain.tau = number(v, key);
+      else if (key == "pretrain.eta") c.pretrain.views.eta = number(v, key);
+      else if (key == "pretrain.mixture_components") c.pretrain.views.mixture_components = integer(v, key);
+      else if (key == "pretrain.max_segments") c.pretrain.views.max_segments = integer(v, key);
+      else if (key == "pretrain.sigma") c.pretrain.views.sigma = number(v, key);
+      else if (key == "pretrain.width") c.pretrain.width = c.finetune.width = integer(v, key);
+      else if (key == "finetune.epochs") c.finetune.epochs = integer(v, key);
+      else if (key == "finetune.lr") c.finetune.lr = number(v, key);
+      else if (key == "finetune.batch_size") c.finetune.batch_size = integer(v, key);
+      else if (key == "finetune.select") c.finetune.select = text(v, key);
+      else if (key == "finetune.positive") c.finetune.positive = text(v, key);
+      else if (key == "finetune.patience") c.finetune.patience = integer(v, key);
+      else if (key == "finetune.class_weights") c.finetune.class_weights = v.value<bool>().value_or(false);
+      else if (key == "table.metrics") {
+        auto* arr = v.as_array();
+        if (!arr) fail(key + " must be an array of metric names");
+        c.metrics.clear();
+        for (auto&& m : *arr) c.metrics.push_back(text(m, key));
+      } else if (key == "table.data" || key == "table.title") {
+        // informational
+      } else {
+        fail("unknown setting '" + key + "'");
+      }
+    }
+  }
+  c.preset = file.stem().string();
+}
+
+fs::path find_preset(const std::string& name, const fs::path& executable_dir) {
+  std::vector<fs::path> tried{fs::path(name), fs::path("configs") / (name + ".toml"),
+                              executable_dir / ".." / "configs" / (name + ".toml")};
+  for (const auto& p : tried)
+    if (fs::is_regular_file(p)) return p;
+  std::string where;
+  for (const auto& p : tried) where += (where.empty() ? "" : ", ") + p.string();
+  throw std::invalid_argument("--preset '" + name + "': not found (looked at " + where + ")");
+}
+
+namespace {
+
+std::string quote(const std::string& s) {
+  if (s.find_first_of(" \t'\"$\\;&|()<>*?") == std::string::npos && !s.empty()) return s;
+  std::string q = "'";
+  for (char ch : s) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return q + "'";
+}
+
+std::string num(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+}  // namespace
+
+std::string pretrain_command(const PretrainConfig& c, const fs::path& out) {
+  std::ostringstream s;
+  s << "leaves pretrain --data " << quote(c.data) << " --method " << c.method << " --epochs " << c.epochs
+    << " --batch-size " << c.batch_size << " --lr " << num(c.lr) << " --generator-lr " << num(c.generator_lr)
+    << " --tau " << num(c.tau) << " --eta " << num(c.views.eta) << " --mixture-components "
+    << c.views.mixture_components << " --max-segments " << c.views.max_segments << " --sigma " << num(c.views.sigma)
+    << " --width " << c.width << " --device " << c.device << " --seed " << c.seed << " --out " << quote(out.string());
+  return s.str();
+}
+
+std::string finetune_command(const FinetuneConfig& c, const fs::path& out) {
+  std::ostringstream s;
+  if (c.encoder.empty()) {
+    s << "leaves supervised --width " << c.width;
+  } else {
+    s << "leaves finetune --encoder " << quote(c.encoder) << (c.linear ? " --linear" : "");
+  }
+  s << " --data " << quote(c.data) << " --epochs " << c.epochs << " --lr " << num(c.lr) << " --batch-size "
+    << c.batch_size << " --labels " << num(c.labels) << " --select " << c.select;
+  if (!c.positive.empty()) s << " --positive " << quote(c.positive);
+  if (c.patience > 0) s << " --patience " << c.patience;
+  if (c.class_weights) s << " --class-weights";
+  s << " --bootstrap " << c.bootstrap << " --device " << c.device << " --seed " << c.seed << " --out "
+    << quote(out.string());
+  return s.str();
+}
+
+namespace {
+
+struct Row {
+  std::string label;   // as shown in the table
+  std::string method;  // supervised | simclr | viewmaker | leaves
+  double sigma = 0;    // simclr sweep rows
+  std::string dir;     // under runs/
+};
+
+const char* metric_title(const std::string& m) {
+  if (m == "accuracy") return "Acc.";
+  if (m == "macro_f1") return "Macro-F1";
+  if (m == "auc") return "AUC";
+  if (m == "sensitivity") return "Sen.";
+  if (m == "specificity") return "Spec.";
+  return "?";
+}
+
+std::string method_title(const std::string& m) {
+  if (m == "supervised") return "Supervised (ResNet-18 1D)";
+  if (m == "simclr") return "SimCLR (random T(sigma))";
+  if (m == "viewmaker") return "ViewMaker";
+  if (m == "leaves") return "LEAVES";
+  return m;
+}
+
+json settings_of(const ExperimentConfig& c) {
+  auto p = c.pretrain.to_json();
+  auto f = c.finetune.to_json();
+  for (auto* j : {&p, &f}) {
+    j->erase("data");
+    j->erase("seed");
+  }
+  p.erase("method");
+  f.erase("encoder");
+  return {{"data", c.data}, {"pretrain", p}, {"finetune", f}, {"metrics", c.metrics}};
+}
+
+std::string fixed(double v, int digits = 3) {
+  if (std::isnan(v)) return "n/a";
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
+
+}  // namespace
+
+ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path& out, std::ostream* progress) {
+  config.validate();
+  fs::create_directories(out);
+  const auto settings = settings_of(config);
+  if (fs::exists(out / "experiment.json")) {
+    std::ifstream f(out / "experiment.json");
+    auto recorded = json::parse(f, nullptr, false);
+    if (recorded.is_discarded() || recorded.value("settings", json()) != settings) {
+      throw std::invalid_argument(out.string() + ": holds an experiment with other settings (see its experiment.json); "
+                                  "use another --out");
+    }
+  }
+  json record{{"settings", settings},
+              {"methods", config.methods},
+              {"seeds", config.seeds},
+              {"sweep_simclr", config.sweep_simclr},
+              {"preset", config.preset}};
+  write_file_atomically(out / "experiment.json", record.dump(2) + "\n");
+
+  std::vector<Row> rows;
+  for (const auto& m : config.methods) rows.push_back({method_title(m), m, config.pretrain.views.sigma, m});
+  for (double s : config.sweep_simclr) rows.push_back({"SimCLR T(" + num(s) + ")", "simclr", s, "simclr-sigma-" + num(s)});
+
+  json runs = json::array();
+  std::vector<std::string> commands;
+  std::vector<std::string> metric_names = config.metrics;
+  for (const auto& row : rows) {
+    for (int64_t seed = 0; seed < config.seeds; ++seed) {
+      const fs::path run = out / "runs" / row.dir / ("seed-" + std::to_string(seed));
+      const fs::path pre_dir = run / "pretrain", ft_dir = run / "finetune";
+      FinetuneConfig f = config.finetune;
+      f.data = config.data;
+      f.seed = static_cast<uint64_t>(seed);
+      f.encoder.clear();
+      PretrainConfig p = config.pretrain;
+      if (row.method != "supervised") {
+        p.data = config.data;
+        p.method = row.method;
+        p.seed = static_cast<uint64_t>(seed);
+        p.views.sigma = row.sigma;
+        f.encoder = pre_dir.string();
+        commands.push_back(pretrain_command(p, pre_dir));
+      }
+      commands.push_back(finetune_command(f, ft_dir));
+      double pretrain_seconds = 0;
+      if (!fs::exists(ft_dir / "metrics.json")) {
+        if (row.method != "supervised" && !fs::exists(pre_dir / "encoder.pt")) {
+          const auto t0 = std::chrono::steady_clock::now();
+          if (progress) *progress << "== " << row.label << ", seed " << seed << ": pre-training\n";
+          if (fs::exists(pre_dir / "checkpoints" / "last.pt")) {
+            resume_pretraining(pre_dir, 0, progress);
+          } else {
+            fs::remove_all(pre_dir);
+            pretrain(p, pre_dir, progress);
+          }
+          pretrain_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        }
+        if (progress) *progress << "== " << row.label << ", seed " << seed << ": fine-tuning\n";
+        fs::remove_all(ft_dir);  // an interrupted fine-tuning run starts again
+        finetune(f, ft_dir, progress);
+      } else if (progress) {
+        *progress << "== " << row.label << ", seed " << seed << ": finished earlier, skipped\n";
+      }
+      auto result = read_finetune_result(ft_dir);
+      if (metric_names.empty()) {  // by the task, from the first finished run
+        std::ifstream cf(ft_dir / "config.json");
+        const auto cj = json::parse(cf, nullptr, false);
+        const bool multi = !cj.is_discarded() && cj.contains("resolved") && cj["resolved"].value("multi_label", false);
+        if (multi) {
+          metric_names = {"auc", "accuracy"};
+        } else if (result["class_names"].size() == 2) {
+          metric_names = f.positive.empty() ? std::vector<std::string>{"accuracy", "macro_f1", "auc"}
+                                            : std::vector<std::string>{"sensitivity", "specificity", "accuracy", "macro_f1"};
+        } else {
+          metric_names = {"accuracy", "macro_f1"};
+        }
+      }
+      json r{{"method", row.method},
+             {"label", row.label},
+             {"seed", seed},
+             {"pretrain_dir", row.method == "supervised" ? json(nullptr) : json(fs::relative(pre_dir, out).string())},
+             {"finetune_dir", fs::relative(ft_dir, out).string()},
+             {"select", result["select"]},
+             {"best_epoch", result["best_epoch"]},
+             {"val", result["val"]},
+             {"test", result["test"]},
+             {"finetune_seconds", result["seconds"]}};
+      if (pretrain_seconds > 0) r["pretrain_seconds"] = pretrain_seconds;
+      if (row.method != "supervised") r["sigma"] = row.sigma;
+      runs.push_back(r);
+    }
+  }
+
+  // Mean and sample standard deviation over seeds per row and metric.
+  auto value = [](const json& metrics, const std::string& name) {
+    return metrics.contains(name) && metrics[name].is_number() ? metrics[name].get<double>() : std::nan("");
+  };
+  json summary = json::array();
+  std::ostringstream table;
+  table << "| Method |";
+  for (const auto& m : metric_names) table << " " << metric_title(m) << " |";
+  table << "\n|---|";
+  for (size_t i = 0; i < metric_names.size(); ++i) table << "---|";
+  table << "\n";
+  for (const auto& row : rows) {
+    json s{{"label", row.label}, {"method", row.method}};
+    table << "| " << row.label << " |";
+    for (const auto& m : metric_names) {
+      std::vector<double> v;
+      for (const auto& r : runs)
+        if (r["label"] == row.label && !std::isnan(value(r["test"], m))) v.push_back(value(r["test"], m));
+      double mean = std::nan(""), sd = std::nan("");
+      if (!v.empty()) {
+        mean = 0;
+        for (double x : v) mean += x;
+        mean /= v.size();
+        sd = 0;
+        for (double x : v) sd += (x - mean) * (x - mean);
+        sd = v.size() > 1 ? std::sqrt(sd / (v.size() - 1)) : 0.0;
+      }
+      s[m] = {{"mean", std::isnan(mean) ? json(nullptr) : json(mean)},
+              {"std", std::isnan(sd) ? json(nullptr) : json(sd)},
+              {"values", v}};
+      table << " " << fixed(mean) << " ± " << fixed(sd) << " |";
+    }
+    table << "\n";
+    summary.push_back(s);
+  }
+
+  json results{{"data", config.data},
+               {"preset", config.preset},
+               {"seeds", config.seeds},
+               {"metrics", metric_names},
+               {"select", runs.empty() ? json(nullptr) : runs.front()["select"]},
+               {"summary", summary},
+               {"runs", runs},
+               {"commands", commands},
+               {"libtorch", TORCH_VERSION}};
+  write_file_atomically(out / "results.json", results.dump(2) + "\n");
+
+  std::ostringstream csv;
+  csv << "method,label,seed,select,best_epoch,val_" << (runs.empty() ? "metric" : runs.front()["select"].get<std::string>());
+  for (const auto& m : metric_names) csv << ",test_" << m << ",test_" << m << "_ci_low,test_" << m << "_ci_high";
+  csv << "\n";
+  for (const auto& r : runs) {
+    csv << r["method"].get<std::string>() << ",\"" << r["label"].get<std::string>() << "\"," << r["seed"] << ","
+        << r["select"].get<std::string>() << "," << r["best_epoch"] << ","
+        << fixed(value(r["val"], r["select"].get<std::string>()), 6);
+    for (const auto& m : metric_names) {
+      const auto& ci = r["test"]["ci95"];
+      const bool has = ci.contains(m) && ci[m][0].is_number();
+      csv << "," << fixed(value(r["test"], m), 6) << "," << (has ? fixed(ci[m][0].get<double>(), 6) : "") << ","
+          << (has ? fixed(ci[m][1].get<double>(), 6) : "");
+    }
+    csv << "\n";
+  }
+  write_file_atomically(out / "results.csv", csv.str());
+
+  std::ostringstream md;
+  md << "# leaves experiment\n\n"
+     << "Data: `" << config.data << "`" << (config.preset.empty() ? "" : ", preset `" + config.preset + "`") << ". "
+     << "Test metrics, mean ± sample standard deviation over " << config.seeds << " seed(s). Each run's model was "
+     << "selected on the validation split (" << (runs.empty() ? "" : runs.front()["select"].get<std::string>())
+     << ") and evaluated on the test split once.\n\n"
+     << table.str();
+  if (!config.sweep_simclr.empty()) {
+    md << "\nSimCLR with T(sigma) (paper Table 6 layout, accuracy/macro-F1, mean over seeds):\n\n| Data |";
+    for (double s : config.sweep_simclr) md << " T(" << num(s) << ") |";
+    md << "\n|---|";
+    for (size_t i = 0; i < config.sweep_simclr.size(); ++i) md << "---|";
+    md << "\n| " << config.data << " |";
+    for (double sg : config.sweep_simclr) {
+      for (const auto& s : summary) {
+        if (s["label"] != "SimCLR T(" + num(sg) + ")") continue;
+        auto mean_of = [&](const std::string& m) {
+          double sum = 0;
+          int n = 0;
+          for (const auto& r : runs)
+            if (r["label"] == s["label"] && !std::isnan(value(r["test"], m))) sum += value(r["test"], m), ++n;
+          return n ? sum / n : std::nan("");
+        };
+        md << " " << fixed(100 * mean_of("accuracy"), 1) << "/" << fixed(mean_of("macro_f1")) << " |";
+      }
+    }
+    md << "\n";
+  }
+  md << "\n## Runs\n\n| Method | Seed | Best epoch | Validation " << (runs.empty() ? "" : runs.front()["select"].get<std::string>())
+     << " |";
+  for (const auto& m : metric_names) md << " Test " << metric_title(m) << " [95% CI] |";
+  md << "\n|---|---|---|---|";
+  for (size_t i = 0; i < metric_names.size(); ++i) md << "---|";
+  md << "\n";
+  for (const auto& r : runs) {
+    md << "| " << r["label"].get<std::string>() << " | " << r["seed"] << " | " << r["best_epoch"] << " | "
+       << fixed(value(r["val"], r["select"].get<std::string>())) << " |";
+    for (const auto& m : metric_names) {
+      const auto& ci = r["test"]["ci95"];
+      md << " " << fixed(value(r["test"], m));
+      if (ci.contains(m) && ci[m][0].is_number()) md << " [" << fixed(ci[m][0].get<double>()) << ", " << fixed(ci[m][1].get<double>()) << "]";
+      md << " |";
+    }
+    md << "\n";
+  }
+  md << "\n## Commands\n\nEach run is equivalent to:\n\n```sh\n";
+  for (const auto& c : commands) md << c << "\n";
+  md << "```\n";
+  write_file_atomically(out / "results.md", md.str());
+  return {results, table.str()};
+}
+
+}  // namespace leaves::train

@@ -1,0 +1,62 @@
+// `leaves experiment`: the paper's tables (Tables 1-4, 6) in one command. For
+// every method and seed: pre-training (none for the supervised baseline), then
+// fine-tuning with model selection on validation and one test evaluation; then
+// a table of the test metrics, mean +- sample standard deviation over seeds.
+//
+// OUT/experiment.json                 the settings
+// OUT/runs/METHOD/seed-S/pretrain/    a pre-training run directory
+// OUT/runs/METHOD/seed-S/finetune/    a fine-tuning run directory (metrics.json when finished)
+// OUT/results.md, results.csv, results.json
+//
+// Resumable: a re-run with the same OUT skips finished fine-tuning runs, reuses
+// finished pre-training runs, continues interrupted ones from their last
+// checkpoint, and restarts interrupted fine-tuning runs. Methods and seeds may
+// be added; other settings must match those recorded.
+#pragma once
+#include <filesystem>
+#include <iosfwd>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "leaves/train/finetune.h"
+#include "leaves/train/pretrain.h"
+
+namespace leaves::train {
+
+struct ExperimentConfig {
+  std::string data;
+  std::vector<std::string> methods{"supervised", "simclr", "viewmaker", "leaves"};
+  int64_t seeds = 3;
+  std::vector<double> sweep_simclr;  ///< extra rows "simclr T(sigma)" (paper Table 6)
+  PretrainConfig pretrain;           ///< template: data, method, seed and sigma are set per run
+  FinetuneConfig finetune;           ///< template: data, encoder and seed are set per run
+  std::vector<std::string> metrics;  ///< table columns; empty: chosen by the task
+  std::string preset;                ///< name of the preset applied, for the record
+
+  void validate() const;
+};
+
+/// Applies a preset TOML file (configs/*.toml): [pretrain] epochs, lr,
+/// batch_size, tau, eta, mixture_components, max_segments, width; [finetune]
+/// epochs, lr, batch_size, select, positive, patience; [table] metrics. Unknown
+/// keys are errors naming the file.
+void apply_preset(ExperimentConfig& config, const std::filesystem::path& toml_file);
+
+/// A preset by name (configs/NAME.toml under the working directory or beside
+/// the executable's ../configs) or by path; throws listing where it looked.
+std::filesystem::path find_preset(const std::string& name_or_path, const std::filesystem::path& executable_dir);
+
+struct ExperimentSummary {
+  nlohmann::json results;  ///< what results.json holds
+  std::string table;       ///< the Markdown table (results.md's first table)
+};
+
+/// Runs (or continues) the experiment into `out`.
+ExperimentSummary run_experiment(const ExperimentConfig& config, const std::filesystem::path& out, std::ostream* progress);
+
+/// The equivalent `leaves pretrain` / `leaves finetune` command lines of a run.
+std::string pretrain_command(const PretrainConfig& c, const std::filesystem::path& out);
+std::string finetune_command(const FinetuneConfig& c, const std::filesystem::path& out);
+
+}  // namespace leaves::train

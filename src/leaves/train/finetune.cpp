@@ -1,0 +1,328 @@
+#include "leaves/train/finetune.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <ostream>
+#include <random>
+#include <stdexcept>
+
+#include "leaves/data/spec.h"
+#include "leaves/train/pretrain.h"
+#include "leaves/train/run_dir.h"
+
+namespace leaves::train {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(FinetuneConfig, data, encoder, linear, labels, class_weights, epochs, lr,
+                                   weight_decay, batch_size, select, patience, positive, width, bootstrap, device,
+                                   seed)
+
+void FinetuneConfig::validate() const {
+  auto bad = [](const std::string& what) { throw std::invalid_argument(what); };
+  if (!(labels > 0 && labels <= 1)) bad("--labels must be in (0, 1], got " + std::to_string(labels));
+  if (epochs < 1) bad("--epochs must be >= 1, got " + std::to_string(epochs));
+  if (!(lr > 0) || !std::isfinite(lr)) bad("--lr must be > 0");
+  if (!(weight_decay >= 0) || !std::isfinite(weight_decay)) bad("--weight-decay must be >= 0");
+  if (batch_size < 2) bad("--batch-size must be >= 2 (BatchNorm needs two samples), got " + std::to_string(batch_size));
+  if (select != "auto") eval::Metrics().get(select);  // throws naming the known metrics
+  if (patience < 0) bad("--patience must be >= 0");
+  if (width < 1) bad("--width must be >= 1");
+  if (bootstrap < 0) bad("--bootstrap must be >= 0");
+  if (linear && encoder.empty()) bad("--linear needs --encoder RUN_DIR (a probe on random features is not a baseline)");
+  resolve_device(device);
+}
+
+json FinetuneConfig::to_json() const { return json(*this); }
+
+FinetuneConfig FinetuneConfig::from_json(const json& j) {
+  try {
+    return j.get<FinetuneConfig>();
+  } catch (const json::exception& e) {
+    throw std::invalid_argument(std::string("fine-tuning config: ") + e.what());
+  }
+}
+
+json FinetuneResult::to_json() const {
+  return {{"select", select},
+          {"best_epoch", best_epoch},
+          {"epochs_run", epochs_run},
+          {"seconds", seconds},
+          {"class_names", class_names},
+          {"val", val.to_json(class_names)},
+          {"test", test.to_json(class_names)}};
+}
+
+torch::Tensor label_subset(const torch::Tensor& y, double fraction, uint64_t seed) {
+  if (!(fraction > 0 && fraction <= 1)) throw std::invalid_argument("label fraction must be in (0, 1]");
+  if (fraction == 1) return torch::arange(y.size(0), torch::kLong);
+  std::map<int64_t, std::vector<int64_t>> by_class;
+  auto acc = y.to(torch::kLong).contiguous();
+  for (int64_t i = 0; i < acc.size(0); ++i) by_class[acc.data_ptr<int64_t>()[i]].push_back(i);
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> keep;
+  for (auto& [c, idx] : by_class) {
+    std::shuffle(idx.begin(), idx.end(), rng);
+    const auto n = std::max<int64_t>(1, std::llround(fraction * static_cast<double>(idx.size())));
+    keep.insert(keep.end(), idx.begin(), idx.begin() + std::min<int64_t>(n, idx.size()));
+  }
+  std::sort(keep.begin(), keep.end());
+  return torch::tensor(keep, torch::kLong);
+}
+
+namespace {
+
+struct Classifier {
+  nn::ResNet1d encoder{nullptr};
+  torch::nn::Linear head{nullptr};
+};
+
+// Class probabilities (softmax) or label probabilities (sigmoid) for `x`, in
+// batches, eval mode, on the CPU.
+torch::Tensor predict(Classifier& m, const torch::Tensor& x, bool multi_label, const torch::Device& device,
+                      int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  m.encoder->eval();
+  m.head->eval();
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < x.size(0); i += batch_size) {
+    auto logits = m.head(m.encoder(x.slice(0, i, std::min(i + batch_size, x.size(0))).to(device)));
+    out.push_back((multi_label ? torch::sigmoid(logits) : torch::softmax(logits, 1)).to(torch::kCPU, torch::kDouble));
+  }
+  return torch::cat(out);
+}
+
+eval::Metrics evaluate(const torch::Tensor& probs, const data::Dataset& d, bool multi_label, int64_t positive) {
+  return multi_label ? eval::multi_label_metrics(d.targets, probs, d.y) : eval::single_label_metrics(d.y, probs, positive);
+}
+
+std::vector<torch::Tensor> state_of(const Classifier& m) {
+  std::vector<torch::Tensor> s;
+  for (const auto& t : m.encoder->parameters()) s.push_back(t.detach().clone());
+  for (const auto& t : m.encoder->buffers()) s.push_back(t.detach().clone());
+  for (const auto& t : m.head->parameters()) s.push_back(t.detach().clone());
+  return s;
+}
+
+void restore(Classifier& m, const std::vector<torch::Tensor>& s) {
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (auto& t : m.encoder->parameters()) t.copy_(s[i++]);
+  for (auto& t : m.encoder->buffers()) t.copy_(s[i++]);
+  for (auto& t : m.head->parameters()) t.copy_(s[i++]);
+}
+
+std::string format_metric(double v) {
+  if (std::isnan(v)) return "n/a";
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(4) << v;
+  return s.str();
+}
+
+}  // namespace
+
+FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, std::ostream* progress) {
+  config.validate();
+  if (fs::exists(run_dir / "metrics.json")) {
+    throw std::invalid_argument(run_dir.string() + ": already holds a finished fine-tuning run (metrics.json)");
+  }
+  const auto device = resolve_device(config.device);
+  const auto start = std::chrono::steady_clock::now();
+  torch::manual_seed(config.seed);
+  auto splits = data::load_splits(data::parse_data_spec(config.data));
+  const bool multi_label = splits.train.targets.defined();
+  const int64_t K = static_cast<int64_t>(splits.train.class_names.size());
+  if (K < 2) throw std::invalid_argument("--data '" + config.data + "': needs at least two classes");
+  for (const auto* d : {&splits.train, &splits.val, &splits.test}) {
+    if (d->size() == 0) throw std::invalid_argument("--data '" + config.data + "': the " + d->name + " split is empty");
+  }
+  int64_t positive = -1;
+  if (!config.positive.empty()) {
+    auto it = std::find(splits.train.class_names.begin(), splits.train.class_names.end(), config.positive);
+    if (it == splits.train.class_names.end() || K != 2 || multi_label) {
+      throw std::invalid_argument("--positive '" + config.positive + "': not one of the two classes of this binary task");
+    }
+    positive = it - splits.train.class_names.begin();
+  }
+  const std::string select = config.select != "auto" ? config.select : multi_label ? "auc" : "macro_f1";
+
+  auto train = splits.train.subset(label_subset(splits.train.y, config.labels, config.seed));
+  if (train.size() < 2) throw std::invalid_argument("--labels keeps fewer than two training samples");
+
+  Classifier m;
+  if (config.encoder.empty()) {
+    m.encoder = nn::ResNet1d(nn::ResNet1dOptions(train.channels()).width(config.width));
+  } else {
+    m.encoder = load_encoder(config.encoder);
+    if (m.encoder->options.in_channels() != train.channels()) {
+      throw std::invalid_argument("--encoder " + config.encoder + ": pre-trained on " +
+                                  std::to_string(m.encoder->options.in_channels()) + " channel(s), the data has " +
+                                  std::to_string(train.channels()));
+    }
+  }
+  m.head = torch::nn::Linear(m.encoder->output_dim(), K);
+  m.encoder->to(device);
+  m.head->to(device);
+  if (config.linear) {
+    for (auto& p : m.encoder->parameters()) p.requires_grad_(false);
+  }
+  std::vector<torch::Tensor> params = m.head->parameters();
+  if (!config.linear) {
+    auto e = m.encoder->parameters();
+    params.insert(params.end(), e.begin(), e.end());
+  }
+  torch::optim::Adam optimizer(params, torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay));
+
+  // Loss weights: inverse class frequency N / (K n_c), or pos_weight = neg / pos per label.
+  torch::Tensor weight;
+  if (config.class_weights) {
+    if (multi_label) {
+      auto pos = train.targets.sum(0).clamp_min(1);
+      weight = ((train.size() - pos) / pos).to(device, torch::kFloat);
+    } else {
+      auto counts = torch::bincount(train.y, {}, K).to(torch::kFloat).clamp_min(1);
+      weight = (static_cast<double>(train.size()) / (K * counts)).to(device);
+    }
+  }
+
+  fs::create_directories(run_dir);
+  json cfg = config.to_json();
+  cfg["resolved"] = {{"select", select},
+                     {"train_samples", train.size()},
+                     {"val_samples", splits.val.size()},
+                     {"test_samples", splits.test.size()},
+                     {"class_names", splits.train.class_names},
+                     {"multi_label", multi_label},
+                     {"libtorch", TORCH_VERSION}};
+  write_file_atomically(run_dir / "config.json", cfg.dump(2) + "\n");
+  JsonLinesLog log(run_dir / "log.jsonl");
+  log.filter([](const json&) { return false; });  // a restarted run starts its log again
+
+  FinetuneResult result;
+  result.select = select;
+  result.class_names = splits.train.class_names;
+  double best = -std::numeric_limits<double>::infinity();
+  std::vector<torch::Tensor> best_state = state_of(m);
+  int64_t since_best = 0;
+  auto generator = std::mt19937_64(config.seed + 1);
+  for (int64_t epoch = 1; epoch <= config.epochs; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    m.encoder->train(!config.linear);  // frozen features: BatchNorm statistics stay as pre-trained
+    m.head->train();
+    std::vector<int64_t> order(train.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), generator);
+    auto perm = torch::tensor(order, torch::kLong);
+    torch::Tensor total = torch::zeros({}, torch::TensorOptions().device(device));
+    int64_t batches = 0;
+    for (int64_t i = 0; i < train.size(); i += config.batch_size) {
+      const int64_t end = std::min(i + config.batch_size, train.size());
+      if (end - i < 2 && !config.linear) continue;  // a lone sample breaks training-mode BatchNorm
+      auto ix = perm.slice(0, i, end);
+      auto x = train.x.index_select(0, ix).to(device);
+      auto logits = m.head(m.encoder(x));
+      torch::Tensor loss;
+      if (multi_label) {
+        auto t = train.targets.index_select(0, ix).to(device, torch::kFloat);
+        loss = torch::binary_cross_entropy_with_logits(logits, t, {}, weight.defined() ? weight : torch::Tensor());
+      } else {
+        auto y = train.y.index_select(0, ix).to(device);
+        loss = torch::nn::functional::cross_entropy(
+            logits, y, torch::nn::functional::CrossEntropyFuncOptions().weight(weight.defined() ? weight : torch::Tensor()));
+      }
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      total += loss.detach();
+      ++batches;
+    }
+    const double train_loss = batches ? total.item<double>() / batches : std::nan("");
+    auto val = evaluate(predict(m, splits.val.x, multi_label, device, 256), splits.val, multi_label, positive);
+    const double score = val.get(select);
+    const bool improved = !std::isnan(score) && score > best;
+    if (improved) {
+      best = score;
+      best_state = state_of(m);
+      result.best_epoch = epoch;
+      result.val = val;
+      since_best = 0;
+    } else {
+      ++since_best;
+    }
+    result.epochs_run = epoch;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    log.append({{"epoch", epoch},
+                {"train_loss", train_loss},
+                {"val", val.to_json(result.class_names)},
+                {"selected", improved},
+                {"seconds", seconds}});
+    if (progress) {
+      *progress << "epoch " << epoch << "/" << config.epochs << "  train loss " << format_metric(train_loss) << "  val "
+                << select << " " << format_metric(score) << (improved ? "  *" : "") << "\n";
+    }
+    if (config.patience > 0 && since_best >= config.patience) break;
+  }
+  if (result.best_epoch == 0) {  // the metric was undefined on validation every epoch: keep the last
+    result.best_epoch = result.epochs_run;
+    best_state = state_of(m);
+    result.val = evaluate(predict(m, splits.val.x, multi_label, device, 256), splits.val, multi_label, positive);
+  }
+  restore(m, best_state);
+
+  // The test split, once, with the selected weights.
+  const auto probs = predict(m, splits.test.x, multi_label, device, 256);
+  result.test = evaluate(probs, splits.test, multi_label, positive);
+  eval::add_bootstrap_intervals(
+      result.test, splits.test.size(),
+      [&](const torch::Tensor& ix) {
+        auto d = splits.test.subset(ix);
+        return evaluate(probs.index_select(0, ix), d, multi_label, positive);
+      },
+      config.bootstrap, config.seed);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  commit_file(run_dir / "model.pt", [&](const std::string& tmp) {
+    torch::serialize::OutputArchive a;
+    torch::serialize::OutputArchive enc, head;
+    m.encoder->save(enc);
+    m.head->save(head);
+    a.write("encoder", enc);
+    a.write("head", head);
+    a.save_to(tmp);
+  });
+  commit_file(run_dir / "test_predictions.csv", [&](const std::string& tmp) {
+    std::ofstream f(tmp);
+    f << "index,label";
+    for (const auto& c : result.class_names) f << ",p_" << c;
+    f << "\n" << std::setprecision(6);
+    for (int64_t i = 0; i < probs.size(0); ++i) {
+      f << i << "," << splits.test.y[i].item<int64_t>();
+      for (int64_t k = 0; k < K; ++k) f << "," << probs[i][k].item<double>();
+      f << "\n";
+    }
+    if (!f) throw std::runtime_error(tmp + ": write failed");
+  });
+  write_file_atomically(run_dir / "metrics.json", result.to_json().dump(2) + "\n");
+  if (progress) {
+    *progress << "selected epoch " << result.best_epoch << " (validation " << select << " "
+              << format_metric(result.val.get(select)) << "); test:";
+    for (const char* n : {"accuracy", "macro_f1", "auc", "sensitivity", "specificity"}) {
+      if (!std::isnan(result.test.get(n))) *progress << " " << n << " " << format_metric(result.test.get(n));
+    }
+    *progress << "\n";
+  }
+  return result;
+}
+
+json read_finetune_result(const fs::path& run_dir) {
+  std::ifstream f(run_dir / "metrics.json");
+  if (!f) throw std::invalid_argument(run_dir.string() + ": no metrics.json (the run did not finish)");
+  auto j = json::parse(f, nullptr, false);
+  if (j.is_discarded()) throw std::invalid_argument((run_dir / "metrics.json").string() + ": corrupt");
+  return j;
+}
+
+}  // namespace leaves::train

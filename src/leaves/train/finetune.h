@@ -1,0 +1,78 @@
+// Downstream evaluation (paper section 4): a classifier head on a pre-trained
+// encoder, fine-tuned end to end (the paper's protocol: Adam, lr 1e-3, 30
+// epochs, 20 for PAMAP2) or as a linear probe on frozen features, and the
+// supervised baseline (the same ResNet-18 1D and head from random weights).
+//
+// Model selection uses the validation split only: after every epoch the
+// validation metric (`select`) is computed and the best epoch's weights are
+// kept (ties keep the earlier epoch); with `patience` > 0 training stops after
+// that many epochs without improvement. The test split is evaluated once, at
+// the end, with the selected weights, and its metrics get bootstrap 95%
+// confidence intervals (the reference code picks the best epoch on test; this
+// does not).
+//
+// Run directory: config.json, log.jsonl (per epoch: train loss, validation
+// metrics), model.pt (the selected encoder + head), test_predictions.csv,
+// metrics.json (written last: its presence marks a finished run).
+#pragma once
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <iosfwd>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "leaves/data/dataset.h"
+#include "leaves/eval/metrics.h"
+#include "leaves/nn/resnet1d.h"
+
+namespace leaves::train {
+
+struct FinetuneConfig {
+  std::string data = "synthetic";  ///< data spec or prepared directory
+  std::string encoder;             ///< pre-training run directory; empty: supervised from random weights
+  bool linear = false;             ///< train the head only, on frozen features (encoder in eval mode)
+  double labels = 1.0;             ///< fraction of the training labels used (stratified, seeded)
+  bool class_weights = false;      ///< weight the loss by inverse class frequency (multi-label: pos_weight)
+  int64_t epochs = 30;
+  double lr = 1e-3;                ///< Adam
+  double weight_decay = 0.0;
+  int64_t batch_size = 128;
+  /// Validation metric for model selection: accuracy, macro_f1, auc, sensitivity,
+  /// specificity, or "auto" (auc for multi-label targets, macro_f1 otherwise).
+  std::string select = "auto";
+  int64_t patience = 0;            ///< early stopping after this many epochs without improvement (0: off)
+  std::string positive;            ///< binary tasks: the positive class by name ("" = class 1)
+  int64_t width = 64;              ///< supervised baseline only: ResNet-18 1D width
+  int64_t bootstrap = 1000;        ///< bootstrap resamples for the test intervals (0: none)
+  std::string device = "cpu";
+  uint64_t seed = 0;
+
+  void validate() const;
+  nlohmann::json to_json() const;
+  static FinetuneConfig from_json(const nlohmann::json& j);
+};
+
+struct FinetuneResult {
+  eval::Metrics val;    ///< at the selected epoch
+  eval::Metrics test;   ///< once, with the selected weights
+  int64_t best_epoch = 0;
+  int64_t epochs_run = 0;
+  std::string select;   ///< the metric used
+  double seconds = 0;
+  std::vector<std::string> class_names;
+  nlohmann::json to_json() const;
+};
+
+/// The training labels kept for a label fraction: per class (y; -1 counts as
+/// one more group) max(1, round(fraction * n_c)) samples, chosen by `seed`.
+torch::Tensor label_subset(const torch::Tensor& y, double fraction, uint64_t seed);
+
+/// Fine-tunes (or trains the supervised baseline) into `run_dir`, which must not
+/// hold a finished run. Progress lines go to `progress` if given.
+FinetuneResult finetune(const FinetuneConfig& config, const std::filesystem::path& run_dir, std::ostream* progress);
+
+/// A finished run's result (metrics.json); throws when there is none.
+nlohmann::json read_finetune_result(const std::filesystem::path& run_dir);
+
+}  // namespace leaves::train

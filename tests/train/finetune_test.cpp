@@ -1,0 +1,197 @@
+#include "leaves/train/finetune.h"
+
+#include <fstream>
+
+#include "leaves/data/spec.h"
+#include "leaves/train/experiment.h"
+#include "leaves/train/pretrain.h"
+#include "leaves/train/run_dir.h"
+#include "testing.h"
+
+namespace fs = std::filesystem;
+using namespace leaves::train;
+
+namespace {
+const char* kTinyData = "synthetic:size=96,length=96,seed=3";
+
+FinetuneConfig tiny_finetune() {
+  FinetuneConfig c;
+  c.data = kTinyData;
+  c.width = 4;
+  c.epochs = 4;
+  c.batch_size = 16;
+  c.bootstrap = 50;
+  return c;
+}
+
+PretrainConfig tiny_pretrain(const std::string& method) {
+  PretrainConfig p;
+  p.data = kTinyData;
+  p.method = method;
+  p.epochs = 1;
+  p.batch_size = 16;
+  p.width = 4;
+  p.projection_hidden = 16;
+  p.projection_dim = 8;
+  return p;
+}
+}  // namespace
+
+TEST(Finetune, LabelSubsetIsStratifiedAndSeeded) {
+  auto y = torch::cat({torch::zeros({100}, torch::kLong), torch::ones({20}, torch::kLong), torch::full({3}, 2, torch::kLong)});
+  auto keep = label_subset(y, 0.1, 5);
+  auto counts = torch::bincount(y.index_select(0, keep));
+  EXPECT_TRUE(torch::equal(counts, torch::tensor({10, 2, 1}, torch::kLong)));  // at least one per class
+  EXPECT_TRUE(torch::equal(keep, label_subset(y, 0.1, 5)));
+  EXPECT_FALSE(torch::equal(keep, label_subset(y, 0.1, 6)));
+  EXPECT_EQ(label_subset(y, 1.0, 0).size(0), y.size(0));
+  EXPECT_THROW(label_subset(y, 0.0, 0), std::invalid_argument);
+}
+
+TEST(Finetune, SupervisedBaselineSelectsOnValidationAndTestsOnce) {
+  const auto dir = leaves::testing::temp_dir("supervised");
+  auto c = tiny_finetune();
+  auto r = finetune(c, dir, nullptr);
+  EXPECT_EQ(r.select, "macro_f1");
+  EXPECT_GE(r.best_epoch, 1);
+  EXPECT_LE(r.best_epoch, 4);
+  EXPECT_EQ(r.test.samples, leaves::data::load_splits(leaves::data::parse_data_spec(kTinyData)).test.size());
+  for (const char* f : {"config.json", "log.jsonl", "model.pt", "test_predictions.csv", "metrics.json"})
+    EXPECT_TRUE(fs::exists(dir / f)) << f;
+  // The selected epoch is the first best validation score of the log; the test
+  // split appears nowhere in the log.
+  auto log = JsonLinesLog(dir / "log.jsonl").read();
+  ASSERT_EQ(log.size(), 4u);
+  double best = -1;
+  int64_t best_epoch = 0;
+  for (const auto& l : log) {
+    EXPECT_FALSE(l.contains("test"));
+    const double v = l["val"]["macro_f1"].get<double>();
+    if (v > best) best = v, best_epoch = l["epoch"].get<int64_t>();
+  }
+  EXPECT_EQ(best_epoch, r.best_epoch);
+  EXPECT_DOUBLE_EQ(best, r.val.macro_f1);
+  auto saved = read_finetune_result(dir);
+  EXPECT_EQ(saved["best_epoch"].get<int64_t>(), r.best_epoch);
+  EXPECT_EQ(saved["test"]["ci95"]["accuracy"].size(), 2u);
+  // A finished run is not overwritten.
+  leaves::testing::expect_invalid_argument([&] { finetune(c, dir, nullptr); }, "already holds a finished");
+  // Early stopping: patience 1 stops within two epochs of the best.
+  const auto dir2 = leaves::testing::temp_dir("supervised-patience");
+  c.patience = 1;
+  c.epochs = 30;
+  c.select = "accuracy";
+  auto early = finetune(c, dir2, nullptr);
+  EXPECT_EQ(early.epochs_run, early.best_epoch + 1);
+  fs::remove_all(dir);
+  fs::remove_all(dir2);
+}
+
+TEST(Finetune, FromAPretrainedEncoderAndAsALinearProbe) {
+  const auto root = leaves::testing::temp_dir("finetune-enc");
+  pretrain(tiny_pretrain("simclr"), root / "pre", nullptr);
+  auto c = tiny_finetune();
+  c.encoder = (root / "pre").string();
+  c.epochs = 2;
+  auto full = finetune(c, root / "full", nullptr);
+  EXPECT_EQ(full.test.samples, 14);  // 15 % of 96, stratified per class
+  // Linear probe: the encoder's weights stay exactly as pre-trained.
+  c.linear = true;
+  finetune(c, root / "linear", nullptr);
+  auto pre = load_encoder(root / "pre");
+  auto probe = load_encoder(root / "pre");
+  torch::serialize::InputArchive a, enc;
+  a.load_from((root / "linear" / "model.pt").string());
+  a.read("encoder", enc);
+  probe->load(enc);
+  auto pp = pre->parameters(), qp = probe->parameters();
+  ASSERT_EQ(pp.size(), qp.size());
+  for (size_t i = 0; i < pp.size(); ++i) EXPECT_TRUE(torch::equal(pp[i], qp[i])) << i;
+  auto pb = pre->buffers(), qb = probe->buffers();
+  for (size_t i = 0; i < pb.size(); ++i) EXPECT_TRUE(torch::equal(pb[i], qb[i])) << "buffer " << i;
+  // Bad settings: one clear error each.
+  c.encoder.clear();
+  leaves::testing::expect_invalid_argument([&] { finetune(c, root / "x", nullptr); }, "--linear needs --encoder");
+  c.linear = false;
+  c.encoder = (root / "pre").string();
+  c.data = "synthetic:size=96,length=96,channels=2";
+  leaves::testing::expect_invalid_argument([&] { finetune(c, root / "y", nullptr); }, "pre-trained on 1 channel(s)");
+  c.data = kTinyData;
+  c.select = "kappa";
+  leaves::testing::expect_invalid_argument([&] { finetune(c, root / "z", nullptr); }, "unknown metric 'kappa'");
+  c.select = "auto";
+  c.positive = "nonsense";
+  leaves::testing::expect_invalid_argument([&] { finetune(c, root / "w", nullptr); }, "--positive 'nonsense'");
+  fs::remove_all(root);
+}
+
+TEST(Experiment, TableOverMethodsAndSeedsAndResumes) {
+  const auto out = leaves::testing::temp_dir("experiment");
+  ExperimentConfig c;
+  c.data = kTinyData;
+  c.methods = {"supervised", "leaves"};
+  c.seeds = 2;
+  c.pretrain = tiny_pretrain("leaves");
+  c.finetune = tiny_finetune();
+  c.finetune.epochs = 2;
+  auto s = run_experiment(c, out, nullptr);
+  EXPECT_NE(s.table.find("| Supervised (ResNet-18 1D) |"), std::string::npos) << s.table;
+  EXPECT_NE(s.table.find("| LEAVES |"), std::string::npos) << s.table;
+  EXPECT_NE(s.table.find("Acc."), std::string::npos) << s.table;
+  EXPECT_EQ(s.results["runs"].size(), 4u);
+  EXPECT_EQ(s.results["summary"][0]["accuracy"]["values"].size(), 2u);
+  for (const char* f : {"results.md", "results.csv", "results.json", "experiment.json"}) EXPECT_TRUE(fs::exists(out / f)) << f;
+  EXPECT_TRUE(fs::exists(out / "runs" / "leaves" / "seed-1" / "pretrain" / "encoder.pt"));
+  std::ifstream md(out / "results.md");
+  std::string text((std::istreambuf_iterator<char>(md)), {});
+  EXPECT_NE(text.find("leaves pretrain --data"), std::string::npos);
+  EXPECT_NE(text.find("leaves supervised --width 4"), std::string::npos);
+  // Mean and sample standard deviation of the two seeds.
+  const auto v = s.results["summary"][1]["accuracy"]["values"].get<std::vector<double>>();
+  const double mean = (v[0] + v[1]) / 2;
+  EXPECT_NEAR(s.results["summary"][1]["accuracy"]["mean"].get<double>(), mean, 1e-12);
+  EXPECT_NEAR(s.results["summary"][1]["accuracy"]["std"].get<double>(), std::abs(v[0] - v[1]) / std::sqrt(2.0), 1e-12);
+
+  // Re-run: every run is skipped and the results are the same. An interrupted
+  // fine-tuning run (no metrics.json) is redone.
+  fs::remove(out / "runs" / "leaves" / "seed-0" / "finetune" / "metrics.json");
+  const auto mtime = fs::last_write_time(out / "runs" / "leaves" / "seed-1" / "finetune" / "metrics.json");
+  auto again = run_experiment(c, out, nullptr);
+  EXPECT_EQ(fs::last_write_time(out / "runs" / "leaves" / "seed-1" / "finetune" / "metrics.json"), mtime);
+  EXPECT_TRUE(fs::exists(out / "runs" / "leaves" / "seed-0" / "finetune" / "metrics.json"));
+  EXPECT_EQ(again.results["runs"][1], s.results["runs"][1]);
+  // Other settings in the same directory are refused.
+  c.finetune.lr = 0.5;
+  leaves::testing::expect_invalid_argument([&] { run_experiment(c, out, nullptr); }, "other settings");
+  c.finetune.lr = 1e-3;
+  c.methods = {"mixup"};
+  leaves::testing::expect_invalid_argument([&] { run_experiment(c, out, nullptr); }, "mixup");
+  fs::remove_all(out);
+}
+
+TEST(Experiment, PresetsParseAndRejectUnknownKeys) {
+  const auto dir = leaves::testing::temp_dir("presets");
+  fs::create_directories(dir);
+  for (const char* name : {"apnea-ecg", "sleep-edf", "ptb-xl", "pamap2"}) {
+    ExperimentConfig c;
+    const auto file = find_preset(std::string(LEAVES_TEST_SOURCE_DIR) + "/configs/" + name + ".toml", dir);
+    apply_preset(c, file);
+    EXPECT_EQ(c.pretrain.epochs, 100) << name;
+    EXPECT_DOUBLE_EQ(c.pretrain.tau, 0.05) << name;
+    EXPECT_DOUBLE_EQ(c.pretrain.views.eta, 0.05) << name;
+    EXPECT_EQ(c.pretrain.batch_size, 128) << name;
+    EXPECT_EQ(c.finetune.epochs, std::string(name) == "pamap2" ? 20 : 30) << name;
+    EXPECT_EQ(c.preset, name);
+  }
+  ExperimentConfig c;
+  apply_preset(c, std::string(LEAVES_TEST_SOURCE_DIR) + "/configs/apnea-ecg.toml");
+  EXPECT_EQ(c.pretrain.views.mixture_components, 12);
+  EXPECT_EQ(c.finetune.positive, "apnea");
+  EXPECT_EQ(c.metrics, (std::vector<std::string>{"sensitivity", "specificity", "accuracy", "macro_f1"}));
+  std::ofstream(dir / "bad.toml") << "[pretrain]\nepochz = 3\n";
+  leaves::testing::expect_invalid_argument([&] { apply_preset(c, dir / "bad.toml"); }, "unknown setting 'pretrain.epochz'");
+  std::ofstream(dir / "broken.toml") << "[pretrain\n";
+  leaves::testing::expect_invalid_argument([&] { apply_preset(c, dir / "broken.toml"); }, "broken.toml:1");
+  leaves::testing::expect_invalid_argument([&] { find_preset("no-such-preset", dir); }, "looked at");
+  fs::remove_all(dir);
+}

@@ -1,0 +1,263 @@
+// `leaves finetune`, `leaves supervised`, `leaves embed`, `leaves probe` and
+// `leaves experiment`: downstream evaluation on top of the library.
+#include <torch/torch.h>
+
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "leaves/data/spec.h"
+#include "leaves/data/tables.h"
+#include "leaves/eval/linear_probe.h"
+#include "leaves/eval/metrics.h"
+#include "leaves/train/experiment.h"
+#include "leaves/train/finetune.h"
+#include "tools/leaves/commands.h"
+
+namespace leaves::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void add_finetune_options(CLI::App* cmd, train::FinetuneConfig& c) {
+  cmd->add_option("--data", c.data, "data spec or prepared directory (see leaves pretrain --help)")->capture_default_str();
+  cmd->add_option("--labels", c.labels, "fraction of the training labels used (stratified, seeded): 0.01, 0.1, 1.0")
+      ->capture_default_str();
+  cmd->add_flag("--class-weights", c.class_weights, "weight the loss by inverse class frequency");
+  cmd->add_option("--epochs", c.epochs, "fine-tuning epochs (paper: 30; PAMAP2 20)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--lr", c.lr, "learning rate (Adam)")->capture_default_str();
+  cmd->add_option("--weight-decay", c.weight_decay, "Adam weight decay")->capture_default_str();
+  cmd->add_option("--batch-size", c.batch_size, "batch size")->check(CLI::Range(2, 1 << 20))->capture_default_str();
+  cmd->add_option("--select", c.select, "validation metric for model selection: auto | " + eval::known_metrics())
+      ->capture_default_str();
+  cmd->add_option("--patience", c.patience, "stop after N epochs without validation improvement (0: off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--positive", c.positive, "binary tasks: the positive class by name (e.g. apnea)");
+  cmd->add_option("--bootstrap", c.bootstrap, "bootstrap resamples for the test 95% intervals (0: none)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
+  cmd->add_option("--seed", c.seed, "random seed (head initialisation, batches, label subset)")->capture_default_str();
+}
+
+std::string fmt(double v) {
+  if (std::isnan(v)) return "n/a";
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(4) << v;
+  return s.str();
+}
+
+void print_metrics(const eval::Metrics& m, const std::vector<std::string>& classes) {
+  for (const char* n : {"accuracy", "macro_f1", "auc", "sensitivity", "specificity"}) {
+    const double v = m.get(n);
+    if (std::isnan(v)) continue;
+    std::cout << "  " << std::left << std::setw(12) << n << " " << fmt(v);
+    auto it = m.ci95.find(n);
+    if (it != m.ci95.end()) std::cout << "  [95% CI " << fmt(it->second.first) << ", " << fmt(it->second.second) << "]";
+    std::cout << "\n";
+  }
+  if (!m.confusion.empty()) {
+    std::cout << "  confusion (rows: true, columns: predicted)\n";
+    for (size_t i = 0; i < m.confusion.size(); ++i) {
+      std::cout << "    " << std::left << std::setw(14) << (i < classes.size() ? classes[i] : std::to_string(i));
+      for (auto c : m.confusion[i]) std::cout << std::right << std::setw(7) << c;
+      std::cout << "\n";
+    }
+  }
+}
+
+int run_finetune(const train::FinetuneConfig& c, const std::string& out) {
+  std::cout << (c.encoder.empty() ? "supervised baseline" : (c.linear ? "linear probe on " : "fine-tuning ") + c.encoder)
+            << " on " << c.data << " (" << c.epochs << " epochs, labels " << c.labels << ") into " << out << "\n";
+  auto r = train::finetune(c, out, &std::cout);
+  std::cout << "test (" << r.test.samples << " samples, evaluated once with the epoch-" << r.best_epoch
+            << " weights selected on validation " << r.select << "):\n";
+  print_metrics(r.test, r.class_names);
+  std::cout << "run directory: " << out << " (metrics.json, log.jsonl, model.pt, test_predictions.csv)\n";
+  return 0;
+}
+
+}  // namespace
+
+Action add_finetune_command(CLI::App& app) {
+  auto c = std::make_shared<train::FinetuneConfig>();
+  auto out = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("finetune", "Fine-tune a pre-trained encoder with a classifier head (or --linear)");
+  cmd->add_option("--encoder", c->encoder, "a pre-training run directory (holding encoder.pt)")->required();
+  cmd->add_flag("--linear", c->linear, "train the head only, on frozen features (linear probe)");
+  add_finetune_options(cmd, *c);
+  cmd->add_option("--out", *out, "run directory to create")->required();
+  return [c, out] { return run_finetune(*c, *out); };
+}
+
+Action add_supervised_command(CLI::App& app) {
+  auto c = std::make_shared<train::FinetuneConfig>();
+  auto out = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("supervised", "The supervised baseline: ResNet-18 1D + head from random weights");
+  cmd->add_option("--width", c->width, "ResNet-18 1D first-stage width (64: the paper's)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  add_finetune_options(cmd, *c);
+  cmd->add_option("--out", *out, "run directory to create")->required();
+  return [c, out] { return run_finetune(*c, *out); };
+}
+
+Action add_embed_command(CLI::App& app) {
+  struct Args {
+    std::string encoder, data = "synthetic", out, split = "test";
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("embed", "Write the encoder's representations of a split as a .npy [N, D] array");
+  cmd->add_option("--encoder", a->encoder, "a pre-training run directory")->required();
+  cmd->add_option("--data", a->data, "data spec or prepared directory")->capture_default_str();
+  cmd->add_option("--split", a->split, "train | val | test")->check(CLI::IsMember({"train", "val", "test"}))->capture_default_str();
+  cmd->add_option("--out", a->out, "the .npy file to write (labels go to FILE.labels.npy)")->required();
+  return [a] {
+    auto encoder = train::load_encoder(a->encoder);
+    auto splits = data::load_splits(data::parse_data_spec(a->data));
+    const auto& d = a->split == "train" ? splits.train : a->split == "val" ? splits.val : splits.test;
+    if (d.channels() != encoder->options.in_channels()) {
+      throw std::invalid_argument("--encoder " + a->encoder + ": expects " + std::to_string(encoder->options.in_channels()) +
+                                  " channel(s), the data has " + std::to_string(d.channels()));
+    }
+    auto features = eval::embed(encoder, d.x);
+    data::write_npy(a->out, features);
+    fs::path labels = fs::path(a->out).replace_extension(".labels.npy");
+    data::write_npy(labels, d.y);
+    std::cout << "wrote " << a->out << " [" << features.size(0) << ", " << features.size(1) << "] and " << labels.string()
+              << " [" << d.y.size(0) << "]\n";
+    return 0;
+  };
+}
+
+Action add_probe_command(CLI::App& app) {
+  struct Args {
+    std::string encoder, data = "synthetic", probe = "logistic";
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("probe", "Frozen-feature probes: k-NN or logistic regression on the representations");
+  cmd->add_option("--encoder", a->encoder, "a pre-training run directory")->required();
+  cmd->add_option("--data", a->data, "data spec or prepared directory")->capture_default_str();
+  cmd->add_option("--probe", a->probe, "knn | logistic")->check(CLI::IsMember({"knn", "logistic"}))->capture_default_str();
+  return [a] {
+    auto encoder = train::load_encoder(a->encoder);
+    auto splits = data::load_splits(data::parse_data_spec(a->data));
+    if (splits.train.targets.defined()) throw std::invalid_argument("leaves probe: single-label data only");
+    if (splits.train.channels() != encoder->options.in_channels()) {
+      throw std::invalid_argument("--encoder " + a->encoder + ": channel count differs from the data's");
+    }
+    const int64_t K = static_cast<int64_t>(splits.train.class_names.size());
+    auto ftr = eval::embed(encoder, splits.train.x), fva = eval::embed(encoder, splits.val.x),
+         fte = eval::embed(encoder, splits.test.x);
+    // The probe's one setting (k, or the L2 penalty) is chosen on validation macro-F1.
+    std::function<torch::Tensor(const torch::Tensor&)> best;
+    double best_score = -1;
+    std::string chosen;
+    if (a->probe == "knn") {
+      for (int64_t k : {1, 5, 10, 20, 50}) {
+        if (k > ftr.size(0)) break;
+        auto p = eval::knn_probabilities(ftr, splits.train.y, fva, k, K);
+        const double s = eval::single_label_metrics(splits.val.y, p).macro_f1;
+        if (s > best_score) {
+          best_score = s;
+          chosen = "k = " + std::to_string(k);
+          best = [=](const torch::Tensor& q) { return eval::knn_probabilities(ftr, splits.train.y, q, k, K); };
+        }
+      }
+    } else {
+      for (double l2 : {1e-4, 1e-3, 1e-2, 1e-1}) {
+        auto probe = eval::fit_linear_probe(ftr, splits.train.y, eval::LinearProbeOptions().l2(l2));
+        const double s = eval::single_label_metrics(splits.val.y, probe.probabilities(fva).to(torch::kDouble)).macro_f1;
+        if (s > best_score) {
+          best_score = s;
+          std::ostringstream n;
+          n << "l2 = " << l2;
+          chosen = n.str();
+          best = [probe](const torch::Tensor& q) { return probe.probabilities(q).to(torch::kDouble); };
+        }
+      }
+    }
+    auto probs = best(fte);
+    if (probs.size(1) < K) probs = torch::cat({probs, torch::zeros({probs.size(0), K - probs.size(1)}, probs.options())}, 1);
+    auto m = eval::single_label_metrics(splits.test.y, probs);
+    eval::add_bootstrap_intervals(
+        m, splits.test.size(),
+        [&](const torch::Tensor& ix) { return eval::single_label_metrics(splits.test.y.index_select(0, ix), probs.index_select(0, ix)); },
+        1000, 0);
+    std::cout << a->probe << " probe (" << chosen << ", chosen on validation macro-F1 " << fmt(best_score)
+              << "); test, " << splits.test.size() << " samples:\n";
+    print_metrics(m, splits.test.class_names);
+    return 0;
+  };
+}
+
+Action add_experiment_command(CLI::App& app) {
+  struct Args {
+    train::ExperimentConfig config;
+    std::string methods = "supervised,simclr,viewmaker,leaves", sweep, preset, out, metrics;
+    int64_t epochs = 0, finetune_epochs = 0, batch_size = 0, width = 0;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("experiment", "Pre-train and fine-tune every method and seed; write the results table");
+  cmd->add_option("--data", a->config.data, "data spec or prepared directory")->required();
+  cmd->add_option("--methods", a->methods, "comma-separated: supervised, simclr, viewmaker, leaves")->capture_default_str();
+  cmd->add_option("--seeds", a->config.seeds, "seeds per method (0..N-1)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--sweep-simclr", a->sweep, "SimCLR T(sigma) rows, e.g. 0.01,0.02,0.03,0.04,0.05 (Table 6)");
+  cmd->add_option("--preset", a->preset, "configs/NAME.toml: apnea-ecg, sleep-edf, ptb-xl, pamap2, or a path");
+  cmd->add_option("--metrics", a->metrics, "table columns, comma-separated: " + eval::known_metrics());
+  cmd->add_option("--epochs", a->epochs, "override: pre-training epochs")->check(CLI::PositiveNumber);
+  cmd->add_option("--finetune-epochs", a->finetune_epochs, "override: fine-tuning epochs")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", a->batch_size, "override: batch size (both stages)")->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--width", a->width, "override: encoder width (64: the paper's ResNet-18)")->check(CLI::Range(1, 4096));
+  cmd->add_option("--positive", a->config.finetune.positive, "binary tasks: the positive class by name");
+  cmd->add_option("--select", a->config.finetune.select, "validation metric for model selection")->capture_default_str();
+  cmd->add_option("--patience", a->config.finetune.patience, "fine-tuning early stopping (0: off)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--bootstrap", a->config.finetune.bootstrap, "bootstrap resamples per test evaluation")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--device", a->config.pretrain.device, "cpu | cuda | cuda:N")->capture_default_str();
+  cmd->add_option("--out", a->out, "experiment directory (re-run with the same one to resume)")->required();
+  return [a] {
+    auto& c = a->config;
+    c.finetune.device = c.pretrain.device;
+    auto split = [](const std::string& s) {
+      std::vector<std::string> out;
+      std::stringstream in(s);
+      for (std::string item; std::getline(in, item, ',');)
+        if (!item.empty()) out.push_back(item);
+      return out;
+    };
+    c.methods = split(a->methods);
+    if (!a->preset.empty()) {
+      std::error_code ec;
+      const auto exe = fs::read_symlink("/proc/self/exe", ec).parent_path();
+      train::apply_preset(c, train::find_preset(a->preset, exe));
+    }
+    if (!a->metrics.empty()) c.metrics = split(a->metrics);
+    for (const auto& s : split(a->sweep)) {
+      try {
+        size_t used = 0;
+        c.sweep_simclr.push_back(std::stod(s, &used));
+        if (used != s.size()) throw std::invalid_argument(s);
+      } catch (const std::exception&) {
+        throw std::invalid_argument("--sweep-simclr: '" + s + "' is not a number");
+      }
+    }
+    if (a->epochs) c.pretrain.epochs = a->epochs;
+    if (a->finetune_epochs) c.finetune.epochs = a->finetune_epochs;
+    if (a->batch_size) c.pretrain.batch_size = c.finetune.batch_size = a->batch_size;
+    if (a->width) c.pretrain.width = c.finetune.width = a->width;
+    c.finetune.device = c.pretrain.device;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto summary = train::run_experiment(c, a->out, &std::cout);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cout << "\n" << summary.table << "\n(test metrics, mean ± std over " << c.seeds << " seed(s); " << std::fixed
+              << std::setprecision(0) << seconds << " s)\nwrote " << a->out << "/results.md, results.csv, results.json\n";
+    return 0;
+  };
+}
+
+}  // namespace leaves::cli
