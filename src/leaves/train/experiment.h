@@ -24,13 +24,22 @@
 
 namespace leaves::train {
 
+inline PretrainConfig paper_pretrain() {
+  PretrainConfig p;
+  p.epochs = 100;
+  p.batch_size = 128;
+  return p;
+}
+
 struct ExperimentConfig {
   std::string data;
   std::vector<std::string> methods{"supervised", "simclr", "viewmaker", "leaves"};
   int64_t seeds = 3;
   std::vector<double> sweep_simclr;  ///< extra rows "simclr T(sigma)" (paper Table 6)
-  PretrainConfig pretrain;           ///< template: data, method, seed and sigma are set per run
-  FinetuneConfig finetune;           ///< template: data, encoder and seed are set per run
+  /// Template: data, method, seed and sigma are set per run. Defaults are the
+  /// paper's protocol (100 epochs, batch 128; lr, tau, eta as PretrainConfig).
+  PretrainConfig pretrain = paper_pretrain();
+  FinetuneConfig finetune;           ///< template: data, encoder and seed are set per run (30 epochs, batch 128)
   std::vector<std::string> metrics;  ///< table columns; empty: chosen by the task
   std::string preset;                ///< name of the preset applied, for the record
 
