@@ -13,6 +13,9 @@ PACKAGES=(
   libfccp-dev               # CSV with quoted fields (fast-cpp-csv-parser)
   libssl-dev                # SHA-256 of data sources (OpenSSL libcrypto)
   libcurl4-openssl-dev      # leaves download (libcurl)
+  gnuplot-nox               # leaves plot / report figures (PNG + SVG)
+  libpng-dev libxml2-dev    # tests: decode the PNGs, parse the SVGs
+  chromium                  # tests: the HTML report in a headless browser
   libgtest-dev              # GoogleTest
   libbenchmark-dev          # Google Benchmark
 )

@@ -33,6 +33,13 @@ Action add_embed_command(CLI::App& app);
 Action add_probe_command(CLI::App& app);
 Action add_experiment_command(CLI::App& app);
 
+/// `leaves quality`: the ECG quality check of signals and generated views (Table 5).
+Action add_quality_command(CLI::App& app);
+
+/// `leaves plot KIND` and `leaves report RUN_DIR`.
+Action add_plot_command(CLI::App& app);
+Action add_report_command(CLI::App& app);
+
 /// Registers the view-generator options (--eta, --mixture-components, ...) on `cmd`.
 void add_generator_options(CLI::App* cmd, views::GeneratorConfig& g);
 

@@ -382,3 +382,38 @@ EcgQuality ecg_quality(const std::vector<double>& x, double rate, const EcgQuali
 }
 
 }  // namespace leaves::quality
+
+namespace leaves::quality {
+
+std::array<double, 3> QualityTally::percent(bool fuzzy_approach) const {
+  const auto& c = fuzzy_approach ? fuzzy : simple;
+  const double n = static_cast<double>(c[0] + c[1] + c[2]);
+  std::array<double, 3> p{0, 0, 0};
+  if (n > 0)
+    for (int i = 0; i < 3; ++i) p[i] = 100.0 * static_cast<double>(c[i]) / n;
+  return p;
+}
+
+QualityTally tally_quality(const torch::Tensor& signals, double rate, const EcgQualityOptions& options) {
+  if (signals.dim() != 2) throw std::invalid_argument("tally_quality: expected signals [N, L]");
+  auto x = signals.to(torch::kCPU, torch::kDouble).contiguous();
+  QualityTally t;
+  const int64_t N = x.size(0), L = x.size(1);
+  for (int64_t i = 0; i < N; ++i) {
+    const double* row = x.data_ptr<double>() + i * L;
+    try {
+      auto q = ecg_quality(std::vector<double>(row, row + L), rate, options);
+      ++t.simple[static_cast<int>(q.simple)];
+      ++t.fuzzy[static_cast<int>(q.fuzzy)];
+      t.results.push_back(q);
+      t.errors.emplace_back();
+    } catch (const std::invalid_argument& e) {
+      ++t.failed;
+      t.results.emplace_back();
+      t.errors.emplace_back(e.what());
+    }
+  }
+  return t;
+}
+
+}  // namespace leaves::quality

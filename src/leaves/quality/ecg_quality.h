@@ -21,6 +21,8 @@
 //   detector finds no QRS onset has 0 peaks and HRmax 1 (NeuroKit throws).
 // - The fuzzy label NeuroKit spells "Unnacceptable" is Quality::Unacceptable.
 #pragma once
+#include <torch/torch.h>
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -71,5 +73,22 @@ struct EcgQualityOptions {
 /// to detect beats in (fewer than max(19, 3 L + 1, rint(0.75 rate)) samples), a
 /// leading NaN, or a non-positive rate.
 EcgQuality ecg_quality(const std::vector<double>& x, double rate, const EcgQualityOptions& options = {});
+
+}  // namespace leaves::quality
+
+namespace leaves::quality {
+
+/// The quality of many signals: one result per row of `signals` `[N, L]`, or
+/// the reason the check could not be made (e.g. a signal too short), and the
+/// counts per label for the simple and the fuzzy decision.
+struct QualityTally {
+  std::vector<EcgQuality> results;   ///< in order; failed rows hold defaults
+  std::vector<std::string> errors;   ///< "" where the check ran
+  std::array<int64_t, 3> simple{0, 0, 0}, fuzzy{0, 0, 0};  ///< Excellent, Barely acceptable, Unacceptable
+  int64_t failed = 0;
+  /// Percentages of the assessed signals (failed ones excluded) per label.
+  std::array<double, 3> percent(bool fuzzy_approach) const;
+};
+QualityTally tally_quality(const torch::Tensor& signals, double rate, const EcgQualityOptions& options = {});
 
 }  // namespace leaves::quality

@@ -246,6 +246,7 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
     json resolved = config.to_json();
     resolved["train_size"] = N;
     resolved["length"] = train_set.length();
+    resolved["channels"] = train_set.channels();
     resolved["libtorch"] = compat::torch_version();
     write_file_atomically(dir / "config.json", resolved.dump(2) + "\n");
   }
@@ -333,4 +334,27 @@ nn::ResNet1d load_encoder(const fs::path& dir) {
   return encoder;
 }
 
+std::shared_ptr<views::ViewGenerator> load_generator(const fs::path& dir, PretrainConfig* out_config) {
+  std::ifstream f(dir / "config.json");
+  if (!f) throw std::invalid_argument("--generator " + dir.string() + ": no config.json (not a pre-training run)");
+  json j = json::parse(f, nullptr, false);
+  if (j.is_discarded()) throw std::invalid_argument("--generator " + dir.string() + ": config.json is not valid JSON");
+  auto config = PretrainConfig::from_json(j);
+  if (!fs::exists(dir / "checkpoints" / "last.pt")) {
+    throw std::invalid_argument("--generator " + dir.string() + ": no checkpoints/last.pt");
+  }
+  config.device = "cpu";
+  int64_t channels = j.value("channels", int64_t{0});
+  if (channels == 0) {  // runs written before "channels" was recorded: the encoder's
+    std::ifstream e(dir / "encoder.json");
+    const json meta = e ? json::parse(e, nullptr, false) : json();
+    channels = meta.is_object() ? meta.value("in_channels", config.views.channels) : config.views.channels;
+  }
+  Pretrainer p(config, channels);
+  p.load_checkpoint(dir / "checkpoints" / "last.pt");
+  if (out_config) *out_config = config;
+  return p.generator;
+}
+
 }  // namespace leaves::train
+

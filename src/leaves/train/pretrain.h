@@ -100,4 +100,9 @@ PretrainResult resume_pretraining(const std::filesystem::path& run_dir, int64_t 
 /// Loads the encoder a pre-training run wrote (encoder.pt + encoder.json).
 nn::ResNet1d load_encoder(const std::filesystem::path& run_dir);
 
+/// The view generator of a pre-training run as trained (config.json +
+/// checkpoints/last.pt), on the CPU, for `in_channels` channels (its own).
+/// Throws std::invalid_argument naming the run when it has no checkpoint.
+std::shared_ptr<views::ViewGenerator> load_generator(const std::filesystem::path& run_dir, PretrainConfig* config = nullptr);
+
 }  // namespace leaves::train
