@@ -263,7 +263,7 @@ void plot_curves(const std::vector<nlohmann::json>& log, const fs::path& stem, F
   if (epochs.empty()) throw std::invalid_argument("plot curves: the log has no epochs");
   std::ostringstream b;
   b << "set title " << gp_text(finetune ? "Fine-tuning: training loss and validation metric" : "Pre-training losses")
-    << "\nset grid\nset xlabel 'epoch'\nset ylabel " << gp_text(first) << "\nset key top center\n";
+    << "\nset grid\nset xlabel 'epoch'\nset ylabel " << gp_text(finetune ? first : "NT-Xent loss") << "\nset key top center\n";
   if (finetune) b << "set y2label " << gp_text(second) << "\nset y2tics\nset ytics nomirror\n";
   b << "plot $curves using 1:2 with linespoints pt 7 ps 0.5 lw 2 lc rgb '#1f77b4' title " << gp_text(first)
     << ", $curves using 1:3 " << (finetune ? "axes x1y2 " : "") << "with linespoints pt 5 ps 0.5 lw 2 lc rgb '#d62728' title "
