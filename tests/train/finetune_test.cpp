@@ -195,3 +195,47 @@ TEST(Experiment, PresetsParseAndRejectUnknownKeys) {
   leaves::testing::expect_invalid_argument([&] { find_preset("no-such-preset", dir); }, "looked at");
   fs::remove_all(dir);
 }
+
+TEST(Finetune, MultiLabelTargetsTrainWithBinaryCrossEntropyAndSelectOnAuc) {
+  // A PTB-XL folder in the real format: the real scp_statements.csv and 60
+  // generated 12-lead records (folds 1-8 / 9 / 10) whose superclass targets
+  // depend on the signal's level, so that there is something to learn.
+  LEAVES_SHARED_DATA_OR_SKIP(shared);
+  const auto root = leaves::testing::temp_dir("ptbxl-finetune");
+  fs::create_directories(root / "records100" / "00000");
+  fs::copy_file(shared / "formats" / "ptb-xl" / "scp_statements.csv", root / "scp_statements.csv");
+  std::ofstream db(root / "ptbxl_database.csv");
+  db << "ecg_id,patient_id,scp_codes,strat_fold,filename_lr\n";
+  const char* codes[4] = {"{'NORM': 100.0}", "{'IMI': 100.0}", "{'IMI': 50.0, 'NDT': 100.0}", "{'LVH': 100.0, 'NORM': 80.0}"};
+  for (int id = 1; id <= 60; ++id) {
+    char name[32];
+    std::snprintf(name, sizeof name, "%05d_lr", id);
+    std::ofstream h(root / "records100" / "00000" / (std::string(name) + ".hea"));
+    h << name << " 12 100 1000\n";
+    for (int c = 0; c < 12; ++c) h << name << ".dat 16 1000.0(0)/mV 16 0\n";
+    const int kind = id % 4;
+    std::string bytes;
+    for (int t = 0; t < 12 * 1000; ++t) {
+      const int16_t v = static_cast<int16_t>(200 * kind + (t * 37 + id * 11) % 97);
+      bytes.push_back(static_cast<char>(v & 0xFF));
+      bytes.push_back(static_cast<char>((v >> 8) & 0xFF));
+    }
+    std::ofstream(root / "records100" / "00000" / (std::string(name) + ".dat"), std::ios::binary) << bytes;
+    const int fold = id <= 40 ? 1 + id % 8 : id <= 50 ? 9 : 10;
+    db << id << "," << id << ",\"" << codes[kind] << "\"," << fold << ",records100/00000/" << name << "\n";
+  }
+  db.close();
+  auto c = tiny_finetune();
+  c.data = "ptb-xl:" + root.string();
+  c.epochs = 3;
+  c.class_weights = true;
+  auto r = finetune(c, root / "run", nullptr);
+  EXPECT_EQ(r.select, "auc");
+  EXPECT_EQ(r.class_names, (std::vector<std::string>{"NORM", "MI", "STTC", "CD", "HYP"}));
+  EXPECT_EQ(r.test.samples, 10);
+  EXPECT_TRUE(std::isfinite(r.test.auc));
+  EXPECT_TRUE(std::isfinite(r.test.accuracy));  // on the single-label test samples
+  auto j = read_finetune_result(root / "run");
+  EXPECT_TRUE(j["test"]["ci95"].contains("auc"));
+  fs::remove_all(root);
+}
