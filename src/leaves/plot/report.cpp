@@ -124,7 +124,7 @@ std::string cell(const json& v) {
   if (v.is_null()) return "n/a";
   if (v.is_number_float()) {
     std::ostringstream s;
-    s << std::setprecision(4) << v.get<double>();
+    s << std::fixed << std::setprecision(3) << v.get<double>();
     return s.str();
   }
   if (v.is_string()) return escape(v.get<std::string>());
@@ -170,7 +170,7 @@ class Page {
       << "table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;font-size:.9em}"
       << "th{background:#f4f4f4}table.kv th{font-weight:normal;font-family:monospace}"
       << "figure{margin:1em 0}img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:.9em}"
-      << ".note{color:#a40}\n</style>\n</head>\n<body>\n<h1>" << escape(title) << "</h1>\n"
+      << ".note{color:#a40}pre{white-space:pre-wrap;word-break:break-all;font-size:.8em}\n</style>\n</head>\n<body>\n<h1>" << escape(title) << "</h1>\n"
       << body_.str() << "<p class=\"note\" style=\"color:#777\">Written by leaves report.</p>\n</body>\n</html>\n";
     return d.str();
   }
@@ -243,7 +243,7 @@ std::string write_report(const fs::path& run_dir, const fs::path& html) {
       const fs::path ft = run_dir / run["finetune_dir"].get<std::string>();
       if (run["seed"] != 0) continue;
       page.figure("Confusion matrix, " + run["label"].get<std::string>() + ", seed 0",
-                  [&](const fs::path& stem) { figure_confusion(ft, stem, {900, 700}); });
+                  [&](const fs::path& stem) { figure_confusion(ft, stem, {600, 480}); });
     }
     page.heading("Commands");
     std::ostringstream c;
