@@ -25,6 +25,12 @@ TEST(ApneaEcg, RealTestSetAnswers) {
   EXPECT_EQ(total - apnea, 10718);
   EXPECT_EQ(answers.at("x01")[25], 1);  // "NNNN...N" (25 N) then A
   EXPECT_EQ(answers.at("x01")[24], 0);
+  // Fuzzing found an hour number beyond int64 (std::out_of_range before the fix).
+  const auto bad = leaves::testing::temp_dir("answers");
+  fs::create_directories(bad);
+  std::ofstream(bad / "event-2.txt") << "x01\n99999999999999999999999 NNNN\n";
+  leaves::testing::expect_invalid_argument([&] { read_apnea_answers(bad / "event-2.txt"); }, "is not a whole number in 0..1000");
+  fs::remove_all(bad);
 }
 
 namespace {

@@ -1,5 +1,7 @@
 #include "leaves/data/studies.h"
 
+#include <charconv>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -46,7 +48,13 @@ std::map<std::string, std::vector<int64_t>> read_apnea_answers(const fs::path& f
       continue;
     }
     if (record.empty()) throw std::invalid_argument(file.string() + ":" + std::to_string(line) + ": labels before any record name");
-    const int64_t hour = std::stoll(first);
+    // Hours of a night: a small whole number (fuzzing found std::stoll overflowing).
+    int64_t hour = -1;
+    const auto parsed = std::from_chars(first.data(), first.data() + first.size(), hour);
+    if (parsed.ec != std::errc() || parsed.ptr != first.data() + first.size() || hour < 0 || hour > 1000) {
+      throw std::invalid_argument(file.string() + ":" + std::to_string(line) + ": hour '" + first +
+                                  "' is not a whole number in 0..1000");
+    }
     words >> labels;
     auto& v = out[record];
     if (static_cast<int64_t>(v.size()) != hour * 60) {

@@ -231,6 +231,11 @@ torch::Tensor read_npy(const fs::path& file) {
   } else {
     reject(file, "byte 6", "unsupported .npy format version " + std::to_string(major));
   }
+  // Checked against the file before allocating (fuzzing found a 4 GB header length).
+  const auto header_start = static_cast<uintmax_t>(in.tellg());
+  if (header_len > fs::file_size(file) - std::min<uintmax_t>(header_start, fs::file_size(file))) {
+    reject(file, "byte 8", "the header length " + std::to_string(header_len) + " runs past the end of the file");
+  }
   std::string header(header_len, '\0');
   if (!in.read(header.data(), header_len)) reject(file, "byte 10", "truncated header");
   auto value_of = [&](const std::string& key) {
