@@ -13,6 +13,7 @@
 #include "leaves/train/finetune.h"
 #include "leaves/train/pretrain.h"
 #include "testing.h"
+#include "train_testing.h"
 
 namespace fs = std::filesystem;
 using namespace leaves;
@@ -78,13 +79,7 @@ const Runs& runs() {
     std::atexit([] { fs::remove_all(root_to_remove); });
     r.pre = r.root / "pre";
     r.ft = r.root / "ft";
-    train::PretrainConfig p;
-    p.data = "synthetic:size=64,length=300";
-    p.epochs = 2;
-    p.batch_size = 16;
-    p.width = 4;
-    p.projection_hidden = 16;
-    p.projection_dim = 8;
+    const auto p = leaves::testing::tiny_pretrain_config("leaves", "synthetic:size=64,length=300");
     train::pretrain(p, r.pre, nullptr);
     train::FinetuneConfig f;
     f.data = p.data;

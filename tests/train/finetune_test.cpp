@@ -7,6 +7,7 @@
 #include "leaves/train/pretrain.h"
 #include "leaves/train/run_dir.h"
 #include "testing.h"
+#include "train_testing.h"
 
 namespace fs = std::filesystem;
 using namespace leaves::train;
@@ -25,15 +26,7 @@ FinetuneConfig tiny_finetune() {
 }
 
 PretrainConfig tiny_pretrain(const std::string& method) {
-  PretrainConfig p;
-  p.data = kTinyData;
-  p.method = method;
-  p.epochs = 1;
-  p.batch_size = 16;
-  p.width = 4;
-  p.projection_hidden = 16;
-  p.projection_dim = 8;
-  return p;
+  return leaves::testing::tiny_pretrain_config(method, kTinyData, 1);
 }
 }  // namespace
 

@@ -15,6 +15,7 @@
 #include "leaves/eval/linear_probe.h"
 #include "leaves/train/run_dir.h"
 #include "testing.h"
+#include "train_testing.h"
 
 namespace fs = std::filesystem;
 using namespace leaves;
@@ -22,17 +23,7 @@ using namespace leaves::train;
 
 namespace {
 
-PretrainConfig tiny(const std::string& method = "leaves") {
-  PretrainConfig c;
-  c.method = method;
-  c.data = "synthetic:size=80,length=64";
-  c.epochs = 2;
-  c.batch_size = 16;
-  c.width = 4;
-  c.projection_hidden = 32;
-  c.projection_dim = 16;
-  return c;
-}
+PretrainConfig tiny(const std::string& method = "leaves") { return leaves::testing::tiny_pretrain_config(method); }
 
 void copy_parameters(torch::nn::Module& to, const torch::nn::Module& from) {
   torch::NoGradGuard g;

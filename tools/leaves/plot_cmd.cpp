@@ -93,18 +93,17 @@ Action add_plot_command(CLI::App& app) {
   td->add_option("--generator", a->generators, "a LEAVES pre-training run (default: an untrained module)");
   td->add_option("--mixture-components", a->untrained.mixture_components, "untrained module: M")->capture_default_str();
   add_size(td, *a);
-  auto* params = plot->add_subcommand("params", "Every learned view parameter across epochs (Fig. 5)");
-  params->add_option("--run", a->run, "a pre-training run directory")->required();
-  add_size(params, *a);
-  auto* curves = plot->add_subcommand("curves", "Losses per epoch (pre-training) or loss and validation metric (fine-tuning)");
-  curves->add_option("--run", a->run, "a run directory")->required();
-  add_size(curves, *a);
-  auto* confusion = plot->add_subcommand("confusion", "The test confusion matrix of a fine-tuning run");
-  confusion->add_option("--run", a->run, "a fine-tuning run directory")->required();
-  add_size(confusion, *a);
-  auto* roc = plot->add_subcommand("roc", "Test ROC curves of a fine-tuning run");
-  roc->add_option("--run", a->run, "a fine-tuning run directory")->required();
-  add_size(roc, *a);
+  auto run_figure = [&](const char* name, const char* what, const char* run_kind) {
+    auto* c = plot->add_subcommand(name, what);
+    c->add_option("--run", a->run, run_kind)->required();
+    add_size(c, *a);
+    return c;
+  };
+  auto* params = run_figure("params", "Every learned view parameter across epochs (Fig. 5)", "a pre-training run directory");
+  auto* curves = run_figure("curves", "Losses per epoch (pre-training) or loss and validation metric (fine-tuning)",
+                            "a run directory");
+  auto* confusion = run_figure("confusion", "The test confusion matrix of a fine-tuning run", "a fine-tuning run directory");
+  auto* roc = run_figure("roc", "Test ROC curves of a fine-tuning run", "a fine-tuning run directory");
   return [=] {
     const plot::FigureSize size{a->width, a->height};
     torch::manual_seed(a->seed);
