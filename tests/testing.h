@@ -80,14 +80,25 @@ inline std::filesystem::path shared_data_dir() {
   if (var.empty()) GTEST_SKIP() << "../shared/data not found beside the repository: " \
                                    "real-data test skipped"
 
-/// Expects `f` to throw std::invalid_argument whose message contains `part`.
-inline void expect_invalid_argument(const std::function<void()>& f, const std::string& part) {
+/// Expects `f` to throw an `E` whose message contains `part`.
+template <class E>
+void expect_error(const std::function<void()>& f, const std::string& part) {
   try {
     f();
     ADD_FAILURE() << "expected an error mentioning '" << part << "'";
-  } catch (const std::invalid_argument& e) {
+  } catch (const E& e) {
     EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
   }
+}
+
+/// Expects `f` to throw std::invalid_argument whose message contains `part`.
+inline void expect_invalid_argument(const std::function<void()>& f, const std::string& part) {
+  expect_error<std::invalid_argument>(f, part);
+}
+
+/// Expects `f` to throw std::runtime_error whose message contains `part`.
+inline void expect_runtime_error(const std::function<void()>& f, const std::string& part) {
+  expect_error<std::runtime_error>(f, part);
 }
 
 /// A smooth random test signal `[B, C, L]` in double precision.

@@ -133,20 +133,10 @@ TEST(Figures, EveryPlotIsAPngOfTheRequestedSizeAndAnSvg) {
 
 TEST(Figures, GnuplotFailuresAreReported) {
   const auto out = leaves::testing::temp_dir("plot-bad");
-  try {
-    plot::render({}, "plot $nothing using 1:2", out / "bad", {});
-    ADD_FAILURE() << "expected gnuplot to fail";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("gnuplot failed"), std::string::npos) << e.what();
-  }
+  leaves::testing::expect_runtime_error([&] { plot::render({}, "plot $nothing using 1:2", out / "bad", {}); }, "gnuplot failed");
   EXPECT_FALSE(fs::exists(out / "bad.png"));
   setenv("LEAVES_GNUPLOT", "/nonexistent/gnuplot", 1);
-  try {
-    plot::render({}, "plot x", out / "none", {});
-    ADD_FAILURE() << "expected a missing gnuplot to be reported";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("install gnuplot"), std::string::npos) << e.what();
-  }
+  leaves::testing::expect_runtime_error([&] { plot::render({}, "plot x", out / "none", {}); }, "install gnuplot");
   unsetenv("LEAVES_GNUPLOT");
   fs::remove_all(out);
 }
