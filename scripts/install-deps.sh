@@ -16,6 +16,7 @@ PACKAGES=(
   gnuplot-nox               # leaves plot / report figures (PNG + SVG)
   libpng-dev libxml2-dev    # tests: decode the PNGs, parse the SVGs
   chromium                  # tests: the HTML report in a headless browser
+  libgloo-dev               # data-parallel training: Gloo headers for c10d
   libgtest-dev              # GoogleTest
   libbenchmark-dev          # Google Benchmark
 )

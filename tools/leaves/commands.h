@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 
+#include "leaves/dist/dist.h"
 #include "leaves/views/factory.h"
 
 namespace leaves::cli {
@@ -39,6 +40,14 @@ Action add_quality_command(CLI::App& app);
 /// `leaves plot KIND` and `leaves report RUN_DIR`.
 Action add_plot_command(CLI::App& app);
 Action add_report_command(CLI::App& app);
+
+/// `leaves launch --nproc N -- COMMAND ...`: N local data-parallel workers.
+Action add_launch_command(CLI::App& app);
+
+/// This process's rank of the world a launcher described in the environment,
+/// connected (Gloo on the CPU, NCCL for a CUDA `device`), or null for a single
+/// process. `timeout_s` > 0 overrides LEAVES_DIST_TIMEOUT.
+std::shared_ptr<dist::Communicator> connect_world(const std::string& device, double timeout_s);
 
 /// Registers the view-generator options (--eta, --mixture-components, ...) on `cmd`.
 void add_generator_options(CLI::App* cmd, views::GeneratorConfig& g);

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
       {"quality", leaves::cli::add_quality_command(app)},
       {"plot", leaves::cli::add_plot_command(app)},
       {"report", leaves::cli::add_report_command(app)},
+      {"launch", leaves::cli::add_launch_command(app)},
   };
   try {
     app.parse(argc, argv);

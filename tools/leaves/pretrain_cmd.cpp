@@ -8,6 +8,8 @@
 #include <iostream>
 #include <sstream>
 
+#include <fstream>
+
 #include "leaves/train/pretrain.h"
 #include "tools/leaves/commands.h"
 
@@ -19,7 +21,15 @@ struct PretrainArgs {
   train::PretrainConfig config;
   std::string out, resume;
   bool epochs_given = false;
+  double dist_timeout = 0;  ///< seconds; 0: LEAVES_DIST_TIMEOUT or 300
 };
+
+/// The device a resumed run was trained on (its config.json), for the backend choice.
+std::string resumed_device(const std::string& dir) {
+  std::ifstream f(std::filesystem::path(dir) / "config.json");
+  const auto j = f ? nlohmann::json::parse(f, nullptr, false) : nlohmann::json();
+  return j.is_object() ? j.value("device", std::string("cpu")) : std::string("cpu");
+}
 
 std::string default_run_dir(const std::string& method) {
   const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -32,17 +42,28 @@ std::string default_run_dir(const std::string& method) {
 
 int run_pretrain(const PretrainArgs& a) {
   train::PretrainResult result;
-  if (!a.resume.empty()) {
-    if (!a.out.empty() && a.out != a.resume) throw std::invalid_argument("--out and --resume name different directories");
-    std::cout << "resuming " << a.resume << "\n";
-    result = train::resume_pretraining(a.resume, a.epochs_given ? a.config.epochs : 0, &std::cout);
-  } else {
-    a.config.validate();
-    const std::string out = a.out.empty() ? default_run_dir(a.config.method) : a.out;
-    std::cout << "pre-training " << a.config.method << " on " << a.config.data << " for " << a.config.epochs
-              << " epochs (batch " << a.config.batch_size << ", " << a.config.device << ") into " << out << "\n";
-    result = train::pretrain(a.config, out, &std::cout);
+  if (!a.resume.empty() && !a.out.empty() && a.out != a.resume) {
+    throw std::invalid_argument("--out and --resume name different directories");
   }
+  if (a.resume.empty()) a.config.validate();
+  // Data-parallel when a launcher (torchrun, srun, leaves launch) set the world.
+  auto comm = connect_world(a.resume.empty() ? a.config.device : resumed_device(a.resume), a.dist_timeout);
+  const bool talk = !comm || comm->rank() == 0;
+  std::ostream* progress = talk ? &std::cout : nullptr;
+  if (!a.resume.empty()) {
+    if (talk) std::cout << "resuming " << a.resume << "\n";
+    result = train::resume_pretraining(a.resume, a.epochs_given ? a.config.epochs : 0, progress, comm);
+  } else {
+    // Every rank must agree on the directory: a default one is named by rank 0's clock.
+    if (a.out.empty() && comm) throw std::invalid_argument("--out is required for a data-parallel run");
+    const std::string out = a.out.empty() ? default_run_dir(a.config.method) : a.out;
+    if (talk) {
+      std::cout << "pre-training " << a.config.method << " on " << a.config.data << " for " << a.config.epochs
+                << " epochs (batch " << a.config.batch_size << ", " << a.config.device << ") into " << out << "\n";
+    }
+    result = train::pretrain(a.config, out, progress, comm);
+  }
+  if (!talk) return 0;
   std::cout << "done: " << result.epochs_done << " epochs, final loss " << result.last_loss << "\n"
             << "run directory: " << result.run_dir.string() << "\n"
             << "  config.json      every option of this run\n"
@@ -83,6 +104,14 @@ Action add_pretrain_command(CLI::App& app) {
   cmd->add_option("--checkpoint-every", c.checkpoint_every, "also keep a checkpoint every N epochs (0: last only)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_flag("--sync-batchnorm", c.sync_batchnorm,
+               "data-parallel: BatchNorm statistics over the global batch (default: each worker's own)");
+  cmd->add_option("--bucket-mb", c.bucket_mb, "data-parallel: gradient all-reduce bucket size (MiB)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  cmd->add_option("--dist-timeout", a->dist_timeout,
+                  "data-parallel: seconds to wait for a peer before failing (default: LEAVES_DIST_TIMEOUT or 300)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--out", a->out, "run directory (default: runs/METHOD-DATE-TIME)");
   cmd->add_option("--resume", a->resume, "continue the run in this directory (its config; --epochs may extend it)");
   return [a, epochs] {

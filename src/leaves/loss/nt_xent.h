@@ -16,3 +16,15 @@ namespace leaves::loss {
 torch::Tensor nt_xent(const torch::Tensor& z1, const torch::Tensor& z2, double tau = 0.05);
 
 }  // namespace leaves::loss
+
+namespace leaves::loss {
+
+/// NT-Xent restricted to a shard of anchors: rows [first, first + count) of z1
+/// and the same rows of z2, each against all 2N embeddings, averaged over
+/// those 2 count anchors. The mean over shards that partition the rows equals
+/// nt_xent(z1, z2, tau): this is the data-parallel loss, where each rank owns
+/// its rows of the globally gathered z1, z2 (SimCLR's global negatives).
+torch::Tensor nt_xent_rows(const torch::Tensor& z1, const torch::Tensor& z2, double tau, int64_t first,
+                           int64_t count);
+
+}  // namespace leaves::loss

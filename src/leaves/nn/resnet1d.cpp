@@ -14,13 +14,13 @@ BasicBlock1dImpl::BasicBlock1dImpl(int64_t in_, int64_t out_, int64_t stride_, d
 void BasicBlock1dImpl::reset() {
   using torch::nn::Conv1dOptions;
   conv1 = register_module("conv1", torch::nn::Conv1d(Conv1dOptions(in, out, 3).stride(stride).padding(1)));
-  bn1 = register_module("bn1", torch::nn::BatchNorm1d(out));
+  bn1 = register_module("bn1", BatchNorm1d(out));
   conv2 = register_module("conv2", torch::nn::Conv1d(Conv1dOptions(out, out, 3).padding(1)));
-  bn2 = register_module("bn2", torch::nn::BatchNorm1d(out));
+  bn2 = register_module("bn2", BatchNorm1d(out));
   if (stride != 1 || in != out) {
     shortcut_conv =
         register_module("shortcut_conv", torch::nn::Conv1d(Conv1dOptions(in, out, 1).stride(stride).bias(false)));
-    shortcut_bn = register_module("shortcut_bn", torch::nn::BatchNorm1d(out));
+    shortcut_bn = register_module("shortcut_bn", BatchNorm1d(out));
   }
 }
 
@@ -40,7 +40,7 @@ void ResNet1dImpl::reset() {
   const int64_t w = options.width();
   stem_conv = register_module(
       "stem_conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(options.in_channels(), w, 3).padding(1)));
-  stem_bn = register_module("stem_bn", torch::nn::BatchNorm1d(w));
+  stem_bn = register_module("stem_bn", BatchNorm1d(w));
   body = torch::nn::Sequential();
   int64_t in = w;
   const int64_t widths[4] = {w, 2 * w, 4 * w, 8 * w};

@@ -11,6 +11,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "leaves/nn/batchnorm.h"
+
 namespace leaves::nn {
 
 struct ResNet1dOptions {
@@ -31,7 +33,7 @@ class BasicBlock1dImpl : public torch::nn::Cloneable<BasicBlock1dImpl> {
   int64_t in, out, stride;
   double negative_slope;
   torch::nn::Conv1d conv1{nullptr}, conv2{nullptr}, shortcut_conv{nullptr};
-  torch::nn::BatchNorm1d bn1{nullptr}, bn2{nullptr}, shortcut_bn{nullptr};
+  BatchNorm1d bn1{nullptr}, bn2{nullptr}, shortcut_bn{nullptr};
 };
 TORCH_MODULE(BasicBlock1d);
 
@@ -45,7 +47,7 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
 
   ResNet1dOptions options;
   torch::nn::Conv1d stem_conv{nullptr};
-  torch::nn::BatchNorm1d stem_bn{nullptr};
+  BatchNorm1d stem_bn{nullptr};
   torch::nn::Sequential body{nullptr};
 };
 TORCH_MODULE(ResNet1d);

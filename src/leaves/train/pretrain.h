@@ -8,15 +8,27 @@
 // This is the same min-max as the reference code's two backward passes, at
 // half the cost. With the random-augmentation generator (method simclr) there
 // is no adversary.
+//
+// Data-parallel (a Communicator given): every rank draws its own B rows of the
+// same global batch of W B rows (seeded, disjoint), makes its views, gathers
+// the projections of all ranks (gradients flow back to each rank's shard) and
+// owns the NT-Xent rows of its samples against all 2 W B embeddings, so the
+// mean of the ranks' losses is the single-process loss of the global batch.
+// Gradients (encoder, head, generator) are averaged in buckets before the
+// optimizers step, so all ranks keep identical parameters; BatchNorm buffers
+// are broadcast from rank 0 after each step, or synchronised on the fly with
+// `sync_batchnorm`.
 #pragma once
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "leaves/dist/dist.h"
 #include "leaves/nn/heads.h"
 #include "leaves/nn/resnet1d.h"
 #include "leaves/views/factory.h"
@@ -38,6 +50,10 @@ struct PretrainConfig {
   std::string device = "cpu";
   uint64_t seed = 0;
   int64_t checkpoint_every = 0;  ///< also keep checkpoints/epoch-NNNN.pt every N epochs (0: only last)
+  /// Data-parallel runs: BatchNorm statistics over the global batch (SyncBatchNorm)
+  /// instead of each rank's own (then rank 0's running statistics are broadcast).
+  bool sync_batchnorm = false;
+  int64_t bucket_mb = 25;  ///< data-parallel runs: gradient all-reduce bucket size (MiB)
 
   /// Throws std::invalid_argument naming the first bad option.
   void validate() const;
@@ -56,13 +72,32 @@ torch::Device resolve_device(const std::string& name);
 /// The models and optimizers of one pre-training run.
 class Pretrainer {
  public:
-  Pretrainer(const PretrainConfig& config, int64_t in_channels);
+  /// Makes the two views of a batch from `both` = [X; X] `[2B, C, L]`; the
+  /// default is the generator's forward pass (fresh randomness).
+  using ViewFn = std::function<torch::Tensor(const torch::Tensor& both)>;
 
-  /// One adversarial step on `batch` `[B, C, L]` (on `device()`); returns the
-  /// loss, detached, on the device (no host synchronisation).
-  torch::Tensor step(const torch::Tensor& batch);
+  /// `comm`: this rank's process group for a data-parallel run (null: one
+  /// process). On CUDA with a bare "cuda" device, rank r uses cuda:LOCAL_RANK.
+  Pretrainer(const PretrainConfig& config, int64_t in_channels, std::shared_ptr<dist::Communicator> comm = nullptr);
+
+  /// One adversarial step on `batch` `[B, C, L]` (on `device()`); returns this
+  /// rank's loss, detached, on the device (no host synchronisation).
+  torch::Tensor step(const torch::Tensor& batch, const ViewFn& views = nullptr);
+  /// The first half of a step: forward, backward and (data-parallel) gradient
+  /// averaging, with the generator's gradients already negated; no update.
+  torch::Tensor compute_gradients(const torch::Tensor& batch, const ViewFn& views = nullptr);
+  /// The second half: the optimizers step (and BatchNorm buffers are broadcast).
+  void apply_gradients();
   /// The loss on `batch` without any update (training-mode BatchNorm).
   torch::Tensor loss(const torch::Tensor& batch);
+
+  /// Encoder, head and generator parameters, in that (fixed) order.
+  std::vector<torch::Tensor> parameters() const;
+  /// Their buffers (BatchNorm statistics), same order.
+  std::vector<torch::Tensor> buffers() const;
+  const std::shared_ptr<dist::Communicator>& communicator() const { return comm_; }
+  int rank() const { return comm_ ? comm_->rank() : 0; }
+  int world_size() const { return comm_ ? comm_->size() : 1; }
 
   /// Writes a checkpoint (models, optimizers, completed epochs, RNG state) atomically.
   void save_checkpoint(const std::filesystem::path& path, int64_t epochs_done) const;
@@ -78,9 +113,10 @@ class Pretrainer {
   std::unique_ptr<torch::optim::Adam> encoder_optimizer, generator_optimizer;
 
  private:
-  torch::Tensor forward_loss(const torch::Tensor& batch);
+  torch::Tensor forward_loss(const torch::Tensor& batch, const ViewFn& views);
   PretrainConfig config_;
   torch::Device device_;
+  std::shared_ptr<dist::Communicator> comm_;
 };
 
 struct PretrainResult {
@@ -94,8 +130,15 @@ struct PretrainResult {
 /// positive `resume_epochs` overrides the number of epochs). Writes config.json,
 /// log.jsonl (one line per epoch), checkpoints/last.pt (+ every N epochs) and, at
 /// the end, encoder.pt + encoder.json. Progress lines go to `progress` if given.
-PretrainResult pretrain(const PretrainConfig& config, const std::filesystem::path& run_dir, std::ostream* progress);
-PretrainResult resume_pretraining(const std::filesystem::path& run_dir, int64_t resume_epochs, std::ostream* progress);
+///
+/// Data-parallel with `comm`: `batch_size` is per rank (the global batch is
+/// W times it), every rank runs this call, rank 0 alone writes the run
+/// directory, and every rank reads it on resume (it must be visible to all:
+/// one machine, or a shared file system).
+PretrainResult pretrain(const PretrainConfig& config, const std::filesystem::path& run_dir, std::ostream* progress,
+                        std::shared_ptr<dist::Communicator> comm = nullptr);
+PretrainResult resume_pretraining(const std::filesystem::path& run_dir, int64_t resume_epochs, std::ostream* progress,
+                                  std::shared_ptr<dist::Communicator> comm = nullptr);
 
 /// Loads the encoder a pre-training run wrote (encoder.pt + encoder.json).
 nn::ResNet1d load_encoder(const std::filesystem::path& run_dir);
