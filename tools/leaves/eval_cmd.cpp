@@ -69,10 +69,29 @@ void print_metrics(const eval::Metrics& m, const std::vector<std::string>& class
   }
 }
 
-int run_finetune(const train::FinetuneConfig& c, const std::string& out) {
+/// --sync-batchnorm and --dist-timeout, for runs under a launcher.
+std::shared_ptr<double> add_data_parallel_options(CLI::App* cmd, train::FinetuneConfig& c) {
+  auto timeout = std::make_shared<double>(0);
+  cmd->add_flag("--sync-batchnorm", c.sync_batchnorm,
+                "data-parallel: BatchNorm statistics over the global batch (default: each worker's own)");
+  cmd->add_option("--dist-timeout", *timeout,
+                  "data-parallel: seconds to wait for a peer before failing (default: LEAVES_DIST_TIMEOUT or 300)")
+      ->check(CLI::PositiveNumber);
+  return timeout;
+}
+
+int run_finetune(const train::FinetuneConfig& c, const std::string& out, double dist_timeout) {
+  c.validate();
+  // Data-parallel when a launcher (torchrun, srun, leaves launch) set the world.
+  auto comm = connect_world(c.device, dist_timeout);
+  if (comm && comm->rank() != 0) {
+    train::finetune(c, out, nullptr, comm);
+    return 0;
+  }
   std::cout << (c.encoder.empty() ? "supervised baseline" : (c.linear ? "linear probe on " : "fine-tuning ") + c.encoder)
             << " on " << c.data << " (" << c.epochs << " epochs, labels " << c.labels << ") into " << out << "\n";
-  auto r = train::finetune(c, out, &std::cout);
+  if (comm) std::cout << comm->size() << " workers (" << comm->backend() << "), batch " << c.batch_size << " per worker\n";
+  auto r = train::finetune(c, out, &std::cout, comm);
   std::cout << "test (" << r.test.samples << " samples, evaluated once with the epoch-" << r.best_epoch
             << " weights selected on validation " << r.select << "):\n";
   print_metrics(r.test, r.class_names);
@@ -90,7 +109,8 @@ Action add_finetune_command(CLI::App& app) {
   cmd->add_flag("--linear", c->linear, "train the head only, on frozen features (linear probe)");
   add_finetune_options(cmd, *c);
   cmd->add_option("--out", *out, "run directory to create")->required();
-  return [c, out] { return run_finetune(*c, *out); };
+  auto timeout = add_data_parallel_options(cmd, *c);
+  return [c, out, timeout] { return run_finetune(*c, *out, *timeout); };
 }
 
 Action add_supervised_command(CLI::App& app) {
@@ -102,7 +122,8 @@ Action add_supervised_command(CLI::App& app) {
       ->capture_default_str();
   add_finetune_options(cmd, *c);
   cmd->add_option("--out", *out, "run directory to create")->required();
-  return [c, out] { return run_finetune(*c, *out); };
+  auto timeout = add_data_parallel_options(cmd, *c);
+  return [c, out, timeout] { return run_finetune(*c, *out, *timeout); };
 }
 
 Action add_embed_command(CLI::App& app) {

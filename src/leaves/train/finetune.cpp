@@ -17,9 +17,9 @@ namespace leaves::train {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(FinetuneConfig, data, encoder, linear, labels, class_weights, epochs, lr,
-                                   weight_decay, batch_size, select, patience, positive, width, bootstrap, device,
-                                   seed)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FinetuneConfig, data, encoder, linear, labels, class_weights, epochs,
+                                                lr, weight_decay, batch_size, select, patience, positive, width,
+                                                bootstrap, device, seed, sync_batchnorm)
 
 void FinetuneConfig::validate() const {
   auto bad = [](const std::string& what) { throw std::invalid_argument(what); };
@@ -124,12 +124,20 @@ std::string format_metric(double v) {
 
 }  // namespace
 
-FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, std::ostream* progress) {
+FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, std::ostream* progress,
+                        std::shared_ptr<dist::Communicator> comm) {
   config.validate();
+  if (comm && comm->size() == 1) comm.reset();
+  const int rank = comm ? comm->rank() : 0, W = comm ? comm->size() : 1;
+  const bool writer = rank == 0;  // rank 0 alone writes the run directory and evaluates the test split
+  if (!writer) progress = nullptr;
   if (fs::exists(run_dir / "metrics.json")) {
     throw std::invalid_argument(run_dir.string() + ": already holds a finished fine-tuning run (metrics.json)");
   }
-  const auto device = resolve_device(config.device);
+  auto device = resolve_device(config.device);
+  if (comm && device.is_cuda() && !device.has_index()) {
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm->world().local_rank));
+  }
   const auto start = std::chrono::steady_clock::now();
   torch::manual_seed(config.seed);
   auto splits = data::load_splits(data::parse_data_spec(config.data));
@@ -175,6 +183,18 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
     params.insert(params.end(), e.begin(), e.end());
   }
   torch::optim::Adam optimizer(params, torch::optim::AdamOptions(config.lr).weight_decay(config.weight_decay));
+  std::vector<torch::Tensor> encoder_buffers = m.encoder->buffers();
+  if (comm) {
+    // Every rank starts from rank 0's head (and encoder, for the supervised baseline).
+    auto state = m.encoder->parameters();
+    for (auto& p : m.head->parameters()) state.push_back(p);
+    for (auto& b : encoder_buffers) state.push_back(b);
+    comm->broadcast_from_root(state);
+    if (config.sync_batchnorm && !config.linear) {
+      auto* c = comm.get();
+      nn::sync_batchnorm(*m.encoder, [c](const torch::Tensor& t) { return dist::all_gather_with_grad(t, *c); });
+    }
+  }
 
   // Loss weights: inverse class frequency N / (K n_c), or pos_weight = neg / pos per label.
   torch::Tensor weight;
@@ -188,7 +208,7 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
     }
   }
 
-  fs::create_directories(run_dir);
+  if (writer) fs::create_directories(run_dir);
   json cfg = config.to_json();
   cfg["resolved"] = {{"select", select},
                      {"train_samples", train.size()},
@@ -196,10 +216,14 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
                      {"test_samples", splits.test.size()},
                      {"class_names", splits.train.class_names},
                      {"multi_label", multi_label},
+                     {"world_size", W},
                      {"libtorch", TORCH_VERSION}};
-  write_file_atomically(run_dir / "config.json", cfg.dump(2) + "\n");
-  JsonLinesLog log(run_dir / "log.jsonl");
-  log.filter([](const json&) { return false; });  // a restarted run starts its log again
+  std::unique_ptr<JsonLinesLog> log;
+  if (writer) {
+    write_file_atomically(run_dir / "config.json", cfg.dump(2) + "\n");
+    log = std::make_unique<JsonLinesLog>(run_dir / "log.jsonl");
+    log->filter([](const json&) { return false; });  // a restarted run starts its log again
+  }
 
   FinetuneResult result;
   result.select = select;
@@ -218,10 +242,15 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
     auto perm = torch::tensor(order, torch::kLong);
     torch::Tensor total = torch::zeros({}, torch::TensorOptions().device(device));
     int64_t batches = 0;
-    for (int64_t i = 0; i < train.size(); i += config.batch_size) {
-      const int64_t end = std::min(i + config.batch_size, train.size());
-      if (end - i < 2 && !config.linear) continue;  // a lone sample breaks training-mode BatchNorm
-      auto ix = perm.slice(0, i, end);
+    // Data-parallel: the same shuffled order on every rank; each global batch
+    // of W B rows is split into W near-equal, disjoint shards, one per rank.
+    const int64_t global_batch = config.batch_size * W;
+    for (int64_t i = 0; i < train.size(); i += global_batch) {
+      const int64_t n = std::min(global_batch, train.size() - i);
+      const int64_t first = i + n * rank / W, end = i + n * (rank + 1) / W;
+      // A lone sample breaks training-mode BatchNorm: every rank skips the batch alike.
+      if (n / W < 2 && !config.linear) continue;
+      auto ix = perm.slice(0, first, end);
       auto x = train.x.index_select(0, ix).to(device);
       auto logits = m.head(m.encoder(x));
       torch::Tensor loss;
@@ -234,12 +263,21 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
             logits, y, torch::nn::functional::CrossEntropyFuncOptions().weight(weight.defined() ? weight : torch::Tensor()));
       }
       optimizer.zero_grad();
-      loss.backward();
+      if (comm) {
+        // Weighted so that the average over ranks is the global batch's mean loss.
+        (loss * (static_cast<double>(end - first) * W / n)).backward();
+        comm->average_gradients(params, 25 << 20);
+      } else {
+        loss.backward();
+      }
       optimizer.step();
-      total += loss.detach();
+      // As PyTorch's DistributedDataParallel: rank 0's BatchNorm statistics win.
+      if (comm && !(config.sync_batchnorm && !config.linear)) comm->broadcast_from_root(encoder_buffers);
+      total += loss.detach() * (static_cast<double>(end - first) * W / n);
       ++batches;
     }
-    const double train_loss = batches ? total.item<double>() / batches : std::nan("");
+    if (comm) comm->all_reduce_sum(total);
+    const double train_loss = batches ? total.item<double>() / (batches * W) : std::nan("");
     auto val = evaluate(predict(m, splits.val.x, multi_label, device, 256), splits.val, multi_label, positive);
     const double score = val.get(select);
     const bool improved = !std::isnan(score) && score > best;
@@ -254,7 +292,7 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
     }
     result.epochs_run = epoch;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    log.append({{"epoch", epoch},
+    if (log) log->append({{"epoch", epoch},
                 {"train_loss", train_loss},
                 {"val", val.to_json(result.class_names)},
                 {"selected", improved},
@@ -271,6 +309,13 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
     result.val = evaluate(predict(m, splits.val.x, multi_label, device, 256), splits.val, multi_label, positive);
   }
   restore(m, best_state);
+  if (!writer) {
+    // Every rank validated the same weights alike and selected the same epoch;
+    // rank 0 alone evaluates the test split and writes the results.
+    comm->barrier();
+    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
+  }
 
   // The test split, once, with the selected weights.
   const auto probs = predict(m, splits.test.x, multi_label, device, 256);
@@ -314,6 +359,7 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
     }
     *progress << "\n";
   }
+  if (comm) comm->barrier();
   return result;
 }
 

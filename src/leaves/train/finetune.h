@@ -23,6 +23,7 @@
 #include <string>
 
 #include "leaves/data/dataset.h"
+#include "leaves/dist/dist.h"
 #include "leaves/eval/metrics.h"
 #include "leaves/nn/resnet1d.h"
 
@@ -47,6 +48,8 @@ struct FinetuneConfig {
   int64_t bootstrap = 1000;        ///< bootstrap resamples for the test intervals (0: none)
   std::string device = "cpu";
   uint64_t seed = 0;
+  /// Data-parallel runs: BatchNorm statistics over the global batch (SyncBatchNorm).
+  bool sync_batchnorm = false;
 
   void validate() const;
   nlohmann::json to_json() const;
@@ -70,7 +73,15 @@ torch::Tensor label_subset(const torch::Tensor& y, double fraction, uint64_t see
 
 /// Fine-tunes (or trains the supervised baseline) into `run_dir`, which must not
 /// hold a finished run. Progress lines go to `progress` if given.
-FinetuneResult finetune(const FinetuneConfig& config, const std::filesystem::path& run_dir, std::ostream* progress);
+///
+/// Data-parallel with `comm`: `batch_size` is per rank; gradients are averaged
+/// over the ranks (weighted by shard size, so the update is the global batch's)
+/// and BatchNorm buffers broadcast from rank 0 (or synchronised); every rank
+/// scores the whole validation split with the same weights, so all select the
+/// same epoch and stop together; rank 0 alone evaluates the test split once
+/// and writes the run directory. Other ranks' results hold validation only.
+FinetuneResult finetune(const FinetuneConfig& config, const std::filesystem::path& run_dir, std::ostream* progress,
+                        std::shared_ptr<dist::Communicator> comm = nullptr);
 
 /// A finished run's result (metrics.json); throws when there is none.
 nlohmann::json read_finetune_result(const std::filesystem::path& run_dir);

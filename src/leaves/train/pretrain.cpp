@@ -72,6 +72,13 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PretrainConfig, data, method, ep
 json PretrainConfig::to_json() const { return json(*this); }
 
 PretrainConfig PretrainConfig::from_json(const json& j) {
+  // Options added later default (older run directories still resume); the
+  // core of a run must be there.
+  for (const char* key : {"data", "method", "epochs", "batch_size", "lr", "tau", "views", "width", "seed"}) {
+    if (!j.is_object() || !j.contains(key)) {
+      throw std::invalid_argument(std::string("pre-training config: '") + key + "' is missing");
+    }
+  }
   try {
     return j.get<PretrainConfig>();
   } catch (const json::exception& e) {
