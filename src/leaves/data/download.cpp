@@ -1,6 +1,8 @@
 #include "leaves/data/download.h"
 
+#if defined(LEAVES_WITH_CURL)
 #include <curl/curl.h>
+#endif
 #include <fnmatch.h>
 #include <unistd.h>
 
@@ -107,6 +109,9 @@ std::vector<ChecksumEntry> parse_checksum_list(const std::string& text, const st
 
 namespace {
 
+enum class Outcome { Complete, Retry };
+
+#if defined(LEAVES_WITH_CURL)
 void global_init() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -195,7 +200,6 @@ size_t to_part(char* data, size_t size, size_t n, void* user) {
   return std::fwrite(data, 1, bytes, t.file);
 }
 
-enum class Outcome { Complete, Retry };
 
 // One attempt at URL -> part, continuing from the part's current size.
 Outcome attempt(const std::string& url, const fs::path& part, const DownloadOptions& o, DownloadReport& report,
@@ -232,6 +236,17 @@ Outcome attempt(const std::string& url, const fs::path& part, const DownloadOpti
   }
   return Outcome::Complete;
 }
+
+#else
+// A build without libcurl (e.g. a GPU machine without its headers): every
+// other command works; downloading says why it cannot.
+[[noreturn]] void no_curl() {
+  throw std::invalid_argument("leaves download: this build has no libcurl (install libcurl4-openssl-dev and rebuild)");
+}
+void global_init() { no_curl(); }
+std::string fetch_text(const std::string&, const DownloadOptions&) { no_curl(); }
+Outcome attempt(const std::string&, const fs::path&, const DownloadOptions&, DownloadReport&, std::string&) { no_curl(); }
+#endif
 
 std::string human_bytes(int64_t b) {
   std::ostringstream s;

@@ -77,7 +77,12 @@ int env_int(const EnvLookup& env, const std::string& name, std::optional<int> fa
 
 WorldInfo world_from_environment(const EnvLookup& env) {
   WorldInfo w;
-  if (auto off = env("LEAVES_DIST"); off && (*off == "0" || *off == "off")) return w;
+  const auto mode = env("LEAVES_DIST");
+  if (mode && (*mode == "0" || *mode == "off")) return w;
+  if (mode && !mode->empty() && *mode != "1" && *mode != "on") {
+    throw std::invalid_argument("LEAVES_DIST='" + *mode + "' must be 0 (single process) or 1 (always a process group)");
+  }
+  w.force = mode && (*mode == "1" || *mode == "on");
   const char* torchrun = "torchrun sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT";
   const char* slurm =
       "under Slurm export MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1) "
@@ -106,6 +111,10 @@ WorldInfo world_from_environment(const EnvLookup& env) {
       w.master_addr = *addr;
       w.master_port = env_int(env, "MASTER_PORT", 29500, slurm);
     }
+  } else if (w.force) {
+    w.source = "forced";
+    w.master_port = env_int(env, "MASTER_PORT", 29500, "LEAVES_DIST=1 alone starts a world of one");
+    if (auto addr = env("MASTER_ADDR")) w.master_addr = *addr;
   } else {
     return w;
   }
@@ -118,6 +127,7 @@ WorldInfo world_from_environment(const EnvLookup& env) {
     throw std::invalid_argument("distributed launch: local rank " + std::to_string(w.local_rank) +
                                 " is outside the " + std::to_string(w.local_size) + " processes of this machine");
   }
+  if (w.force && w.size == 1 && w.rank == 0) return w;  // its own store: any port
   if (w.master_port < 1 || w.master_port > 65535) {
     throw std::invalid_argument("distributed launch: MASTER_PORT must be in 1..65535, got " + std::to_string(w.master_port));
   }
@@ -162,7 +172,6 @@ void Communicator::fail(const std::string& what, const std::string& detail) cons
 }
 
 void Communicator::average_gradients(const std::vector<torch::Tensor>& params, int64_t bucket_bytes) {
-  if (size() == 1) return;
   std::vector<torch::Tensor> grads;
   grads.reserve(params.size());
   for (const auto& p : params) {
@@ -205,7 +214,7 @@ void Communicator::average_gradients(const std::vector<torch::Tensor>& params, i
 }
 
 void Communicator::broadcast_from_root(const std::vector<torch::Tensor>& tensors) {
-  if (size() == 1 || tensors.empty()) return;
+  if (tensors.empty()) return;
   // One flat buffer per dtype and device: a handful of collectives.
   std::vector<std::vector<size_t>> groups;
   for (size_t i = 0; i < tensors.size(); ++i) {

@@ -38,7 +38,9 @@ struct WorldInfo {
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
   std::string source = "single";  ///< "single", "torchrun" or "slurm"
-  bool distributed() const { return size > 1; }
+  /// LEAVES_DIST=1: a process group even for a world of one (checks a backend).
+  bool force = false;
+  bool distributed() const { return size > 1 || force; }
   std::string describe() const;  ///< "rank 1 of 4 (local 1 of 2, torchrun, master 10.0.0.1:29500)"
 };
 
@@ -47,7 +49,9 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 std::optional<std::string> process_env(const std::string& name);
 
 /// The world described by the launcher's environment variables. torchrun's
-/// variables win over Slurm's; none of them gives a single process. Throws
+/// variables win over Slurm's; none of them gives a single process.
+/// LEAVES_DIST=0 ignores them all; LEAVES_DIST=1 builds a process group even
+/// for a world of one (to exercise a backend, e.g. NCCL on one GPU). Throws
 /// std::invalid_argument naming the variable for a missing or malformed one, a
 /// rank outside [0, world size), or a Slurm world without MASTER_ADDR.
 WorldInfo world_from_environment(const EnvLookup& env = process_env);

@@ -127,7 +127,6 @@ std::string format_metric(double v) {
 FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, std::ostream* progress,
                         std::shared_ptr<dist::Communicator> comm) {
   config.validate();
-  if (comm && comm->size() == 1) comm.reset();
   const int rank = comm ? comm->rank() : 0, W = comm ? comm->size() : 1;
   const bool writer = rank == 0;  // rank 0 alone writes the run directory and evaluates the test split
   if (!writer) progress = nullptr;

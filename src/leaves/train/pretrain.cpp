@@ -91,7 +91,6 @@ PretrainConfig PretrainConfig::from_json(const json& j) {
 Pretrainer::Pretrainer(const PretrainConfig& config, int64_t in_channels, std::shared_ptr<dist::Communicator> comm)
     : config_(config), device_(resolve_device(config.device)), comm_(std::move(comm)) {
   config_.validate();
-  if (comm_ && comm_->size() == 1) comm_.reset();  // a world of one is a single process
   if (comm_ && device_.is_cuda() && !device_.has_index()) {
     device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm_->world().local_rank));
   }
@@ -293,7 +292,6 @@ uint64_t mix_seed(uint64_t seed, uint64_t epoch, uint64_t stream) {
 PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std::ostream* progress,
                    std::shared_ptr<dist::Communicator> comm) {
   config.validate();
-  if (comm && comm->size() == 1) comm.reset();
   const int rank = comm ? comm->rank() : 0, W = comm ? comm->size() : 1;
   const bool writer = rank == 0;  // rank 0 alone writes the run directory
   if (!writer) progress = nullptr;
@@ -331,8 +329,8 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
     resolved["global_batch"] = B * W;
     write_file_atomically(dir / "config.json", resolved.dump(2) + "\n");
   }
-  if (progress && W > 1) {
-    *progress << W << " workers (" << comm->backend() << "), batch " << B << " per worker, global batch " << B * W
+  if (progress && comm) {
+    *progress << W << (W == 1 ? " worker (" : " workers (") << comm->backend() << "), batch " << B << " per worker, global batch " << B * W
               << (config.sync_batchnorm ? ", synchronised BatchNorm" : "") << "\n";
   }
   const auto device = trainer.device();
