@@ -14,12 +14,21 @@ for deb in .deps/*.deb; do dpkg -x "$deb" "$PREFIX"; done
 PEER=.deps/peer_pytorch.py
 [ -f "$PEER" ] || PEER=../shared/bench/peer_pytorch.py
 TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+# nccl.h of the wheel's NCCL (for the c10d NCCL backend); empty if absent.
+NCCL_INC=$(python3 -c 'import os, nvidia.nccl as n; print(os.path.join(list(n.__path__)[0], "include"))' 2>/dev/null || true)
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 start=$(date +%s)
 cmake -S . -B build-device -DCMAKE_BUILD_TYPE=Release -DLEAVES_BUILD_TESTS=OFF -DLEAVES_BUILD_BENCH=OFF \
+  -DLEAVES_REQUIRE_CURL=OFF ${NCCL_INC:+-DNCCL_INCLUDE_DIR="$NCCL_INC"} \
   -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$PREFIX/usr" >"$PREFIX/configure.log" 2>&1 || { cat "$PREFIX/configure.log"; exit 1; }
 cmake --build build-device -j "$(nproc)" >"$PREFIX/build.log" 2>&1 || { tail -50 "$PREFIX/build.log"; exit 1; }
 echo "device build: $(( $(date +%s) - start )) s"
+grep -E "distributed backend|no data-parallel" "$PREFIX/configure.log" || true
+
+# The NCCL path, world of one (LEAVES_DIST=1 builds the process group anyway).
+rm -rf "$PREFIX/nccl-run"
+LEAVES_DIST=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=0 ./build-device/leaves pretrain --device cuda \
+  --data synthetic --epochs 2 --batch-size 64 --out "$PREFIX/nccl-run" | grep -E "worker|epoch|done" || echo "NCCL run failed"
 
 rows=()
 for shape in "1 3000" "12 1000"; do
