@@ -164,11 +164,7 @@ torch::Tensor Pretrainer::compute_gradients(const torch::Tensor& batch, const Vi
   l.backward();
   if (comm_) {
     // The ranks' losses average to the global loss: so do their gradients.
-    auto params = encoder->parameters();
-    for (auto& p : head->parameters()) params.push_back(p);
-    if (generator_optimizer)
-      for (auto& p : generator->parameters()) params.push_back(p);
-    comm_->average_gradients(params, config_.bucket_mb << 20);
+    comm_->average_gradients(parameters(), config_.bucket_mb << 20);
   }
   if (generator_optimizer) {
     for (auto& p : generator->parameters())
