@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <ostream>
@@ -52,6 +53,16 @@ std::optional<std::string> process_env(const std::string& name) {
 
 namespace {
 
+/// The number at the start of `text` (all of it unless `prefix_only`), or nothing.
+template <class T>
+std::optional<T> parse_number(const std::string& text, bool prefix_only = false) {
+  T value{};
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || (ptr != end && !prefix_only)) return std::nullopt;
+  return value;
+}
+
 int env_int(const EnvLookup& env, const std::string& name, std::optional<int> fallback, const std::string& hint) {
   auto v = env(name);
   if (!v) {
@@ -59,18 +70,11 @@ int env_int(const EnvLookup& env, const std::string& name, std::optional<int> fa
     throw std::invalid_argument("distributed launch: " + name + " is not set (" + hint + ")");
   }
   // Slurm writes SLURM_NTASKS_PER_NODE as e.g. "4" or "4(x2)": the leading count.
-  size_t used = 0;
-  long value = 0;
-  try {
-    value = std::stol(*v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  const bool slurm_list = name == "SLURM_NTASKS_PER_NODE" && used > 0;
-  if (used == 0 || (!slurm_list && used != v->size()) || value < 0 || value > (1L << 30)) {
+  const auto value = parse_number<int>(*v, name == "SLURM_NTASKS_PER_NODE");
+  if (!value || *value < 0 || *value > (1 << 30)) {
     throw std::invalid_argument("distributed launch: " + name + "='" + *v + "' is not a non-negative integer");
   }
-  return static_cast<int>(value);
+  return *value;
 }
 
 }  // namespace
@@ -137,17 +141,11 @@ WorldInfo world_from_environment(const EnvLookup& env) {
 std::chrono::milliseconds default_timeout(const EnvLookup& env) {
   auto v = env("LEAVES_DIST_TIMEOUT");
   if (!v) return std::chrono::seconds(300);
-  double s = 0;
-  size_t used = 0;
-  try {
-    s = std::stod(*v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != v->size() || !(s > 0) || s > 86400) {
+  const auto s = parse_number<double>(*v);
+  if (!s || !(*s > 0) || *s > 86400) {
     throw std::invalid_argument("LEAVES_DIST_TIMEOUT='" + *v + "' must be a number of seconds in (0, 86400]");
   }
-  return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+  return std::chrono::milliseconds(static_cast<int64_t>(*s * 1000));
 }
 
 std::string available_backends() {
@@ -174,8 +172,8 @@ void Communicator::fail(const std::string& what, const std::string& detail) cons
 void Communicator::average_gradients(const std::vector<torch::Tensor>& params, int64_t bucket_bytes) {
   std::vector<torch::Tensor> grads;
   grads.reserve(params.size());
-  for (const auto& p : params) {
-    if (!p.grad().defined()) const_cast<torch::Tensor&>(p).mutable_grad() = torch::zeros_like(p);
+  for (auto p : params) {  // a handle: its gradient is the parameter's
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
     grads.push_back(p.grad());
   }
   // Consecutive gradients of one dtype and device share a bucket up to bucket_bytes.
