@@ -194,6 +194,7 @@ TEST(PretrainConfig, ValidatesAndRoundTripsThroughJson) {
   bad([](PretrainConfig& b) { b.tau = 0; });
   bad([](PretrainConfig& b) { b.views.eta = -1; });
   bad([](PretrainConfig& b) { b.epochs = 0; });
+  bad([](PretrainConfig& b) { b.precision = "fp16"; });
   EXPECT_THROW(PretrainConfig::from_json({{"data", "x"}}), std::invalid_argument);
   auto big = tiny();
   big.batch_size = 1000;
@@ -226,4 +227,99 @@ TEST(Pretrain, PretrainedRepresentationsBeatARandomEncoderUnderALinearProbe) {
   EXPECT_GT(pre, rnd + 0.1);
   EXPECT_GT(pre, 0.8);
   fs::remove_all(d);
+}
+
+// ---------------------------------------------------------------------------
+// Flat Adam: the same arithmetic as torch::optim::Adam, on views of one buffer.
+
+TEST(FlatAdam, MatchesTorchAdamOverSeveralStepsOnTensorsOfMixedShapes) {
+  torch::manual_seed(5);
+  const std::vector<std::vector<int64_t>> shapes{{7, 3, 5}, {}, {11}, {4, 4}};
+  std::vector<torch::Tensor> ours, theirs;
+  for (const auto& s : shapes) {
+    auto v = torch::randn(s);
+    ours.push_back(v.clone().requires_grad_(true));
+    theirs.push_back(v.clone().requires_grad_(true));
+  }
+  FlatAdam flat(ours, FlatAdam::Options{3e-3});
+  torch::optim::Adam reference(theirs, torch::optim::AdamOptions(3e-3));
+  for (int step = 0; step < 6; ++step) {
+    flat.zero_grad();
+    reference.zero_grad();
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      // Gradients of different scales, some exactly zero.
+      auto g = torch::randn(shapes[i]) * std::pow(10.0, static_cast<double>(i) - 2);
+      if (step == 2) g.zero_();
+      ours[i].mutable_grad().add_(g);  // in place: as backward accumulates
+      theirs[i].mutable_grad() = g.clone();
+    }
+    flat.step();
+    reference.step();
+  }
+  EXPECT_EQ(flat.steps(), 6);
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const double scale = theirs[i].abs().max().item<double>();
+    EXPECT_LE((ours[i] - theirs[i]).abs().max().item<double>(), 1e-6 * scale + 1e-7) << "tensor " << i;
+    EXPECT_FALSE(torch::equal(ours[i], theirs[i].detach() * 0)) << "tensor " << i << " never moved";
+  }
+}
+
+TEST(FlatAdam, ParametersAreViewsAndAreReboundWhenSomethingReplacesTheirStorage) {
+  auto w = torch::ones({3}).requires_grad_(true);
+  auto b = torch::zeros({2}).requires_grad_(true);
+  FlatAdam opt({w, b}, FlatAdam::Options{0.1});
+  EXPECT_TRUE(torch::equal(w, torch::ones({3})));  // values kept
+  // A loaded state rebinds a parameter to new storage (as Module::load does).
+  {
+    torch::NoGradGuard g;
+    w.set_(torch::full({3}, 2.0));
+  }
+  opt.zero_grad();
+  (w * torch::tensor({1.0f, -1.0f, 0.0f})).sum().backward();
+  ASSERT_TRUE(w.grad().defined());
+  opt.step();
+  // Adam's first step moves each coordinate by lr against the gradient's sign.
+  EXPECT_NEAR(w[0].item<double>(), 2.0 - 0.1, 1e-6);
+  EXPECT_NEAR(w[1].item<double>(), 2.0 + 0.1, 1e-6);
+  EXPECT_NEAR(w[2].item<double>(), 2.0, 1e-6);
+  EXPECT_TRUE(torch::equal(b, torch::zeros({2})));
+}
+
+TEST(FlatAdam, RefusesMixedDevicesOrDtypesAndStateOfAnotherModel) {
+  auto a = torch::zeros({2}).requires_grad_(true);
+  auto d = torch::zeros({2}, torch::kDouble).requires_grad_(true);
+  EXPECT_THROW(FlatAdam({a, d}, FlatAdam::Options{}), std::invalid_argument);
+  FlatAdam small({torch::zeros({2}).requires_grad_(true)}, FlatAdam::Options{});
+  FlatAdam large({torch::zeros({5}).requires_grad_(true)}, FlatAdam::Options{});
+  torch::serialize::OutputArchive out;
+  small.save(out);
+  std::stringstream bytes;
+  out.save_to(bytes);
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  EXPECT_THROW(large.load(in), std::invalid_argument);
+}
+
+// Mixed precision (bf16 autocast) runs on the CPU too: the loss of one batch
+// with the same views and weights stays within 2% of fp32, and training steps work.
+TEST(Pretrainer, Bf16LossOfTheSameBatchIsCloseToFp32) {
+  auto c = tiny();
+  c.width = 8;
+  auto batch = data::load_splits(data::parse_data_spec(c.data)).train.x.narrow(0, 0, 16);
+  double loss[2];
+  for (int i = 0; i < 2; ++i) {
+    c.precision = i == 0 ? "fp32" : "bf16";
+    torch::manual_seed(3);
+    Pretrainer t(c, 1);
+    EXPECT_EQ(t.mixed_precision(), i == 1);
+    torch::manual_seed(4);
+    loss[i] = t.loss(batch).item<double>();
+    auto l = t.step(batch).item<double>();
+    EXPECT_TRUE(std::isfinite(l));
+  }
+  EXPECT_NE(loss[0], loss[1]);  // bf16 did run
+  EXPECT_NEAR(loss[1], loss[0], 0.02 * std::abs(loss[0]));
+  c.precision = "auto";
+  EXPECT_FALSE(c.mixed_precision(torch::kCPU));
+  EXPECT_TRUE(c.mixed_precision(torch::Device(torch::kCUDA)));
 }

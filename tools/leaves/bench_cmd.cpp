@@ -1,11 +1,16 @@
 // `leaves bench pretrain`: times the adversarial pre-training step on random
-// data of a given shape and prints samples per second.
+// data of a given shape (warm-up steps first, then the median of several timed
+// rounds), optionally a full epoch over a resident data set of a given size,
+// and optionally checks the bf16 loss against fp32 on the same batch.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
+#include "leaves/compat.h"
 #include "leaves/train/pretrain.h"
 #include "tools/leaves/commands.h"
 
@@ -15,28 +20,83 @@ namespace {
 
 struct BenchArgs {
   train::PretrainConfig config;
-  int64_t channels = 1, length = 3000, steps = 10, warmup = 3;
+  int64_t channels = 1, length = 3000, steps = 10, warmup = 3, rounds = 3, epoch_size = 0;
+  bool check_precision = false;
 };
 
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// The loss of one batch, with the same views (same seed), in fp32 and in bf16,
+// from identically initialised models: what mixed precision changes.
+void check_precision(const BenchArgs& a, const torch::Tensor& x) {
+  double loss[2];
+  const char* names[2] = {"fp32", "bf16"};
+  for (int i = 0; i < 2; ++i) {
+    auto c = a.config;
+    c.precision = names[i];
+    torch::manual_seed(c.seed);
+    train::Pretrainer t(c, a.channels);
+    torch::manual_seed(c.seed + 1);
+    loss[i] = t.loss(x).item<double>();
+  }
+  const double rel = std::abs(loss[1] - loss[0]) / std::max(std::abs(loss[0]), 1e-12);
+  std::printf("precision check (same batch, same views, same weights): loss fp32=%.5f bf16=%.5f relative_difference=%.2e\n",
+              loss[0], loss[1], rel);
+}
+
 int run_bench(const BenchArgs& a) {
-  if (a.steps < 1 || a.warmup < 0) throw std::invalid_argument("--steps must be >= 1 and --warmup >= 0");
+  if (a.steps < 1 || a.warmup < 0 || a.rounds < 1) {
+    throw std::invalid_argument("--steps and --rounds must be >= 1 and --warmup >= 0");
+  }
+  if (a.epoch_size != 0 && a.epoch_size < a.config.batch_size) {
+    throw std::invalid_argument("--epoch-size must be 0 (no epoch) or at least --batch-size");
+  }
   torch::manual_seed(a.config.seed);
   train::Pretrainer trainer(a.config, a.channels);
   const auto device = trainer.device();
   const int64_t B = a.config.batch_size;
   auto x = torch::rand({B, a.channels, a.length}, torch::TensorOptions().device(device));
+  if (a.check_precision) check_precision(a, x);
+
+  compat::reset_peak_memory(device);
   torch::Tensor loss;
   for (int64_t i = 0; i < a.warmup; ++i) loss = trainer.step(x);
-  if (loss.defined()) loss.item<float>();  // synchronise before timing
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < a.steps; ++i) loss = trainer.step(x);
-  const float final_loss = loss.item<float>();  // waits for the device
-  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / a.steps;
-  std::printf("leaves bench pretrain method=%s B=%lld C=%lld L=%lld width=%lld device=%s threads=%d step_s=%.4f "
-              "samples_per_s=%.1f loss=%.3f\n",
+  compat::synchronize(device);
+  std::vector<double> per_step;
+  for (int64_t r = 0; r < a.rounds; ++r) {
+    const auto t0 = Clock::now();
+    for (int64_t i = 0; i < a.steps; ++i) loss = trainer.step(x);
+    compat::synchronize(device);  // device work is asynchronous: wait before reading the clock
+    per_step.push_back(seconds_since(t0) / a.steps);
+  }
+  std::sort(per_step.begin(), per_step.end());
+  const double dt = per_step[per_step.size() / 2];
+  const float final_loss = loss.item<float>();
+  const int64_t peak = compat::peak_memory_bytes(device);
+
+  if (a.epoch_size > 0) {
+    // A full epoch over a resident random set, as `leaves pretrain` runs it.
+    auto data = torch::rand({a.epoch_size, a.channels, a.length}, torch::TensorOptions().device(device));
+    compat::synchronize(device);
+    const auto t0 = Clock::now();
+    int64_t steps = 0;
+    auto total = train::train_epoch(trainer, data, a.config.seed, 1, &steps);
+    const double mean = total.item<double>() / std::max<int64_t>(steps, 1);  // waits for the device
+    const double s = seconds_since(t0);
+    std::printf("leaves bench epoch N=%lld steps=%lld epoch_s=%.3f samples_per_s=%.1f mean_loss=%.3f\n",
+                static_cast<long long>(a.epoch_size), static_cast<long long>(steps), s, steps * B / s, mean);
+  }
+  std::printf("leaves bench pretrain method=%s B=%lld C=%lld L=%lld width=%lld device=%s name=\"%s\" precision=%s "
+              "cuda_graph=%s threads=%d step_s=%.5f (median of %lld rounds, fastest %.5f, slowest %.5f) "
+              "peak_mem_mib=%s samples_per_s=%.1f loss=%.3f\n",
               a.config.method.c_str(), static_cast<long long>(B), static_cast<long long>(a.channels),
               static_cast<long long>(a.length), static_cast<long long>(a.config.width), device.str().c_str(),
-              torch::get_num_threads(), dt, B / dt, final_loss);
+              compat::device_name(device).c_str(), trainer.mixed_precision() ? "bf16" : "fp32",
+              trainer.graph_captured() ? "yes" : "no", torch::get_num_threads(), dt,
+              static_cast<long long>(a.rounds), per_step.front(), per_step.back(),
+              peak < 0 ? "n/a" : std::to_string(peak >> 20).c_str(), B / dt, final_loss);
   return 0;
 }
 
@@ -59,8 +119,13 @@ Action add_bench_command(CLI::App& app) {
       ->check(CLI::Range(0, 1 << 16))
       ->capture_default_str();
   cmd->add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--steps", a->steps, "timed steps")->capture_default_str();
+  add_accelerator_options(cmd, c);
+  cmd->add_option("--steps", a->steps, "timed steps per round")->capture_default_str();
+  cmd->add_option("--rounds", a->rounds, "timed rounds (the median is reported)")->capture_default_str();
   cmd->add_option("--warmup", a->warmup, "untimed warm-up steps")->capture_default_str();
+  cmd->add_option("--epoch-size", a->epoch_size, "also time one full epoch over N resident random samples (0: no)")
+      ->capture_default_str();
+  cmd->add_flag("--check-precision", a->check_precision, "compare the bf16 loss with fp32 on the same batch and views");
   cmd->add_option("--seed", c.seed, "random seed")->capture_default_str();
   add_generator_options(cmd, c.views);
   return [a] { return run_bench(*a); };

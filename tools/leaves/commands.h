@@ -7,6 +7,7 @@
 #include <string>
 
 #include "leaves/dist/dist.h"
+#include "leaves/train/pretrain.h"
 #include "leaves/views/factory.h"
 
 namespace leaves::cli {
@@ -51,5 +52,8 @@ std::shared_ptr<dist::Communicator> connect_world(const std::string& device, dou
 
 /// Registers the view-generator options (--eta, --mixture-components, ...) on `cmd`.
 void add_generator_options(CLI::App* cmd, views::GeneratorConfig& g);
+
+/// --precision, --no-cuda-graphs, --no-cudnn-benchmark (pre-training on a GPU).
+void add_accelerator_options(CLI::App* cmd, train::PretrainConfig& c);
 
 }  // namespace leaves::cli

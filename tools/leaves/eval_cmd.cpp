@@ -240,6 +240,7 @@ Action add_experiment_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--device", a->config.pretrain.device, "cpu | cuda | cuda:N")->capture_default_str();
+  add_accelerator_options(cmd, a->config.pretrain);
   cmd->add_option("--out", a->out, "experiment directory (re-run with the same one to resume)")->required();
   return [a] {
     auto& c = a->config;

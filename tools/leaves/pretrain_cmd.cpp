@@ -77,6 +77,15 @@ int run_pretrain(const PretrainArgs& a) {
 
 }  // namespace
 
+void add_accelerator_options(CLI::App* cmd, train::PretrainConfig& c) {
+  cmd->add_option("--precision", c.precision,
+                  "encoder arithmetic: bf16 (autocast, fp32 master weights), fp32, or auto (bf16 on CUDA)")
+      ->check(CLI::IsMember({"auto", "bf16", "fp32"}))
+      ->capture_default_str();
+  cmd->add_flag("--no-cuda-graphs{false}", c.cuda_graphs, "CUDA: run every step eagerly instead of replaying a graph");
+  cmd->add_flag("--no-cudnn-benchmark{false}", c.cudnn_benchmark, "CUDA: no cuDNN autotuning (reproducible algorithms)");
+}
+
 Action add_pretrain_command(CLI::App& app) {
   auto a = std::make_shared<PretrainArgs>();
   auto& c = a->config;
@@ -100,6 +109,7 @@ Action add_pretrain_command(CLI::App& app) {
       ->check(CLI::Range(0, 1 << 16))
       ->capture_default_str();
   cmd->add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
+  add_accelerator_options(cmd, c);
   cmd->add_option("--seed", c.seed, "random seed (initialisation, batches, views)")->capture_default_str();
   cmd->add_option("--checkpoint-every", c.checkpoint_every, "also keep a checkpoint every N epochs (0: last only)")
       ->check(CLI::NonNegativeNumber)

@@ -52,6 +52,14 @@ void PretrainConfig::validate() const {
   if (width < 1) bad("--width must be >= 1");
   if (checkpoint_every < 0) bad("--checkpoint-every must be >= 0");
   if (bucket_mb < 1) bad("--bucket-mb must be >= 1");
+  if (precision != "auto" && precision != "fp32" && precision != "bf16") {
+    bad("--precision must be auto, fp32 or bf16, got '" + precision + "'");
+  }
+}
+
+bool PretrainConfig::mixed_precision(const torch::Device& device) const {
+  if (precision == "auto") return device.is_cuda();
+  return precision == "bf16";
 }
 
 }  // namespace leaves::train
@@ -67,7 +75,8 @@ namespace leaves::train {
 // With defaults: a config.json written before an option existed still reads.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PretrainConfig, data, method, epochs, batch_size, lr, generator_lr, tau,
                                                 views, width, projection_hidden, projection_dim, device, seed,
-                                                checkpoint_every, sync_batchnorm, bucket_mb)
+                                                checkpoint_every, sync_batchnorm, bucket_mb, precision,
+                                                cuda_graphs, cudnn_benchmark)
 
 json PretrainConfig::to_json() const { return json(*this); }
 
@@ -104,12 +113,17 @@ Pretrainer::Pretrainer(const PretrainConfig& config, int64_t in_channels, std::s
   encoder->to(device_);
   head->to(device_);
   generator->to(device_);
+  mixed_precision_ = config_.mixed_precision(device_);
   std::vector<torch::Tensor> params = encoder->parameters();
   for (auto& p : head->parameters()) params.push_back(p);  // the head is trained too
-  encoder_optimizer = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(config_.lr));
-  if (generator->learnable()) {
-    generator_optimizer = std::make_unique<torch::optim::Adam>(generator->parameters(),
-                                                               torch::optim::AdamOptions(config_.generator_lr));
+  encoder_optimizer = std::make_unique<FlatAdam>(params, FlatAdam::Options{config_.lr});
+  if (generator->learnable() && !generator->parameters().empty()) {
+    generator_optimizer = std::make_unique<FlatAdam>(generator->parameters(), FlatAdam::Options{config_.generator_lr});
+  }
+  if (device_.is_cuda()) {
+    compat::set_cudnn_benchmark(config_.cudnn_benchmark);
+    // Collectives between ranks are not captured: graphs for one process only.
+    if (config_.cuda_graphs && !comm_ && StepGraph::available()) graph_ = std::make_unique<StepGraph>();
   }
   if (comm_) {
     // Every rank starts from rank 0's initialisation, whatever its seed.
@@ -149,7 +163,12 @@ torch::Tensor Pretrainer::forward_loss(const torch::Tensor& batch, const ViewFn&
     if (!generator->learnable()) no_grad.emplace();
     views = make_views ? make_views(both) : generator->forward(both);
   }
-  auto z = head(encoder(views));
+  torch::Tensor z;
+  {
+    compat::AutocastGuard amp(device_, mixed_precision_);
+    z = head(encoder(views));
+  }
+  if (z.scalar_type() != torch::kDouble) z = z.to(torch::kFloat);  // NT-Xent and its gathers in fp32
   if (!comm_) return loss::nt_xent(z.narrow(0, 0, B), z.narrow(0, B, B), config_.tau);
   // Global negatives: one all-gather of [z1 | z2] `[B, 2D]` -> `[W B, 2D]`.
   const int64_t D = z.size(1);
@@ -167,8 +186,10 @@ torch::Tensor Pretrainer::compute_gradients(const torch::Tensor& batch, const Vi
     comm_->average_gradients(parameters(), config_.bucket_mb << 20);
   }
   if (generator_optimizer) {
+    std::vector<torch::Tensor> grads;
     for (auto& p : generator->parameters())
-      if (p.grad().defined()) p.mutable_grad().neg_();  // the generator ascends L
+      if (p.grad().defined()) grads.push_back(p.grad());
+    torch::_foreach_neg_(grads);  // the generator ascends L
   }
   return l.detach();
 }
@@ -180,10 +201,15 @@ void Pretrainer::apply_gradients() {
   if (comm_ && !config_.sync_batchnorm) comm_->broadcast_from_root(encoder->buffers());
 }
 
-torch::Tensor Pretrainer::step(const torch::Tensor& batch, const ViewFn& views) {
+torch::Tensor Pretrainer::eager_step(const torch::Tensor& batch, const ViewFn& views) {
   auto l = compute_gradients(batch, views);
   apply_gradients();
   return l;
+}
+
+torch::Tensor Pretrainer::step(const torch::Tensor& batch, const ViewFn& views) {
+  if (graph_ && !views) return graph_->run(batch, [this](const torch::Tensor& b) { return eager_step(b, nullptr); });
+  return eager_step(batch, views);
 }
 
 torch::Tensor Pretrainer::loss(const torch::Tensor& batch) {
@@ -231,6 +257,11 @@ int64_t Pretrainer::load_checkpoint(const fs::path& path) {
     get_module("encoder", *encoder);
     get_module("head", *head);
     get_module("generator", *generator);
+    // Loading rebinds the parameters' storage: make them views of the flat
+    // optimizer buffers again (and drop a graph that points at the old ones).
+    encoder_optimizer->rebind();
+    if (generator_optimizer) generator_optimizer->rebind();
+    if (graph_) graph_->reset();
     torch::serialize::InputArchive eo;
     root.read("encoder_optimizer", eo);
     encoder_optimizer->load(eo);
@@ -250,6 +281,8 @@ int64_t Pretrainer::load_checkpoint(const fs::path& path) {
     return epochs.item<int64_t>();
   } catch (const c10::Error& e) {
     throw std::runtime_error("checkpoint " + path.string() + " cannot be read: " + e.what_without_backtrace());
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("checkpoint " + path.string() + ": " + e.what());
   }
 }
 
@@ -284,6 +317,28 @@ uint64_t mix_seed(uint64_t seed, uint64_t epoch, uint64_t stream) {
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return (z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFFULL;
 }
+
+}  // namespace
+
+torch::Tensor train_epoch(Pretrainer& trainer, const torch::Tensor& x, uint64_t seed, int64_t epoch, int64_t* steps) {
+  const int rank = trainer.rank(), W = trainer.world_size();
+  const int64_t N = x.size(0), B = trainer.config().batch_size, n = N / (B * W);
+  const auto device = trainer.device();
+  // Distributed sampler: one seeded permutation shared by all ranks; global
+  // batch s is its rows [s W B, (s + 1) W B), and rank r takes the r-th B of them.
+  auto batches = at::detail::createCPUGenerator(mix_seed(seed, epoch, 0));
+  auto order = torch::randperm(N, batches, torch::TensorOptions().dtype(torch::kLong)).to(device);
+  torch::manual_seed(mix_seed(seed, epoch, 1 + rank));  // this rank's views
+  auto total = torch::zeros({}, torch::TensorOptions().device(device));
+  for (int64_t s = 0; s < n; ++s) {
+    auto batch = x.index_select(0, order.narrow(0, (s * W + rank) * B, B));
+    total += trainer.step(batch);
+  }
+  if (steps) *steps = n;
+  return total;
+}
+
+namespace {
 
 PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std::ostream* progress,
                    std::shared_ptr<dist::Communicator> comm) {
@@ -329,8 +384,7 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
     *progress << W << (W == 1 ? " worker (" : " workers (") << comm->backend() << "), batch " << B << " per worker, global batch " << B * W
               << (config.sync_batchnorm ? ", synchronised BatchNorm" : "") << "\n";
   }
-  const auto device = trainer.device();
-  auto x = train_set.x.to(device);
+  auto x = train_set.x.to(trainer.device());  // resident: batches are drawn on the device
   const int64_t steps = N / (B * W);  // drop the last partial batch: NT-Xent wants full batches
   const auto names = trainer.generator->report_names();
   double last_loss = std::nan("");
@@ -338,16 +392,7 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
   const auto t0 = Clock::now();
   for (int64_t epoch = start + 1; epoch <= config.epochs; ++epoch) {
     const auto e0 = Clock::now();
-    // Distributed sampler: one seeded permutation shared by all ranks; global
-    // batch s is its rows [s W B, (s + 1) W B), and rank r takes the r-th B of them.
-    auto batches = at::detail::createCPUGenerator(mix_seed(config.seed, epoch, 0));
-    auto order = torch::randperm(N, batches, torch::TensorOptions().dtype(torch::kLong)).to(device);
-    torch::manual_seed(mix_seed(config.seed, epoch, 1 + rank));  // this rank's views
-    auto total = torch::zeros({}, torch::TensorOptions().device(device));
-    for (int64_t s = 0; s < steps; ++s) {
-      auto batch = x.index_select(0, order.narrow(0, (s * W + rank) * B, B));
-      total += trainer.step(batch);
-    }
+    auto total = train_epoch(trainer, x, config.seed, epoch, nullptr);
     if (comm) comm->all_reduce_sum(total);
     last_loss = total.item<double>() / (steps * W);  // the one host synchronisation per epoch
     const double seconds = std::chrono::duration<double>(Clock::now() - e0).count();

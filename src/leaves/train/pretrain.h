@@ -31,6 +31,8 @@
 #include "leaves/dist/dist.h"
 #include "leaves/nn/heads.h"
 #include "leaves/nn/resnet1d.h"
+#include "leaves/train/flat_adam.h"
+#include "leaves/train/step_graph.h"
 #include "leaves/views/factory.h"
 
 namespace leaves::train {
@@ -54,9 +56,23 @@ struct PretrainConfig {
   /// instead of each rank's own (then rank 0's running statistics are broadcast).
   bool sync_batchnorm = false;
   int64_t bucket_mb = 25;  ///< data-parallel runs: gradient all-reduce bucket size (MiB)
+  /// Encoder and head arithmetic: "bf16" (autocast: convolutions and matrix
+  /// products in bfloat16, fp32 master weights, BatchNorm statistics, NT-Xent
+  /// and optimizer state in fp32), "fp32", or "auto" (bf16 on CUDA, fp32 on the
+  /// CPU). The augmentations always run in fp32: a 1 + 0.005 eps scale factor
+  /// would be rounded to bfloat16's 8 bits.
+  std::string precision = "auto";
+  /// CUDA: record the whole step once as a CUDA graph and replay it (one
+  /// process, default views). Ignored on the CPU.
+  bool cuda_graphs = true;
+  /// CUDA: let cuDNN time its convolution algorithms for the batch's shapes
+  /// (faster; not bit-reproducible between runs).
+  bool cudnn_benchmark = true;
 
   /// Throws std::invalid_argument naming the first bad option.
   void validate() const;
+  /// Whether the encoder runs in bf16 on `device` ("auto" resolved).
+  bool mixed_precision(const torch::Device& device) const;
   nlohmann::json to_json() const;
   static PretrainConfig from_json(const nlohmann::json& j);
 };
@@ -110,14 +126,31 @@ class Pretrainer {
   nn::ResNet1d encoder{nullptr};
   nn::ProjectionHead head{nullptr};
   std::shared_ptr<views::ViewGenerator> generator;
-  std::unique_ptr<torch::optim::Adam> encoder_optimizer, generator_optimizer;
+  /// Flat Adam (flat_adam.h): encoder + head, and the generator (null for
+  /// generators without parameters).
+  std::unique_ptr<FlatAdam> encoder_optimizer, generator_optimizer;
+
+  /// Whether the encoder runs in bf16 (PretrainConfig::precision resolved).
+  bool mixed_precision() const { return mixed_precision_; }
+  /// Whether step() replays a CUDA graph (after its warm-up steps).
+  bool graph_captured() const { return graph_ && graph_->captured(); }
 
  private:
   torch::Tensor forward_loss(const torch::Tensor& batch, const ViewFn& views);
+  torch::Tensor eager_step(const torch::Tensor& batch, const ViewFn& views);
   PretrainConfig config_;
   torch::Device device_;
   std::shared_ptr<dist::Communicator> comm_;
+  bool mixed_precision_ = false;
+  std::unique_ptr<StepGraph> graph_;  // CUDA, one process
 };
+
+/// One epoch over `x` `[N, C, L]` (resident on the trainer's device): a seeded
+/// permutation shared by all ranks (seed, epoch), global batches of W B rows of
+/// which this rank takes its B, the last partial batch dropped; this rank's
+/// views reseeded from (seed, epoch, rank). Returns the sum of this rank's step
+/// losses on the device (no host synchronisation) and sets `steps`.
+torch::Tensor train_epoch(Pretrainer& trainer, const torch::Tensor& x, uint64_t seed, int64_t epoch, int64_t* steps);
 
 struct PretrainResult {
   int64_t epochs_done = 0;

@@ -1,0 +1,57 @@
+// Adam over one flat buffer: the parameters (and their gradients) become views
+// into two contiguous tensors, so that zeroing the gradients is one kernel and
+// an update is about fifteen kernels over the whole model, whatever its number
+// of tensors, instead of ~10 per tensor. The step count lives in a device
+// tensor and the bias corrections are computed there too, so an update never
+// reads the host's step count: it can be captured once in a CUDA graph and
+// replayed. The arithmetic is torch::optim::Adam's (no weight decay, no
+// AMSGrad):
+//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+//   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+// with the bias corrections in double precision, as torch::optim::Adam has them.
+#pragma once
+#include <torch/torch.h>
+
+#include <vector>
+
+namespace leaves::train {
+
+class FlatAdam {
+ public:
+  struct Options {
+    double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  };
+  /// All parameters must share one floating dtype and one device. Their values
+  /// are kept; from now on they (and their gradients) are views into this
+  /// optimizer's buffers.
+  FlatAdam(std::vector<torch::Tensor> params, Options options);
+
+  /// Zeroes every gradient (one kernel). Gradients stay allocated: backward
+  /// accumulates into them in place.
+  void zero_grad();
+  /// One Adam update from the current gradients.
+  void step();
+  /// Makes every parameter and gradient a view of the flat buffers again, with
+  /// its current value: needed after something rebinds a parameter's storage
+  /// (loading a module's state does); step() does it itself when it notices.
+  void rebind();
+
+  const std::vector<torch::Tensor>& parameters() const { return params_; }
+  /// Updates taken so far (a host copy; reading it synchronises).
+  int64_t steps() const;
+  const Options& options() const { return options_; }
+
+  void save(torch::serialize::OutputArchive& archive) const;
+  /// Throws std::invalid_argument when the archive holds state for another
+  /// set of parameters.
+  void load(torch::serialize::InputArchive& archive);
+
+ private:
+  bool views_intact() const;
+  std::vector<torch::Tensor> params_;
+  std::vector<int64_t> offsets_;
+  Options options_;
+  torch::Tensor flat_param_, flat_grad_, exp_avg_, exp_avg_sq_, step_;
+};
+
+}  // namespace leaves::train
