@@ -44,3 +44,33 @@ TEST(ResNet1d, GradientsReachTheStemAndBadInputsThrow) {
   EXPECT_THROW(enc(torch::randn({4, 40})), std::invalid_argument);
   EXPECT_THROW(ResNet1d(ResNet1dOptions(0)), std::invalid_argument);
 }
+
+// The channels-last layout is the same network: same outputs, same gradients
+// (double precision, training-mode BatchNorm, odd lengths and strided stages).
+TEST(ResNet1d, ChannelsLastLayoutComputesTheSameFunctionAndGradients) {
+  for (int64_t C : {1, 3}) {
+    torch::manual_seed(11 + C);
+    ResNet1d a(ResNet1dOptions(C).width(4));
+    a->to(torch::kDouble);
+    auto b = std::dynamic_pointer_cast<ResNet1dImpl>(a->clone());
+    b->set_channels_last(true);
+    EXPECT_TRUE(b->channels_last());
+    auto x = torch::randn({5, C, 37}, torch::kDouble);
+    auto ya = a->forward(x), yb = b->forward(x);
+    ASSERT_EQ(yb.sizes(), ya.sizes());
+    EXPECT_TRUE(torch::allclose(ya, yb, 1e-10, 1e-12));
+    auto w = torch::randn_like(ya);
+    (ya * w).sum().backward();
+    (yb * w).sum().backward();
+    auto pa = a->named_parameters(), pb = b->named_parameters();
+    for (const auto& p : pa) {
+      const auto& ga = p.value().grad();
+      const auto& gb = pb[p.key()].grad();
+      ASSERT_TRUE(ga.defined() && gb.defined()) << p.key();
+      EXPECT_TRUE(torch::allclose(ga, gb, 1e-9, 1e-11)) << p.key();
+    }
+    // The running statistics are updated alike.
+    auto ba = a->named_buffers(), bb = b->named_buffers();
+    for (const auto& q : ba) EXPECT_TRUE(torch::allclose(q.value().to(torch::kDouble), bb[q.key()].to(torch::kDouble))) << q.key();
+  }
+}

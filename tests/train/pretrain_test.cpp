@@ -169,12 +169,21 @@ TEST(Pretrain, AKilledRunLeavesTheLastGoodCheckpointLoadable) {
     waitpid(pid, &status, 0);
     ASSERT_TRUE(WIFSIGNALED(status)) << "round " << round << ": the run ended before it was killed";
     torch::manual_seed(0);
-    Pretrainer t(c, 1);
+    std::ifstream f(d / "config.json");
+    Pretrainer t(PretrainConfig::from_json(nlohmann::json::parse(f)), 1);  // the run's own model
     int64_t epochs = 0;
     ASSERT_NO_THROW(epochs = t.load_checkpoint(d / "checkpoints" / "last.pt")) << "round " << round;
     EXPECT_GE(epochs, 1);
     auto rows = JsonLinesLog(d / "log.jsonl").read();
     EXPECT_GE(static_cast<int64_t>(rows.size()), epochs);
+    // A model of another shape refuses the checkpoint with a clear error.
+    Pretrainer other(c, 1);  // projection head 32 wide, the run's 512
+    try {
+      other.load_checkpoint(d / "checkpoints" / "last.pt");
+      ADD_FAILURE() << "a checkpoint of another model loaded";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("head."), std::string::npos) << e.what();
+    }
   }
   fs::remove_all(d);
 }

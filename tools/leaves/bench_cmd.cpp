@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "leaves/compat.h"
+#include "leaves/loss/nt_xent.h"
 #include "leaves/train/pretrain.h"
 #include "tools/leaves/commands.h"
 
@@ -21,7 +22,7 @@ namespace {
 struct BenchArgs {
   train::PretrainConfig config;
   int64_t channels = 1, length = 3000, steps = 10, warmup = 3, rounds = 3, epoch_size = 0;
-  bool check_precision = false;
+  bool check_precision = false, breakdown = false;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -46,6 +47,56 @@ void check_precision(const BenchArgs& a, const torch::Tensor& x) {
               loss[0], loss[1], rel);
 }
 
+// Median seconds of `fn` over the rounds (device synchronised around each round).
+template <typename Fn>
+double median_time(const BenchArgs& a, const torch::Device& device, Fn fn) {
+  for (int64_t i = 0; i < std::max<int64_t>(a.warmup, 1); ++i) fn();
+  compat::synchronize(device);
+  std::vector<double> t;
+  for (int64_t r = 0; r < a.rounds; ++r) {
+    const auto t0 = Clock::now();
+    for (int64_t i = 0; i < a.steps; ++i) fn();
+    compat::synchronize(device);
+    t.push_back(seconds_since(t0) / a.steps);
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+// Where an eager step's time goes: the augmentations (views and the backward
+// pass into the generator's parameters) against the encoder and head (forward,
+// NT-Xent, backward) on fixed views. Eager, so launch gaps are included.
+void breakdown(const BenchArgs& a, train::Pretrainer& t, const torch::Tensor& x) {
+  const auto device = t.device();
+  auto both = torch::cat({x, x});
+  const double views_s = median_time(a, device, [&] {
+    auto v = t.generator->forward(both);
+    if (v.requires_grad()) v.sum().backward();
+  });
+  torch::Tensor fixed;
+  {
+    torch::NoGradGuard g;
+    fixed = t.generator->forward(both);
+  }
+  const int64_t B = x.size(0);
+  const double encoder_s = median_time(a, device, [&] {
+    torch::Tensor z;
+    {
+      compat::AutocastGuard amp(device, t.mixed_precision());
+      z = t.head(t.encoder(fixed));
+    }
+    z = z.to(torch::kFloat);
+    loss::nt_xent(z.narrow(0, 0, B), z.narrow(0, B, B), a.config.tau).backward();
+  });
+  const double step_s = median_time(a, device, [&] {
+    t.compute_gradients(x);
+    t.apply_gradients();
+  });
+  std::printf("breakdown (eager, per step): views fwd+bwd %.5f s, encoder+head+NT-Xent fwd+bwd %.5f s, "
+              "whole eager step %.5f s\n",
+              views_s, encoder_s, step_s);
+}
+
 int run_bench(const BenchArgs& a) {
   if (a.steps < 1 || a.warmup < 0 || a.rounds < 1) {
     throw std::invalid_argument("--steps and --rounds must be >= 1 and --warmup >= 0");
@@ -59,6 +110,7 @@ int run_bench(const BenchArgs& a) {
   const int64_t B = a.config.batch_size;
   auto x = torch::rand({B, a.channels, a.length}, torch::TensorOptions().device(device));
   if (a.check_precision) check_precision(a, x);
+  if (a.breakdown) breakdown(a, trainer, x);
 
   compat::reset_peak_memory(device);
   torch::Tensor loss;
@@ -89,11 +141,12 @@ int run_bench(const BenchArgs& a) {
                 static_cast<long long>(a.epoch_size), static_cast<long long>(steps), s, steps * B / s, mean);
   }
   std::printf("leaves bench pretrain method=%s B=%lld C=%lld L=%lld width=%lld device=%s name=\"%s\" precision=%s "
-              "cuda_graph=%s threads=%d step_s=%.5f (median of %lld rounds, fastest %.5f, slowest %.5f) "
+              "layout=%s cuda_graph=%s threads=%d step_s=%.5f (median of %lld rounds, fastest %.5f, slowest %.5f) "
               "peak_mem_mib=%s samples_per_s=%.1f loss=%.3f\n",
               a.config.method.c_str(), static_cast<long long>(B), static_cast<long long>(a.channels),
               static_cast<long long>(a.length), static_cast<long long>(a.config.width), device.str().c_str(),
               compat::device_name(device).c_str(), trainer.mixed_precision() ? "bf16" : "fp32",
+              trainer.encoder->channels_last() ? "channels-last" : "channels-first",
               trainer.graph_captured() ? "yes" : "no", torch::get_num_threads(), dt,
               static_cast<long long>(a.rounds), per_step.front(), per_step.back(),
               peak < 0 ? "n/a" : std::to_string(peak >> 20).c_str(), B / dt, final_loss);
@@ -125,6 +178,7 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_option("--warmup", a->warmup, "untimed warm-up steps")->capture_default_str();
   cmd->add_option("--epoch-size", a->epoch_size, "also time one full epoch over N resident random samples (0: no)")
       ->capture_default_str();
+  cmd->add_flag("--breakdown", a->breakdown, "also time the augmentations and the encoder apart (eager)");
   cmd->add_flag("--check-precision", a->check_precision, "compare the bf16 loss with fp32 on the same batch and views");
   cmd->add_option("--seed", c.seed, "random seed")->capture_default_str();
   add_generator_options(cmd, c.views);

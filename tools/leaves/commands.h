@@ -53,7 +53,7 @@ std::shared_ptr<dist::Communicator> connect_world(const std::string& device, dou
 /// Registers the view-generator options (--eta, --mixture-components, ...) on `cmd`.
 void add_generator_options(CLI::App* cmd, views::GeneratorConfig& g);
 
-/// --precision, --no-cuda-graphs, --no-cudnn-benchmark (pre-training on a GPU).
+/// --precision, --layout, --no-cuda-graphs, --no-cudnn-benchmark (pre-training on a GPU).
 void add_accelerator_options(CLI::App* cmd, train::PretrainConfig& c);
 
 }  // namespace leaves::cli

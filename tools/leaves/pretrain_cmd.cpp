@@ -82,6 +82,10 @@ void add_accelerator_options(CLI::App* cmd, train::PretrainConfig& c) {
                   "encoder arithmetic: bf16 (autocast, fp32 master weights), fp32, or auto (bf16 on CUDA)")
       ->check(CLI::IsMember({"auto", "bf16", "fp32"}))
       ->capture_default_str();
+  cmd->add_option("--layout", c.layout,
+                  "encoder memory layout: channels-last, channels-first, or auto (channels-last on CUDA)")
+      ->check(CLI::IsMember({"auto", "channels-last", "channels-first"}))
+      ->capture_default_str();
   cmd->add_flag("--no-cuda-graphs{false}", c.cuda_graphs, "CUDA: run every step eagerly instead of replaying a graph");
   cmd->add_flag("--no-cudnn-benchmark{false}", c.cudnn_benchmark, "CUDA: no cuDNN autotuning (reproducible algorithms)");
 }

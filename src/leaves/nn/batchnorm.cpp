@@ -16,9 +16,9 @@ void BatchNorm1dImpl::reset() {
 }
 
 torch::Tensor BatchNorm1dImpl::forward(const torch::Tensor& x) {
-  if (x.dim() != 3 || x.size(1) != features) {
+  if ((x.dim() != 3 && x.dim() != 4) || x.size(1) != features) {
     std::ostringstream s;
-    s << "BatchNorm1d: expected input [B, " << features << ", L], got " << x.sizes();
+    s << "BatchNorm1d: expected input [B, " << features << ", L] (or [B, " << features << ", 1, L]), got " << x.sizes();
     throw std::invalid_argument(s.str());
   }
   if (is_training()) {
@@ -31,8 +31,10 @@ torch::Tensor BatchNorm1dImpl::forward(const torch::Tensor& x) {
   }
   // Per-rank count, mean and biased variance, in float32 at least.
   auto xf = x.scalar_type() == torch::kDouble ? x : x.to(torch::kFloat);
-  auto var_mean = torch::var_mean(xf, at::IntArrayRef{0, 2}, /*unbiased=*/false);
-  const double n_local = static_cast<double>(x.size(0) * x.size(2));
+  std::vector<int64_t> dims{0};  // every dimension but the channels
+  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  auto var_mean = torch::var_mean(xf, dims, /*unbiased=*/false);
+  const double n_local = static_cast<double>(x.numel() / features);
   auto local = torch::cat({torch::full({1}, n_local, xf.options()), std::get<1>(var_mean), std::get<0>(var_mean)})
                    .unsqueeze(0);                                      // [1, 1 + 2C]
   auto all = gather(local);                                             // [W, 1 + 2C]
@@ -50,7 +52,9 @@ torch::Tensor BatchNorm1dImpl::forward(const torch::Tensor& x) {
     running_var.mul_(1 - momentum).add_(unbiased.to(running_var.scalar_type()) * momentum);
   }
   auto scale = torch::rsqrt(var + eps) * weight.to(var.scalar_type());
-  auto y = (xf - mean.view({1, -1, 1})) * scale.view({1, -1, 1}) + bias.to(var.scalar_type()).view({1, -1, 1});
+  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+  shape[1] = -1;
+  auto y = (xf - mean.view(shape)) * scale.view(shape) + bias.to(var.scalar_type()).view(shape);
   return y.to(x.scalar_type());
 }
 

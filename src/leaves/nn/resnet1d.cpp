@@ -6,6 +6,13 @@ namespace leaves::nn {
 
 namespace F = torch::nn::functional;
 
+torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x) {
+  if (x.dim() == 3) return conv->forward(x);
+  const auto& w = conv->weight;  // [out, in, k]: the 1-D kernel, 1 x k in 2-D
+  const std::vector<int64_t> stride{1, conv->options.stride()->at(0)}, padding{0, (w.size(2) - 1) / 2};
+  return at::conv2d(x, w.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast), conv->bias, stride, padding);
+}
+
 BasicBlock1dImpl::BasicBlock1dImpl(int64_t in_, int64_t out_, int64_t stride_, double slope)
     : in(in_), out(out_), stride(stride_), negative_slope(slope) {
   reset();
@@ -26,9 +33,9 @@ void BasicBlock1dImpl::reset() {
 
 torch::Tensor BasicBlock1dImpl::forward(const torch::Tensor& x) {
   auto lrelu = F::LeakyReLUFuncOptions().negative_slope(negative_slope);
-  auto y = F::leaky_relu(bn1(conv1(x)), lrelu);
-  y = bn2(conv2(y));
-  auto skip = shortcut_conv ? shortcut_bn(shortcut_conv(x)) : x;
+  auto y = F::leaky_relu(bn1(conv_any_layout(conv1, x)), lrelu);
+  y = bn2(conv_any_layout(conv2, y));
+  auto skip = shortcut_conv ? shortcut_bn(conv_any_layout(shortcut_conv, x)) : x;
   return F::leaky_relu(y + skip, lrelu);
 }
 
@@ -58,7 +65,14 @@ torch::Tensor ResNet1dImpl::forward(const torch::Tensor& x) {
     s << "ResNet1d: expected input [B, " << options.in_channels() << ", L >= 2], got " << x.sizes();
     throw std::invalid_argument(s.str());
   }
-  auto y = F::leaky_relu(stem_bn(stem_conv(x)), F::LeakyReLUFuncOptions().negative_slope(options.negative_slope()));
+  const auto lrelu = F::LeakyReLUFuncOptions().negative_slope(options.negative_slope());
+  if (channels_last_) {
+    auto y = x.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);  // [B, C, 1, L]
+    y = F::leaky_relu(stem_bn(conv_any_layout(stem_conv, y)), lrelu);
+    y = torch::max_pool2d(y, {1, 2}, {1, 2});
+    return body->forward(y).mean({2, 3});
+  }
+  auto y = F::leaky_relu(stem_bn(stem_conv(x)), lrelu);
   y = F::max_pool1d(y, F::MaxPool1dFuncOptions(2));
   return body->forward(y).mean(-1);
 }

@@ -8,6 +8,12 @@
 //
 // w = 64 gives the paper's 512-d representation. Input `[B, C, L]` (L >= 2),
 // output `[B, 8w]`.
+//
+// Layout: with `set_channels_last(true)` the same network runs on `[B, C, 1, L]`
+// tensors in channels-last memory order (time-major, channels innermost), as
+// 2-D convolutions with 1 x k kernels: the order in which cuDNN's tensor-core
+// kernels read their operands, so no layout transposes around each convolution.
+// The parameters, the arithmetic and the checkpoints are the same either way.
 #pragma once
 #include <torch/torch.h>
 
@@ -28,6 +34,7 @@ class BasicBlock1dImpl : public torch::nn::Cloneable<BasicBlock1dImpl> {
  public:
   BasicBlock1dImpl(int64_t in, int64_t out, int64_t stride, double negative_slope);
   void reset() override;
+  /// `[B, in, L]`, or `[B, in, 1, L]` in channels-last order.
   torch::Tensor forward(const torch::Tensor& x);
 
   int64_t in, out, stride;
@@ -44,12 +51,22 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
   /// `[B, C, L]` -> `[B, 8 width]`.
   torch::Tensor forward(const torch::Tensor& x);
   int64_t output_dim() const { return 8 * options.width(); }
+  /// Run on `[B, C, 1, L]` channels-last tensors (see above); not saved.
+  void set_channels_last(bool on) { channels_last_ = on; }
+  bool channels_last() const { return channels_last_; }
 
   ResNet1dOptions options;
   torch::nn::Conv1d stem_conv{nullptr};
   BatchNorm1d stem_bn{nullptr};
   torch::nn::Sequential body{nullptr};
+
+ private:
+  bool channels_last_ = false;
 };
 TORCH_MODULE(ResNet1d);
+
+/// `conv` applied to `x` `[B, C, L]` as it is, or to `[B, C, 1, L]` as a 2-D
+/// convolution with a 1 x k kernel in channels-last order (same weights).
+torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x);
 
 }  // namespace leaves::nn

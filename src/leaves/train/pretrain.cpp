@@ -55,6 +55,14 @@ void PretrainConfig::validate() const {
   if (precision != "auto" && precision != "fp32" && precision != "bf16") {
     bad("--precision must be auto, fp32 or bf16, got '" + precision + "'");
   }
+  if (layout != "auto" && layout != "channels-last" && layout != "channels-first") {
+    bad("--layout must be auto, channels-last or channels-first, got '" + layout + "'");
+  }
+}
+
+bool PretrainConfig::channels_last(const torch::Device& device) const {
+  if (layout == "auto") return device.is_cuda();
+  return layout == "channels-last";
 }
 
 bool PretrainConfig::mixed_precision(const torch::Device& device) const {
@@ -76,7 +84,7 @@ namespace leaves::train {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PretrainConfig, data, method, epochs, batch_size, lr, generator_lr, tau,
                                                 views, width, projection_hidden, projection_dim, device, seed,
                                                 checkpoint_every, sync_batchnorm, bucket_mb, precision,
-                                                cuda_graphs, cudnn_benchmark)
+                                                cuda_graphs, cudnn_benchmark, layout)
 
 json PretrainConfig::to_json() const { return json(*this); }
 
@@ -114,6 +122,7 @@ Pretrainer::Pretrainer(const PretrainConfig& config, int64_t in_channels, std::s
   head->to(device_);
   generator->to(device_);
   mixed_precision_ = config_.mixed_precision(device_);
+  encoder->set_channels_last(config_.channels_last(device_));
   std::vector<torch::Tensor> params = encoder->parameters();
   for (auto& p : head->parameters()) params.push_back(p);  // the head is trained too
   encoder_optimizer = std::make_unique<FlatAdam>(params, FlatAdam::Options{config_.lr});
@@ -252,7 +261,23 @@ int64_t Pretrainer::load_checkpoint(const fs::path& path) {
     auto get_module = [&](const char* name, torch::nn::Module& m) {
       torch::serialize::InputArchive a;
       root.read(name, a);
+      // Module::load rebinds tensors without comparing shapes: compare them here.
+      std::vector<std::pair<std::string, std::vector<int64_t>>> want;
+      for (const auto& p : m.named_parameters()) want.emplace_back(p.key(), p.value().sizes().vec());
+      for (const auto& b : m.named_buffers()) want.emplace_back(b.key(), b.value().sizes().vec());
       m.load(a);
+      auto params = m.named_parameters();
+      auto buffers = m.named_buffers();
+      for (const auto& [key, sizes] : want) {
+        const auto* t = params.find(key);
+        if (t == nullptr) t = buffers.find(key);
+        if (t != nullptr && t->sizes().vec() != sizes) {
+          std::ostringstream s;
+          s << "holds a model of another shape (" << name << "." << key << " is " << t->sizes() << ", this model's "
+            << c10::IntArrayRef(sizes) << ")";
+          throw std::invalid_argument(s.str());
+        }
+      }
     };
     get_module("encoder", *encoder);
     get_module("head", *head);

@@ -68,11 +68,18 @@ struct PretrainConfig {
   /// CUDA: let cuDNN time its convolution algorithms for the batch's shapes
   /// (faster; not bit-reproducible between runs).
   bool cudnn_benchmark = true;
+  /// Encoder memory layout: "channels-last" (`[B, C, 1, L]`, channels
+  /// innermost: cuDNN's tensor cores read that order), "channels-first"
+  /// (`[B, C, L]`), or "auto" (channels-last on CUDA, channels-first on the CPU).
+  /// Same parameters and arithmetic.
+  std::string layout = "auto";
 
   /// Throws std::invalid_argument naming the first bad option.
   void validate() const;
   /// Whether the encoder runs in bf16 on `device` ("auto" resolved).
   bool mixed_precision(const torch::Device& device) const;
+  /// Whether the encoder runs channels-last on `device` ("auto" resolved).
+  bool channels_last(const torch::Device& device) const;
   nlohmann::json to_json() const;
   static PretrainConfig from_json(const nlohmann::json& j);
 };
