@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine, in one call: builds leaves against the LibTorch that ships
 # with PyTorch (CUDA), then
-#   ours:      times our adversarial LEAVES step at the Sleep-EDF shape (C=1,
+#   ours:      (ours-short: fewer variants at the PTB-XL shape) times our adversarial LEAVES step at the Sleep-EDF shape (C=1,
 #              L=3000) and the PTB-XL shape (C=12, L=1000), batch 128: the
 #              default (bf16, channels-last, CUDA graph) and the variants
 #              without each of them, with a breakdown of the eager step;
@@ -49,10 +49,11 @@ declare -A best
 row() { echo "| $* |" >>"$LOG/table.md"; }
 COMMON=(--device cuda --batch-size 128 --projection-hidden 0 --normalize --mixture-components 5)
 
-ours() {  # C L
+ours() {  # C L [N: only the first N variants]
   local C=$1 Lx=$2 variant flags out sps
-  for variant in "bf16, channels-last, CUDA graph (default)|--breakdown" "bf16, channels-first, CUDA graph|--layout channels-first" \
-                 "bf16, channels-last, eager|--no-cuda-graphs" "fp32, channels-last, CUDA graph|--precision fp32"; do
+  local variants=("bf16, channels-last, CUDA graph (default)|--breakdown" "bf16, channels-first, CUDA graph|--layout channels-first"
+                  "bf16, channels-last, eager|--no-cuda-graphs" "fp32, channels-last, CUDA graph|--precision fp32")
+  for variant in "${variants[@]:0:${3:-4}}"; do
     flags=${variant#*|}
     out=$($L bench pretrain "${COMMON[@]}" --channels "$C" --length "$Lx" --steps "$STEPS" --rounds 3 --warmup 5 $flags 2>&1 |
           tee -a "$LOG/ours.log" | tail -2)
@@ -83,6 +84,7 @@ peers() {  # C L
 for section in $SECTIONS; do
   case $section in
     ours) ours 1 3000; ours 12 1000 ;;
+    ours-short) ours 1 3000; ours 12 1000 2 ;;  # the PTB-XL shape: default and channels-first only
     peers) peers 1 3000; peers 12 1000 ;;
     epoch)  # a full epoch over a Sleep-EDF-sized resident set, as `leaves pretrain` runs it
       $L bench pretrain "${COMMON[@]}" --channels 1 --length 3000 --steps 5 --rounds 1 --warmup 5 --epoch-size 42308 2>&1 |
