@@ -47,10 +47,15 @@ void check_precision(const BenchArgs& a, const torch::Tensor& x) {
               loss[0], loss[1], rel);
 }
 
-// Median seconds of `fn` over the rounds (device synchronised around each round).
+// Seconds per call of `fn`: `warmup` untimed calls, then `rounds` rounds of
+// `steps` calls, the device synchronised around each round (its work is
+// asynchronous); the median round, and the fastest and slowest.
+struct Timing {
+  double median = 0, fastest = 0, slowest = 0;
+};
 template <typename Fn>
-double median_time(const BenchArgs& a, const torch::Device& device, Fn fn) {
-  for (int64_t i = 0; i < std::max<int64_t>(a.warmup, 1); ++i) fn();
+Timing time_rounds(const BenchArgs& a, const torch::Device& device, Fn fn) {
+  for (int64_t i = 0; i < a.warmup; ++i) fn();
   compat::synchronize(device);
   std::vector<double> t;
   for (int64_t r = 0; r < a.rounds; ++r) {
@@ -60,7 +65,7 @@ double median_time(const BenchArgs& a, const torch::Device& device, Fn fn) {
     t.push_back(seconds_since(t0) / a.steps);
   }
   std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return {t[t.size() / 2], t.front(), t.back()};
 }
 
 // Where an eager step's time goes: the augmentations (views and the backward
@@ -69,17 +74,17 @@ double median_time(const BenchArgs& a, const torch::Device& device, Fn fn) {
 void breakdown(const BenchArgs& a, train::Pretrainer& t, const torch::Tensor& x) {
   const auto device = t.device();
   auto both = torch::cat({x, x});
-  const double views_s = median_time(a, device, [&] {
+  const double views_s = time_rounds(a, device, [&] {
     auto v = t.generator->forward(both);
     if (v.requires_grad()) v.sum().backward();
-  });
+  }).median;
   torch::Tensor fixed;
   {
     torch::NoGradGuard g;
     fixed = t.generator->forward(both);
   }
   const int64_t B = x.size(0);
-  const double encoder_s = median_time(a, device, [&] {
+  const double encoder_s = time_rounds(a, device, [&] {
     torch::Tensor z;
     {
       compat::AutocastGuard amp(device, t.mixed_precision());
@@ -87,11 +92,11 @@ void breakdown(const BenchArgs& a, train::Pretrainer& t, const torch::Tensor& x)
     }
     z = z.to(torch::kFloat);
     loss::nt_xent(z.narrow(0, 0, B), z.narrow(0, B, B), a.config.tau).backward();
-  });
-  const double step_s = median_time(a, device, [&] {
+  }).median;
+  const double step_s = time_rounds(a, device, [&] {
     t.compute_gradients(x);
     t.apply_gradients();
-  });
+  }).median;
   std::printf("breakdown (eager, per step): views fwd+bwd %.5f s, encoder+head+NT-Xent fwd+bwd %.5f s, "
               "whole eager step %.5f s\n",
               views_s, encoder_s, step_s);
@@ -114,17 +119,8 @@ int run_bench(const BenchArgs& a) {
 
   compat::reset_peak_memory(device);
   torch::Tensor loss;
-  for (int64_t i = 0; i < a.warmup; ++i) loss = trainer.step(x);
-  compat::synchronize(device);
-  std::vector<double> per_step;
-  for (int64_t r = 0; r < a.rounds; ++r) {
-    const auto t0 = Clock::now();
-    for (int64_t i = 0; i < a.steps; ++i) loss = trainer.step(x);
-    compat::synchronize(device);  // device work is asynchronous: wait before reading the clock
-    per_step.push_back(seconds_since(t0) / a.steps);
-  }
-  std::sort(per_step.begin(), per_step.end());
-  const double dt = per_step[per_step.size() / 2];
+  const auto timing = time_rounds(a, device, [&] { loss = trainer.step(x); });
+  const double dt = timing.median;
   const float final_loss = loss.item<float>();
   const int64_t peak = compat::peak_memory_bytes(device);
 
@@ -148,7 +144,7 @@ int run_bench(const BenchArgs& a) {
               compat::device_name(device).c_str(), trainer.mixed_precision() ? "bf16" : "fp32",
               trainer.encoder->channels_last() ? "channels-last" : "channels-first",
               trainer.graph_captured() ? "yes" : "no", torch::get_num_threads(), dt,
-              static_cast<long long>(a.rounds), per_step.front(), per_step.back(),
+              static_cast<long long>(a.rounds), timing.fastest, timing.slowest,
               peak < 0 ? "n/a" : std::to_string(peak >> 20).c_str(), B / dt, final_loss);
   return 0;
 }
