@@ -12,7 +12,7 @@
 #   nccl:      the NCCL process group for a world of one;
 # and prints one table. Needs .deps/ from scripts/fetch-device-deps.sh (carried).
 # Logs go to $OUT when it is set (the device tool), else to build-device/.
-# Usage: bash scripts/device-bench.sh [SECTION...]   (default: all of them)
+# Usage: bash scripts/device-bench.sh [SECTION...]   (default: all of them; `build` builds only)
 #   STEPS=20 (timed steps per round), PEER_MODES="fp32,--bf16,--bf16 --compile"
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -83,6 +83,7 @@ peers() {  # C L
 
 for section in $SECTIONS; do
   case $section in
+    build) ;;  # the build above is all (build-device/leaves)
     ours) ours 1 3000; ours 12 1000 ;;
     ours-short) ours 1 3000; ours 12 1000 2 ;;  # the PTB-XL shape: default and channels-first only
     peers) peers 1 3000; peers 12 1000 ;;
@@ -106,7 +107,7 @@ for section in $SECTIONS; do
       rm -rf "$PREFIX/nccl-run"
       LEAVES_DIST=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=0 $L pretrain --device cuda --data synthetic --epochs 1 \
         --batch-size 64 --out "$PREFIX/nccl-run" 2>&1 | grep -E "worker|epoch|failed" || echo "NCCL run failed" ;;
-    *) echo "unknown section '$section' (ours peers epoch precision nccl)"; exit 2 ;;
+    *) echo "unknown section '$section' (build ours ours-short peers epoch precision nccl)"; exit 2 ;;
   esac
 done
 echo

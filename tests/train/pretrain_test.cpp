@@ -309,6 +309,50 @@ TEST(FlatAdam, RefusesMixedDevicesOrDtypesAndStateOfAnotherModel) {
   EXPECT_THROW(large.load(in), std::invalid_argument);
 }
 
+// Checkpoints written before the flat optimizer hold torch::optim::Adam's
+// state: it is read, and training continues exactly as Adam would.
+TEST(FlatAdam, ContinuesFromTheStateTorchAdamSaved) {
+  torch::manual_seed(8);
+  std::vector<torch::Tensor> ref{torch::randn({3, 4}).requires_grad_(true), torch::randn({5}).requires_grad_(true)};
+  torch::optim::Adam adam(ref, torch::optim::AdamOptions(1e-2));
+  auto grads = [](int step) {
+    torch::manual_seed(100 + step);
+    return std::vector<torch::Tensor>{torch::randn({3, 4}), torch::randn({5})};
+  };
+  for (int step = 0; step < 3; ++step) {
+    auto g = grads(step);
+    for (size_t i = 0; i < ref.size(); ++i) ref[i].mutable_grad() = g[i];
+    adam.step();
+  }
+  torch::serialize::OutputArchive out;
+  adam.save(out);
+  std::stringstream bytes;
+  out.save_to(bytes);
+  std::vector<torch::Tensor> ours{ref[0].detach().clone().requires_grad_(true), ref[1].detach().clone().requires_grad_(true)};
+  FlatAdam flat(ours, FlatAdam::Options{1e-2});
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  flat.load(in);
+  EXPECT_EQ(flat.steps(), 3);
+  for (int step = 3; step < 5; ++step) {
+    auto g = grads(step);
+    flat.zero_grad();
+    for (size_t i = 0; i < ref.size(); ++i) {
+      ref[i].mutable_grad() = g[i];
+      ours[i].mutable_grad().add_(g[i]);
+    }
+    adam.step();
+    flat.step();
+  }
+  for (size_t i = 0; i < ref.size(); ++i) EXPECT_TRUE(torch::allclose(ours[i], ref[i], 1e-6, 1e-7)) << i;
+  // State of another model is refused.
+  FlatAdam other({torch::zeros({7}).requires_grad_(true)}, FlatAdam::Options{});
+  torch::serialize::InputArchive again;
+  std::stringstream copy(bytes.str());
+  again.load_from(copy);
+  EXPECT_THROW(other.load(again), std::invalid_argument);
+}
+
 // Mixed precision (bf16 autocast) runs on the CPU too: the loss of one batch
 // with the same views and weights stays within 2% of fp32, and training steps work.
 TEST(Pretrainer, Bf16LossOfTheSameBatchIsCloseToFp32) {

@@ -1,6 +1,8 @@
 #include "leaves/train/flat_adam.h"
 
+#include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
 namespace leaves::train {
 
@@ -87,13 +89,52 @@ void FlatAdam::save(torch::serialize::OutputArchive& archive) const {
   archive.write("exp_avg_sq", exp_avg_sq_);
 }
 
+namespace {
+// The key of a parameter in torch::optim::Optimizer::state(): the address of
+// its TensorImpl, printed (LibTorch 1.13) or as it is (later versions).
+template <typename Map>
+typename Map::key_type adam_state_key(const torch::Tensor& p) {
+  using Key = typename Map::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream s;
+    s << p.unsafeGetTensorImpl();
+    return s.str();
+  } else {
+    return Key(p.unsafeGetTensorImpl());
+  }
+}
+}  // namespace
+
+void FlatAdam::load_torch_adam(torch::serialize::InputArchive& archive) {
+  torch::optim::Adam legacy(params_, torch::optim::AdamOptions(options_.lr));
+  try {
+    legacy.load(archive);
+  } catch (const c10::Error& e) {
+    throw std::invalid_argument(std::string("optimizer state does not fit this model: ") + e.what_without_backtrace());
+  }
+  using Map = std::decay_t<decltype(legacy.state())>;
+  torch::NoGradGuard no_grad;
+  int64_t steps = 0;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto it = legacy.state().find(adam_state_key<Map>(params_[i]));
+    if (it == legacy.state().end()) continue;  // never updated
+    const auto& st = static_cast<const torch::optim::AdamParamState&>(*it->second);
+    const int64_t n = params_[i].numel();
+    exp_avg_.narrow(0, offsets_[i], n).copy_(st.exp_avg().reshape({-1}));
+    exp_avg_sq_.narrow(0, offsets_[i], n).copy_(st.exp_avg_sq().reshape({-1}));
+    steps = std::max(steps, st.step());
+  }
+  step_.fill_(static_cast<double>(steps));
+}
+
 void FlatAdam::load(torch::serialize::InputArchive& archive) {
   torch::Tensor format, step, m, v;
-  if (!archive.try_read("format", format) || !archive.try_read("exp_avg", m)) {
-    throw std::invalid_argument(
-        "optimizer state in an older format (written before leaves' flat Adam); it cannot be resumed with this "
-        "version");
+  if (!archive.try_read("format", format)) {
+    // Checkpoints written before the flat optimizer hold torch::optim::Adam's state.
+    load_torch_adam(archive);
+    return;
   }
+  if (!archive.try_read("exp_avg", m)) throw std::invalid_argument("optimizer state without exp_avg");
   archive.read("step", step);
   archive.read("exp_avg_sq", v);
   if (m.numel() != exp_avg_.numel() || v.numel() != exp_avg_sq_.numel()) {

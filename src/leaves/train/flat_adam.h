@@ -43,10 +43,12 @@ class FlatAdam {
 
   void save(torch::serialize::OutputArchive& archive) const;
   /// Throws std::invalid_argument when the archive holds state for another
-  /// set of parameters.
+  /// set of parameters. Also reads the state torch::optim::Adam saves (over
+  /// the same parameters, in the same order): checkpoints of earlier versions.
   void load(torch::serialize::InputArchive& archive);
 
  private:
+  void load_torch_adam(torch::serialize::InputArchive& archive);
   bool views_intact() const;
   std::vector<torch::Tensor> params_;
   std::vector<int64_t> offsets_;
