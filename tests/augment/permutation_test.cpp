@@ -41,6 +41,33 @@ TEST(PermutationIndex, ShufflesWholeSegments) {
   EXPECT_TRUE(torch::equal(one, torch::arange(L).expand({2, L})));
 }
 
+namespace {
+// The definition, by sorting: position t belongs to segment floor(t n / L);
+// segments are ordered by their keys, positions inside a segment by time.
+torch::Tensor permutation_index_by_sorting(const torch::Tensor& counts, const torch::Tensor& keys, int64_t L) {
+  const int64_t B = counts.size(0), K = keys.size(1);
+  auto n = counts.view({B, 1});
+  auto t = torch::arange(L, torch::kLong).view({1, L});
+  auto sid = torch::div(t * n, L, "floor");
+  auto masked = torch::where(torch::arange(K).view({1, K}) < n, keys, torch::full({}, 2.0));
+  auto rank = masked.argsort(int64_t{1}).argsort(int64_t{1});
+  return (rank.gather(1, sid) * L + t).argsort(int64_t{1});
+}
+}  // namespace
+
+TEST(PermutationIndex, EqualsTheSortingDefinitionExactly) {
+  torch::manual_seed(21);
+  for (int64_t L : {1, 2, 5, 7, 64, 97, 1000}) {
+    for (int64_t K : {1, 2, 5, 9}) {
+      const int64_t B = 24;
+      auto counts = torch::randint(1, K + 1, {B}, torch::kLong);  // n > L: empty segments
+      auto keys = torch::rand({B, K});
+      EXPECT_TRUE(torch::equal(permutation_index(counts, keys, L), permutation_index_by_sorting(counts, keys, L)))
+          << "L " << L << " K " << K;
+    }
+  }
+}
+
 TEST(PermutationIndex, SegmentsAppearInKeyOrder) {
   // n = 2 on L = 10: segments [0,5) and [5,10); keys (0.9, 0.1) swap them.
   auto idx = permutation_index(torch::tensor({int64_t{2}}), torch::tensor({{0.9f, 0.1f, 0.5f}}), 10);

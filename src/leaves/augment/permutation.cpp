@@ -5,16 +5,26 @@
 namespace leaves::augment {
 
 torch::Tensor permutation_index(const torch::Tensor& counts, const torch::Tensor& keys, int64_t L) {
+  // Sort-free: segments are laid out in key order, so output position j lies in
+  // the segment of rank r with cum[r] <= j < cum[r + 1] (cum: the lengths of the
+  // segments of lower rank) and reads source start[seg_r] + j - cum[r]. One
+  // sort over K keys and a search among K bounds per position, instead of a
+  // sort of L keys per row.
   const int64_t B = counts.size(0), K = keys.size(1);
+  const auto lopts = counts.options().dtype(torch::kLong);
   auto n = counts.to(torch::kLong).view({B, 1});
-  auto t = torch::arange(L, counts.options().dtype(torch::kLong)).view({1, L});
-  auto sid = torch::div(t * n, L, "floor");                    // segment of each position [B, L]
-  auto start = torch::div(sid * L + n - 1, n, "floor");         // first position of that segment
-  auto slot = torch::arange(K, n.options()).view({1, K});
+  auto s = torch::arange(K + 1, lopts).view({1, K + 1});
+  auto start = torch::div(s.clamp_max(n) * L + n - 1, n, "floor");  // [B, K + 1]; start[n..K] = L
+  auto len = start.narrow(1, 1, K) - start.narrow(1, 0, K);          // [B, K]; 0 for unused slots
+  auto slot = s.narrow(1, 0, K);
   auto masked = torch::where(slot < n, keys, torch::full({}, 2.0, keys.options()));
-  auto rank = masked.argsort(int64_t{1}).argsort(int64_t{1});                     // new place of each segment [B, K]
-  auto key = rank.gather(1, sid) * L + (t - start);             // unique integer keys
-  return key.argsort(int64_t{1});
+  auto order = masked.argsort(int64_t{1});                           // segment at each rank [B, K]
+  auto end = len.gather(1, order).cumsum(1);                         // [B, K], inclusive
+  auto j = torch::arange(L, lopts).view({1, L}).expand({B, L}).contiguous();
+  auto rank = torch::searchsorted(end, j, /*out_int32=*/false, /*right=*/true);  // [B, L]
+  auto seg = order.gather(1, rank);
+  auto before = (end - len.gather(1, order)).gather(1, rank);        // positions of lower ranks
+  return start.gather(1, seg) + j - before;
 }
 
 torch::Tensor apply_permutation(const torch::Tensor& x, const torch::Tensor& index) {
