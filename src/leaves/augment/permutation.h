@@ -3,9 +3,10 @@
 // Each sample is cut into n contiguous segments of (nearly) equal length --
 // segment s covers t with floor(t n / L) = s -- and the segments are shuffled;
 // all channels of a sample move together. n is drawn per sample from {1, ..., K}.
-// Everything is vectorised: the source index of every output position is the
-// argsort of an integer key (rank of the segment, then offset inside it), and
-// the view is one gather. The gradient with respect to the input is therefore
+// Everything is vectorised: the source index of every output position is that
+// of the argsort of an integer key (rank of the segment, then offset inside it),
+// computed without sorting (a search among the K segment bounds), and the view
+// is one gather. The gradient with respect to the input is therefore
 // exactly the inverse permutation (gather's backward is a scatter).
 //
 // Learnable segment count. The soft bound k = 1 + (K - 1) sigmoid(p) in (1, K)
