@@ -86,8 +86,11 @@ void add_accelerator_options(CLI::App* cmd, train::PretrainConfig& c) {
                   "encoder memory layout: channels-last, channels-first, or auto (channels-last on CUDA)")
       ->check(CLI::IsMember({"auto", "channels-last", "channels-first"}))
       ->capture_default_str();
-  cmd->add_flag("--no-cuda-graphs{false}", c.cuda_graphs, "CUDA: run every step eagerly instead of replaying a graph");
-  cmd->add_flag("--no-cudnn-benchmark{false}", c.cudnn_benchmark, "CUDA: no cuDNN autotuning (reproducible algorithms)");
+  auto* cp = &c;
+  cmd->add_flag_callback("--no-cuda-graphs", [cp] { cp->cuda_graphs = false; },
+                         "CUDA: run every step eagerly instead of replaying a graph");
+  cmd->add_flag_callback("--no-cudnn-benchmark", [cp] { cp->cudnn_benchmark = false; },
+                         "CUDA: no cuDNN autotuning (reproducible algorithms)");
 }
 
 Action add_pretrain_command(CLI::App& app) {
