@@ -36,10 +36,8 @@ class FlatAdam {
   /// (loading a module's state does); step() does it itself when it notices.
   void rebind();
 
-  const std::vector<torch::Tensor>& parameters() const { return params_; }
   /// Updates taken so far (a host copy; reading it synchronises).
   int64_t steps() const;
-  const Options& options() const { return options_; }
 
   void save(torch::serialize::OutputArchive& archive) const;
   /// Throws std::invalid_argument when the archive holds state for another
