@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake
   libtorch-dev              # LibTorch 1.13 (CPU)
+  libopenblas0-openmp       # a fast BLAS behind LibTorch (Debian's default is the reference one):
+                            # the CPU encoder's Winograd convolutions are its matrix products
   libcli11-dev              # command-line parsing
   nlohmann-json3-dev        # JSON (configs, run logs)
   libtomlplusplus-dev       # TOML presets

@@ -3,7 +3,12 @@
 #include <ATen/autocast_mode.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <thread>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #ifdef LEAVES_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -16,6 +21,18 @@ void use_all_cores() {
   if (std::getenv("OMP_NUM_THREADS") != nullptr) return;
   const unsigned n = std::thread::hardware_concurrency();
   if (n > 0) torch::set_num_threads(static_cast<int>(n));
+}
+
+void keep_freed_memory() {
+#if defined(__GLIBC__)
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if ((tunables != nullptr && std::strstr(tunables, "malloc") != nullptr) ||
+      std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr) {
+    return;  // the user's settings win
+  }
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);            // glibc's maximum on 64-bit
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);             // keep up to 1 GiB free at the top of the heap
+#endif
 }
 
 namespace {
@@ -44,6 +61,8 @@ void set_autocast(torch::DeviceType t, bool on, torch::ScalarType dtype) {
 }
 #endif
 }  // namespace
+
+bool autocast_on(torch::DeviceType t) { return autocast_enabled(t); }
 
 AutocastGuard::AutocastGuard(const torch::Device& device, bool enabled, torch::ScalarType dtype) {
   if (!enabled) return;

@@ -22,6 +22,15 @@ inline const char* torch_version() { return TORCH_VERSION; }
 /// otherwise (Debian's LibTorch otherwise starts with a single thread here).
 void use_all_cores();
 
+/// Keeps freed memory in the process (glibc: large blocks from the heap instead
+/// of fresh mappings, no trimming back to the system), so that a training
+/// step's activations, allocated and freed every step, are not zero-filled by
+/// the kernel page by page again each time. Measured on the CPU step at
+/// B = 32, L = 1000: minor page faults 1.0 M -> 0.2 M over 14 steps, system
+/// time 2.8 -> 1.6 s. Does nothing where the C library is not glibc, or when
+/// GLIBC_TUNABLES / MALLOC_*_ variables already set these.
+void keep_freed_memory();
+
 /// Autocast (automatic mixed precision) on `device`'s type for the guard's
 /// lifetime: matrix products and convolutions run in `dtype`, the rest as
 /// PyTorch's autocast lists say. Disabled (`enabled` false) it changes nothing.
@@ -39,6 +48,10 @@ class AutocastGuard {
   torch::DeviceType type_ = torch::kCPU;
   torch::ScalarType was_dtype_ = torch::kBFloat16;
 };
+
+/// Whether autocast is on for device type `t` at this point (e.g. inside an
+/// AutocastGuard).
+bool autocast_on(torch::DeviceType t);
 
 /// Whether this build can drive CUDA directly (graphs, streams, memory stats).
 bool built_with_cuda();

@@ -19,6 +19,16 @@ namespace leaves::cli {
 
 namespace {
 
+// How the encoder's 3-tap convolutions ran: "winograd" / "torch" with the
+// BLAS's measured speed on the CPU, "n/a" on CUDA.
+std::string cpu_conv_label(const torch::Device& device, const train::Pretrainer& trainer) {
+  if (!device.is_cpu()) return "n/a";
+  const bool wino = !trainer.mixed_precision() && nn::use_winograd(trainer.encoder->cpu_conv());
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s blas_gflops=%.0f", wino ? "winograd" : "torch", nn::blas_gflops());
+  return buf;
+}
+
 struct BenchArgs {
   train::PretrainConfig config;
   int64_t channels = 1, length = 3000, steps = 10, warmup = 3, rounds = 3, epoch_size = 0;
@@ -137,13 +147,14 @@ int run_bench(const BenchArgs& a) {
                 static_cast<long long>(a.epoch_size), static_cast<long long>(steps), s, steps * B / s, mean);
   }
   std::printf("leaves bench pretrain method=%s B=%lld C=%lld L=%lld width=%lld device=%s name=\"%s\" precision=%s "
-              "layout=%s cuda_graph=%s threads=%d step_s=%.5f (median of %lld rounds, fastest %.5f, slowest %.5f) "
+              "layout=%s cuda_graph=%s cpu_conv=%s threads=%d step_s=%.5f (median of %lld rounds, fastest %.5f, slowest %.5f) "
               "peak_mem_mib=%s samples_per_s=%.1f loss=%.3f\n",
               a.config.method.c_str(), static_cast<long long>(B), static_cast<long long>(a.channels),
               static_cast<long long>(a.length), static_cast<long long>(a.config.width), device.str().c_str(),
               compat::device_name(device).c_str(), trainer.mixed_precision() ? "bf16" : "fp32",
               trainer.encoder->channels_last() ? "channels-last" : "channels-first",
-              trainer.graph_captured() ? "yes" : "no", torch::get_num_threads(), dt,
+              trainer.graph_captured() ? "yes" : "no", cpu_conv_label(device, trainer).c_str(),
+              torch::get_num_threads(), dt,
               static_cast<long long>(a.rounds), timing.fastest, timing.slowest,
               peak < 0 ? "n/a" : std::to_string(peak >> 20).c_str(), B / dt, final_loss);
   return 0;

@@ -33,6 +33,7 @@ void add_generator_options(CLI::App* cmd, views::GeneratorConfig& g) {
 
 int main(int argc, char** argv) {
   leaves::compat::use_all_cores();
+  leaves::compat::keep_freed_memory();
   CLI::App app{"leaves: learned views (LEAVES) for self-supervised contrastive learning on time series"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("leaves 0.1.0 (LibTorch ") + leaves::compat::torch_version() + ")");

@@ -86,6 +86,11 @@ void add_accelerator_options(CLI::App* cmd, train::PretrainConfig& c) {
                   "encoder memory layout: channels-last, channels-first, or auto (channels-last on CUDA)")
       ->check(CLI::IsMember({"auto", "channels-last", "channels-first"}))
       ->capture_default_str();
+  cmd->add_option("--cpu-conv", c.cpu_conv,
+                  "CPU: the encoder's 3-tap convolutions by winograd (F(4,3) on the BLAS), torch (oneDNN), or auto "
+                  "(winograd when the BLAS is fast)")
+      ->check(CLI::IsMember({"auto", "winograd", "torch"}))
+      ->capture_default_str();
   auto* cp = &c;
   cmd->add_flag_callback("--no-cuda-graphs", [cp] { cp->cuda_graphs = false; },
                          "CUDA: run every step eagerly instead of replaying a graph");

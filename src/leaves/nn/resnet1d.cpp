@@ -2,12 +2,29 @@
 
 #include <stdexcept>
 
+#include "leaves/compat.h"
+
 namespace leaves::nn {
 
 namespace F = torch::nn::functional;
 
-torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x) {
-  if (x.dim() == 3) return conv->forward(x);
+namespace {
+bool winograd_fits(const torch::nn::Conv1d& conv, const torch::Tensor& x, CpuConv cpu_conv) {
+  if (cpu_conv == CpuConv::Torch || !x.device().is_cpu()) return false;
+  // Every 3-tap convolution of this file is built with padding 1 and zero
+  // padding mode (the options' padding is a variant whose API differs between
+  // LibTorch versions, so it is not re-read here).
+  const auto& o = conv->options;
+  return o.kernel_size()->at(0) == 3 && o.stride()->at(0) == 1 && o.dilation()->at(0) == 1 && o.groups() == 1 &&
+         winograd_applicable(x, conv->weight) && !compat::autocast_on(torch::kCPU) && use_winograd(cpu_conv);
+}
+}  // namespace
+
+torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, CpuConv cpu_conv) {
+  if (x.dim() == 3) {
+    if (winograd_fits(conv, x, cpu_conv)) return winograd_conv1d(x, conv->weight, conv->bias);
+    return conv->forward(x);
+  }
   const auto& w = conv->weight;  // [out, in, k]: the 1-D kernel, 1 x k in 2-D
   const std::vector<int64_t> stride{1, conv->options.stride()->at(0)}, padding{0, (w.size(2) - 1) / 2};
   return at::conv2d(x, w.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast), conv->bias, stride, padding);
@@ -33,8 +50,8 @@ void BasicBlock1dImpl::reset() {
 
 torch::Tensor BasicBlock1dImpl::forward(const torch::Tensor& x) {
   auto lrelu = F::LeakyReLUFuncOptions().negative_slope(negative_slope);
-  auto y = F::leaky_relu(bn1(conv_any_layout(conv1, x)), lrelu);
-  y = bn2(conv_any_layout(conv2, y));
+  auto y = F::leaky_relu(bn1(conv_any_layout(conv1, x, cpu_conv)), lrelu);
+  y = bn2(conv_any_layout(conv2, y, cpu_conv));
   auto skip = shortcut_conv ? shortcut_bn(conv_any_layout(shortcut_conv, x)) : x;
   return F::leaky_relu(y + skip, lrelu);
 }
@@ -59,6 +76,13 @@ void ResNet1dImpl::reset() {
   body = register_module("body", body);
 }
 
+void ResNet1dImpl::set_cpu_conv(CpuConv c) {
+  cpu_conv_ = c;
+  for (auto& m : body->children()) {
+    if (auto* block = dynamic_cast<BasicBlock1dImpl*>(m.get())) block->cpu_conv = c;
+  }
+}
+
 torch::Tensor ResNet1dImpl::forward(const torch::Tensor& x) {
   if (x.dim() != 3 || x.size(1) != options.in_channels() || x.size(2) < 2) {
     std::ostringstream s;
@@ -72,7 +96,7 @@ torch::Tensor ResNet1dImpl::forward(const torch::Tensor& x) {
     y = torch::max_pool2d(y, {1, 2}, {1, 2});
     return body->forward(y).mean({2, 3});
   }
-  auto y = F::leaky_relu(stem_bn(stem_conv(x)), lrelu);
+  auto y = F::leaky_relu(stem_bn(conv_any_layout(stem_conv, x, cpu_conv_)), lrelu);
   y = F::max_pool1d(y, F::MaxPool1dFuncOptions(2));
   return body->forward(y).mean(-1);
 }

@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include "leaves/nn/batchnorm.h"
+#include "leaves/nn/winograd.h"
 
 namespace leaves::nn {
 
@@ -39,6 +40,8 @@ class BasicBlock1dImpl : public torch::nn::Cloneable<BasicBlock1dImpl> {
 
   int64_t in, out, stride;
   double negative_slope;
+  /// How the 3-tap stride-1 convolutions run on the CPU (see ResNet1dImpl).
+  CpuConv cpu_conv = CpuConv::Auto;
   torch::nn::Conv1d conv1{nullptr}, conv2{nullptr}, shortcut_conv{nullptr};
   BatchNorm1d bn1{nullptr}, bn2{nullptr}, shortcut_bn{nullptr};
 };
@@ -54,6 +57,13 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
   /// Run on `[B, C, 1, L]` channels-last tensors (see above); not saved.
   void set_channels_last(bool on) { channels_last_ = on; }
   bool channels_last() const { return channels_last_; }
+  /// How the 3-tap stride-1 convolutions (15 of the 20) run on the CPU:
+  /// Winograd F(4, 3) (`winograd.h`) or LibTorch's own; `Auto` (the default)
+  /// takes Winograd when the BLAS is fast. Only fp32/fp64 channels-first CPU
+  /// tensors outside autocast use Winograd; anything else runs LibTorch's.
+  /// Not saved: the arithmetic is the same convolution either way.
+  void set_cpu_conv(CpuConv c);
+  CpuConv cpu_conv() const { return cpu_conv_; }
 
   ResNet1dOptions options;
   torch::nn::Conv1d stem_conv{nullptr};
@@ -62,11 +72,14 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
 
  private:
   bool channels_last_ = false;
+  CpuConv cpu_conv_ = CpuConv::Auto;
 };
 TORCH_MODULE(ResNet1d);
 
 /// `conv` applied to `x` `[B, C, L]` as it is, or to `[B, C, 1, L]` as a 2-D
 /// convolution with a 1 x k kernel in channels-last order (same weights).
-torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x);
+/// A 3-tap, stride-1, padding-1 convolution of a `[B, C, L]` CPU tensor runs as
+/// Winograd F(4, 3) when `cpu_conv` resolves to it (see ResNet1dImpl).
+torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, CpuConv cpu_conv = CpuConv::Torch);
 
 }  // namespace leaves::nn

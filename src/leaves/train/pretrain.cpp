@@ -58,6 +58,7 @@ void PretrainConfig::validate() const {
   if (layout != "auto" && layout != "channels-last" && layout != "channels-first") {
     bad("--layout must be auto, channels-last or channels-first, got '" + layout + "'");
   }
+  nn::parse_cpu_conv(cpu_conv);
 }
 
 bool PretrainConfig::channels_last(const torch::Device& device) const {
@@ -84,7 +85,7 @@ namespace leaves::train {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PretrainConfig, data, method, epochs, batch_size, lr, generator_lr, tau,
                                                 views, width, projection_hidden, projection_dim, device, seed,
                                                 checkpoint_every, sync_batchnorm, bucket_mb, precision,
-                                                cuda_graphs, cudnn_benchmark, layout)
+                                                cuda_graphs, cudnn_benchmark, layout, cpu_conv)
 
 json PretrainConfig::to_json() const { return json(*this); }
 
@@ -123,6 +124,7 @@ Pretrainer::Pretrainer(const PretrainConfig& config, int64_t in_channels, std::s
   generator->to(device_);
   mixed_precision_ = config_.mixed_precision(device_);
   encoder->set_channels_last(config_.channels_last(device_));
+  encoder->set_cpu_conv(nn::parse_cpu_conv(config_.cpu_conv));
   std::vector<torch::Tensor> params = encoder->parameters();
   for (auto& p : head->parameters()) params.push_back(p);  // the head is trained too
   encoder_optimizer = std::make_unique<FlatAdam>(params, FlatAdam::Options{config_.lr});

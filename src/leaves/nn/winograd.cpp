@@ -1,0 +1,444 @@
+#include "leaves/nn/winograd.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+#include <vector>
+
+namespace leaves::nn {
+
+CpuConv parse_cpu_conv(const std::string& name, const std::string& option) {
+  if (name == "auto") return CpuConv::Auto;
+  if (name == "winograd") return CpuConv::Winograd;
+  if (name == "torch") return CpuConv::Torch;
+  throw std::invalid_argument(option + " must be auto, winograd or torch, got '" + name + "'");
+}
+
+const char* cpu_conv_name(CpuConv c) {
+  switch (c) {
+    case CpuConv::Auto: return "auto";
+    case CpuConv::Winograd: return "winograd";
+    case CpuConv::Torch: return "torch";
+  }
+  return "?";
+}
+
+double blas_gflops() {
+  static const double gflops = [] {
+    torch::NoGradGuard no_grad;
+    const int64_t m = 256, k = 256, n = 1024;
+    auto a = torch::randn({m, k}), b = torch::randn({k, n}), c = torch::empty({m, n});
+    at::mm_out(c, a, b);  // warm-up (thread pools, first-touch)
+    double best = 1e30;
+    for (int i = 0; i < 3; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      at::mm_out(c, a, b);
+      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return 2.0 * m * k * n / best / 1e9;
+  }();
+  return gflops;
+}
+
+bool blas_is_fast() { return blas_gflops() >= 20.0; }
+
+bool use_winograd(CpuConv c) {
+  if (c == CpuConv::Winograd) return true;
+  if (c == CpuConv::Torch) return false;
+  return blas_is_fast();
+}
+
+bool winograd_applicable(const torch::Tensor& x, const torch::Tensor& w) {
+  return x.defined() && w.defined() && x.device().is_cpu() && w.device().is_cpu() && x.dim() == 3 &&
+         w.dim() == 3 && w.size(2) == 3 && w.size(1) == x.size(1) && x.size(2) >= 1 &&
+         x.scalar_type() == w.scalar_type() &&
+         (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble);
+}
+
+namespace winograd_impl {
+
+// F(4, 3) with the points 0, 1, -1, 2, -2 and infinity (Lavin and Gray 2016).
+// B^T (6 x 6) acts on a tile d of 6 inputs, G (6 x 3) on the kernel, A^T (4 x 6)
+// maps the 6 products to 4 outputs. B^T and A^T are written out in the loops
+// below; G is this table.
+constexpr double kG[6][3] = {{1.0 / 4, 0, 0},
+                             {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                             {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                             {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                             {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                             {0, 0, 1}};
+
+constexpr int64_t kM = 4;  // outputs per tile
+constexpr int64_t kN = 6;  // inputs per tile (= transformed points)
+
+int64_t tiles_for(int64_t length) { return (length + kM - 1) / kM; }
+
+// The row kernels: one row of a [rows, L] tensor at a time. Each row is first
+// split into four phase arrays (p_r[t] = row[4 t + r]) so that the transform
+// loops over tiles read and write with unit stride and vectorise.
+
+// Copies the row, shifted right by `shift` (0 or 1: the convolution's left
+// padding) and zero-padded, into the phase arrays p_r, each of `n` values.
+template <typename T>
+inline __attribute__((always_inline)) void split_phases(const T* row, int64_t L, int64_t shift, int64_t n, T* buf,
+                                                        T* p0, T* p1, T* p2, T* p3) {
+  const int64_t total = 4 * n;
+  std::fill(buf, buf + shift, T(0));
+  std::copy(row, row + L, buf + shift);
+  std::fill(buf + shift + L, buf + total, T(0));
+  for (int64_t t = 0; t < n; ++t) {
+    p0[t] = buf[4 * t];
+    p1[t] = buf[4 * t + 1];
+    p2[t] = buf[4 * t + 2];
+    p3[t] = buf[4 * t + 3];
+  }
+}
+
+// Tiles of the row zero-padded by one on the left (and zeros past the end):
+// d_j(t) = pad[4 t + j] with pad[i] = row[i - 1]; writes the six transformed
+// values B^T d of tile t to out[a * plane + t].
+template <typename T>
+inline __attribute__((always_inline)) void input_rows(const T* x, int64_t L, int64_t nt, int64_t r0, int64_t r1,
+                                                      int64_t channels, int64_t batch_tiles, int64_t plane, T* V) {
+  const int64_t n = nt + 1;  // one phase value more: tile t also reads p0, p1 at t + 1
+  std::vector<T> scratch(8 * n);
+  T *buf = scratch.data(), *P0 = buf + 4 * n, *P1 = P0 + n, *P2 = P1 + n, *P3 = P2 + n;
+  for (int64_t r = r0; r < r1; ++r) {
+    split_phases(x + r * L, L, 1, n, buf, P0, P1, P2, P3);
+    const int64_t b = r / channels, c = r % channels;
+    T* out = V + c * batch_tiles + b * nt;
+    T *o0 = out, *o1 = out + plane, *o2 = out + 2 * plane, *o3 = out + 3 * plane, *o4 = out + 4 * plane,
+      *o5 = out + 5 * plane;
+    for (int64_t t = 0; t < nt; ++t) {
+      const T d0 = P0[t], d1 = P1[t], d2 = P2[t], d3 = P3[t], d4 = P0[t + 1], d5 = P1[t + 1];
+      o0[t] = 4 * d0 - 5 * d2 + d4;
+      o1[t] = -4 * d1 - 4 * d2 + d3 + d4;
+      o2[t] = 4 * d1 - 4 * d2 - d3 + d4;
+      o3[t] = -2 * d1 - d2 + 2 * d3 + d4;
+      o4[t] = 2 * d1 - d2 - 2 * d3 + d4;
+      o5[t] = 4 * d1 - 5 * d3 + d5;
+    }
+  }
+}
+
+// The output gradient's tiles h (4 values, zeros past the end), mapped by A
+// (6 x 4), for the weight gradient.
+template <typename T>
+inline __attribute__((always_inline)) void grad_rows(const T* g, int64_t L, int64_t nt, int64_t r0, int64_t r1,
+                                                     int64_t channels, int64_t batch_tiles, int64_t plane, T* D) {
+  std::vector<T> scratch(8 * nt);
+  T *buf = scratch.data(), *H0 = buf + 4 * nt, *H1 = H0 + nt, *H2 = H1 + nt, *H3 = H2 + nt;
+  for (int64_t r = r0; r < r1; ++r) {
+    split_phases(g + r * L, L, 0, nt, buf, H0, H1, H2, H3);
+    const int64_t b = r / channels, c = r % channels;
+    T* out = D + c * batch_tiles + b * nt;
+    T *o0 = out, *o1 = out + plane, *o2 = out + 2 * plane, *o3 = out + 3 * plane, *o4 = out + 4 * plane,
+      *o5 = out + 5 * plane;
+    for (int64_t t = 0; t < nt; ++t) {
+      const T h0 = H0[t], h1 = H1[t], h2 = H2[t], h3 = H3[t];
+      o0[t] = h0;
+      o1[t] = h0 + h1 + h2 + h3;
+      o2[t] = h0 - h1 + h2 - h3;
+      o3[t] = h0 + 2 * h1 + 4 * h2 + 8 * h3;
+      o4[t] = h0 - 2 * h1 + 4 * h2 - 8 * h3;
+      o5[t] = h3;
+    }
+  }
+}
+
+// The six products of each tile mapped to its four outputs by A^T, cut at L,
+// plus the bias.
+template <typename T>
+inline __attribute__((always_inline)) void output_rows(const T* M, int64_t L, int64_t nt, int64_t r0, int64_t r1,
+                                                       int64_t channels, int64_t batch_tiles, int64_t plane,
+                                                       const T* bias, T* y) {
+  std::vector<T> scratch(4 * nt);
+  T *Y0 = scratch.data(), *Y1 = Y0 + nt, *Y2 = Y1 + nt, *Y3 = Y2 + nt;
+  const int64_t full = L / 4;  // tiles whose four outputs all lie inside the row
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t b = r / channels, c = r % channels;
+    const T* in = M + c * batch_tiles + b * nt;
+    const T *m0 = in, *m1 = in + plane, *m2 = in + 2 * plane, *m3 = in + 3 * plane, *m4 = in + 4 * plane,
+            *m5 = in + 5 * plane;
+    const T beta = bias ? bias[c] : T(0);
+    for (int64_t t = 0; t < nt; ++t) {
+      const T a1 = m1[t] + m2[t], s1 = m1[t] - m2[t], a2 = m3[t] + m4[t], s2 = m3[t] - m4[t];
+      Y0[t] = m0[t] + a1 + a2 + beta;
+      Y1[t] = s1 + 2 * s2 + beta;
+      Y2[t] = a1 + 4 * a2 + beta;
+      Y3[t] = s1 + 8 * s2 + m5[t] + beta;
+    }
+    T* row = y + r * L;
+    for (int64_t t = 0; t < full; ++t) {
+      row[4 * t] = Y0[t];
+      row[4 * t + 1] = Y1[t];
+      row[4 * t + 2] = Y2[t];
+      row[4 * t + 3] = Y3[t];
+    }
+    const T* last[4] = {Y0, Y1, Y2, Y3};
+    for (int64_t i = 4 * full; i < L; ++i) row[i] = last[i - 4 * full][full];
+  }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define LEAVES_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define LEAVES_CLONES
+#endif
+
+// Non-template entry points so that GCC can build an AVX2 clone of each loop
+// and pick it at load time (the library itself is built for baseline x86-64).
+LEAVES_CLONES void input_rows_f(const float* x, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch,
+                                int64_t bt, int64_t plane, float* V) {
+  input_rows<float>(x, L, nt, r0, r1, ch, bt, plane, V);
+}
+LEAVES_CLONES void grad_rows_f(const float* g, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch, int64_t bt,
+                               int64_t plane, float* D) {
+  grad_rows<float>(g, L, nt, r0, r1, ch, bt, plane, D);
+}
+LEAVES_CLONES void output_rows_f(const float* M, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch,
+                                 int64_t bt, int64_t plane, const float* bias, float* y) {
+  output_rows<float>(M, L, nt, r0, r1, ch, bt, plane, bias, y);
+}
+
+template <typename T>
+void input_rows_any(const T* x, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch, int64_t bt, int64_t plane,
+                    T* V) {
+  if constexpr (std::is_same_v<T, float>) {
+    input_rows_f(x, L, nt, r0, r1, ch, bt, plane, V);
+  } else {
+    input_rows<T>(x, L, nt, r0, r1, ch, bt, plane, V);
+  }
+}
+template <typename T>
+void grad_rows_any(const T* g, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch, int64_t bt, int64_t plane,
+                   T* D) {
+  if constexpr (std::is_same_v<T, float>) {
+    grad_rows_f(g, L, nt, r0, r1, ch, bt, plane, D);
+  } else {
+    grad_rows<T>(g, L, nt, r0, r1, ch, bt, plane, D);
+  }
+}
+template <typename T>
+void output_rows_any(const T* M, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch, int64_t bt, int64_t plane,
+                     const T* bias, T* y) {
+  if constexpr (std::is_same_v<T, float>) {
+    output_rows_f(M, L, nt, r0, r1, ch, bt, plane, bias, y);
+  } else {
+    output_rows<T>(M, L, nt, r0, r1, ch, bt, plane, bias, y);
+  }
+}
+
+// Work split: the batch is cut into groups of whole samples of about
+// `kTargetTiles` tiles, and each thread runs the whole pipeline on its groups
+// (transform, six matrix products, inverse transform) with no barrier in
+// between: a group's transformed tiles stay in that core's caches, and the
+// BLAS runs single-threaded inside the parallel region (OpenBLAS and MKL do so
+// under OpenMP), so its threads never wait on each other.
+constexpr int64_t kTargetTiles = 512;
+
+struct Groups {
+  int64_t count, size;  // number of groups, samples per group
+};
+Groups groups_for(int64_t batch, int64_t tiles_per_sample) {
+  const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
+  int64_t size = std::max<int64_t>(1, kTargetTiles / tiles_per_sample);
+  size = std::min(size, (batch + threads - 1) / threads);  // at least one group per thread
+  return {(batch + size - 1) / size, size};
+}
+
+// U [6, Co, Ci] (kernel already transformed), input [B, Ci, L] -> [B, Co, L]
+torch::Tensor convolve(const torch::Tensor& x, const torch::Tensor& U, const torch::Tensor& bias) {
+  const int64_t B = x.size(0), Ci = x.size(1), L = x.size(2), Co = U.size(1), nt = tiles_for(L);
+  auto xc = x.contiguous();
+  auto y = torch::empty({B, Co, L}, x.options());
+  auto bc = bias.defined() ? bias.contiguous() : bias;
+  const Groups gr = groups_for(B, nt);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "winograd_conv", [&] {
+    const scalar_t* src = xc.data_ptr<scalar_t>();
+    const scalar_t* bp = bc.defined() ? bc.data_ptr<scalar_t>() : nullptr;
+    scalar_t* dst = y.data_ptr<scalar_t>();
+    at::parallel_for(0, gr.count, 1, [&](int64_t c0, int64_t c1) {
+      auto Vbuf = torch::empty({kN * Ci * gr.size * nt}, x.options());
+      auto Mbuf = torch::empty({kN * Co * gr.size * nt}, x.options());
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t b0 = c * gr.size, b1 = std::min(B, b0 + gr.size), bt = (b1 - b0) * nt;
+        auto V = Vbuf.narrow(0, 0, kN * Ci * bt).view({kN, Ci, bt});
+        auto M = Mbuf.narrow(0, 0, kN * Co * bt).view({kN, Co, bt});
+        input_rows_any<scalar_t>(src + b0 * Ci * L, L, nt, 0, (b1 - b0) * Ci, Ci, bt, Ci * bt,
+                                 V.data_ptr<scalar_t>());
+        for (int64_t a = 0; a < kN; ++a) {
+          auto out = M[a];
+          at::mm_out(out, U[a], V[a]);
+        }
+        output_rows_any<scalar_t>(M.data_ptr<scalar_t>(), L, nt, 0, (b1 - b0) * Co, Co, bt, Co * bt, bp,
+                                  dst + b0 * Co * L);
+      }
+    });
+  });
+  return y;
+}
+
+// sum over tiles of (A g)(B^T x) per point: [6, Co, Ci]. Each thread sums its
+// groups into its own slot (the BLAS accumulating, beta = 1); the slots are
+// added at the end.
+torch::Tensor weight_products(const torch::Tensor& x, const torch::Tensor& g) {
+  const int64_t B = x.size(0), Ci = x.size(1), L = x.size(2), Co = g.size(1), nt = tiles_for(L);
+  auto xc = x.contiguous(), gc = g.contiguous();
+  const Groups gr = groups_for(B, nt);
+  std::vector<torch::Tensor> slots(gr.count);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "winograd_wgrad", [&] {
+    const scalar_t* xs = xc.data_ptr<scalar_t>();
+    const scalar_t* gs = gc.data_ptr<scalar_t>();
+    at::parallel_for(0, gr.count, 1, [&](int64_t c0, int64_t c1) {
+      auto Vbuf = torch::empty({kN * Ci * gr.size * nt}, x.options());
+      auto Dbuf = torch::empty({kN * Co * gr.size * nt}, x.options());
+      auto P = torch::zeros({kN, Co, Ci}, x.options());
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t b0 = c * gr.size, b1 = std::min(B, b0 + gr.size), bt = (b1 - b0) * nt;
+        auto V = Vbuf.narrow(0, 0, kN * Ci * bt).view({kN, Ci, bt});
+        auto D = Dbuf.narrow(0, 0, kN * Co * bt).view({kN, Co, bt});
+        input_rows_any<scalar_t>(xs + b0 * Ci * L, L, nt, 0, (b1 - b0) * Ci, Ci, bt, Ci * bt, V.data_ptr<scalar_t>());
+        grad_rows_any<scalar_t>(gs + b0 * Co * L, L, nt, 0, (b1 - b0) * Co, Co, bt, Co * bt, D.data_ptr<scalar_t>());
+        for (int64_t a = 0; a < kN; ++a) {
+          auto out = P[a];
+          at::addmm_out(out, out, D[a], V[a].t());
+        }
+      }
+      slots[c0] = P;  // the ranges are disjoint: one slot per call
+    });
+  });
+  torch::Tensor total;
+  for (auto& t : slots) {
+    if (!t.defined()) continue;
+    if (total.defined()) {
+      total.add_(t);
+    } else {
+      total = t;
+    }
+  }
+  return total;
+}
+
+// U[a, o, i] = sum_k G[a, k] w[o, i, k]; with `flip_transpose`, the kernel of
+// the input gradient instead: U[a, i, o] = sum_k G[a, k] w[o, i, 2 - k].
+torch::Tensor transform_kernel(const torch::Tensor& w, bool flip_transpose) {
+  const int64_t Co = w.size(0), Ci = w.size(1);
+  auto wc = w.contiguous();
+  auto U = flip_transpose ? torch::empty({kN, Ci, Co}, w.options()) : torch::empty({kN, Co, Ci}, w.options());
+  AT_DISPATCH_FLOATING_TYPES(w.scalar_type(), "winograd_kernel", [&] {
+    const scalar_t* src = wc.data_ptr<scalar_t>();
+    scalar_t* dst = U.data_ptr<scalar_t>();
+    const int64_t plane = Co * Ci;
+    at::parallel_for(0, Co, std::max<int64_t>(1, 4096 / std::max<int64_t>(Ci, 1)), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o) {
+        for (int64_t i = 0; i < Ci; ++i) {
+          const scalar_t* k = src + (o * Ci + i) * 3;
+          const scalar_t k0 = flip_transpose ? k[2] : k[0], k1 = k[1], k2 = flip_transpose ? k[0] : k[2];
+          const int64_t at = flip_transpose ? i * Co + o : o * Ci + i;
+          for (int a = 0; a < 6; ++a) {
+            dst[a * plane + at] = static_cast<scalar_t>(kG[a][0] * k0 + kG[a][1] * k1 + kG[a][2] * k2);
+          }
+        }
+      }
+    });
+  });
+  return U;
+}
+
+void check(const torch::Tensor& x, const torch::Tensor& w, const char* what) {
+  if (!winograd_applicable(x, w)) {
+    std::ostringstream s;
+    s << "winograd_conv1d (" << what << "): expected CPU fp32/fp64 input [B, Ci, L >= 1] and kernel [Co, Ci, 3] "
+      << "of the same dtype, got input " << x.sizes() << " " << x.dtype() << " on " << x.device() << " and kernel "
+      << w.sizes() << " " << w.dtype();
+    throw std::invalid_argument(s.str());
+  }
+}
+
+torch::Tensor forward_impl(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias) {
+  check(x, w, "forward");
+  return convolve(x, transform_kernel(w, false), bias);
+}
+
+struct WinogradConv1dFn : public torch::autograd::Function<WinogradConv1dFn> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& w,
+                               const torch::Tensor& bias) {
+    ctx->save_for_backward({x, w});
+    const bool has_bias = bias.numel() > 0;
+    ctx->saved_data["has_bias"] = has_bias;
+    return forward_impl(x, w, has_bias ? bias : torch::Tensor());
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& w = saved[1];
+    auto g = grads[0].contiguous();
+    torch::Tensor gx, gw, gb;
+    if (ctx->needs_input_grad(0)) gx = winograd_detail::input_grad(g, w);
+    if (ctx->needs_input_grad(1)) gw = winograd_detail::weight_grad(x, g);
+    if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2)) gb = g.sum(std::vector<int64_t>{0, 2});
+    return {gx, gw, gb};
+  }
+};
+
+}  // namespace winograd_impl
+
+namespace winograd_detail {
+using namespace winograd_impl;
+
+torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& w) { return forward_impl(x, w, torch::Tensor()); }
+
+torch::Tensor input_grad(const torch::Tensor& g, const torch::Tensor& w) {
+  // dx = conv1d(g, w'), w'[i, o, k] = w[o, i, 2 - k], stride 1, padding 1.
+  check(g, w.transpose(0, 1), "input gradient");
+  return convolve(g, transform_kernel(w, true), torch::Tensor());
+}
+
+torch::Tensor weight_grad(const torch::Tensor& x, const torch::Tensor& g) {
+  if (g.dim() != 3 || x.dim() != 3 || g.size(0) != x.size(0) || g.size(2) != x.size(2) ||
+      g.scalar_type() != x.scalar_type() || !g.device().is_cpu()) {
+    std::ostringstream s;
+    s << "winograd_conv1d (weight gradient): output gradient " << g.sizes() << " does not fit input " << x.sizes();
+    throw std::invalid_argument(s.str());
+  }
+  check(x, torch::empty({g.size(1), x.size(1), 3}, x.options()), "weight gradient");
+  const int64_t Co = g.size(1), Ci = x.size(1);
+  auto M = weight_products(x, g);  // [6, Co, Ci]
+  // dw[o, i, k] = sum_a G[a, k] M[a, o, i]
+  auto dw = torch::empty({Co, Ci, 3}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "winograd_wgrad_out", [&] {
+    const scalar_t* m = M.data_ptr<scalar_t>();
+    scalar_t* out = dw.data_ptr<scalar_t>();
+    const int64_t plane = Co * Ci;
+    at::parallel_for(0, plane, 4096, [&](int64_t j0, int64_t j1) {
+      for (int64_t j = j0; j < j1; ++j) {
+        for (int k = 0; k < 3; ++k) {
+          double acc = 0;
+          for (int a = 0; a < 6; ++a) acc += kG[a][k] * m[a * plane + j];
+          out[j * 3 + k] = static_cast<scalar_t>(acc);
+        }
+      }
+    });
+  });
+  return dw;
+}
+
+}  // namespace winograd_detail
+
+torch::Tensor winograd_conv1d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  using namespace winograd_impl;
+  check(x, weight, "forward");
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != weight.size(0))) {
+    std::ostringstream s;
+    s << "winograd_conv1d: bias must be [" << weight.size(0) << "], got " << bias.sizes();
+    throw std::invalid_argument(s.str());
+  }
+  // Autograd functions take defined tensors only: no bias travels as an empty one.
+  return WinogradConv1dFn::apply(x, weight, bias.defined() ? bias : torch::empty({0}, x.options()));
+}
+
+}  // namespace leaves::nn

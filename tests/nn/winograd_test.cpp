@@ -1,0 +1,127 @@
+// Winograd F(4, 3): each pass against LibTorch's direct convolution, in double
+// precision (the algorithm is exact up to rounding) and in float (rounding
+// only), on lengths that are and are not multiples of the tile, down to L = 1.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "leaves/nn/resnet1d.h"
+#include "leaves/nn/winograd.h"
+
+namespace {
+
+using leaves::nn::winograd_conv1d;
+namespace wd = leaves::nn::winograd_detail;
+
+double rel_err(const torch::Tensor& a, const torch::Tensor& ref) {
+  return (a.to(torch::kDouble) - ref).abs().max().item<double>() /
+         std::max(1e-300, ref.abs().max().item<double>());
+}
+
+struct Shape {
+  int64_t B, Ci, Co, L;
+};
+
+const Shape kShapes[] = {{2, 3, 5, 1}, {2, 3, 5, 2}, {3, 4, 6, 3}, {2, 5, 3, 4},  {2, 2, 7, 5},
+                         {4, 1, 8, 97}, {3, 8, 1, 64}, {2, 16, 16, 63}, {5, 6, 9, 1000}};
+
+TEST(Winograd, EachPassMatchesTheDirectConvolutionInDouble) {
+  torch::manual_seed(0);
+  for (const auto& s : kShapes) {
+    auto x = torch::randn({s.B, s.Ci, s.L}, torch::kDouble);
+    auto w = torch::randn({s.Co, s.Ci, 3}, torch::kDouble);
+    auto g = torch::randn({s.B, s.Co, s.L}, torch::kDouble);
+    auto y = torch::conv1d(x, w, {}, 1, 1);
+    auto ref = at::convolution_backward(g, x, w, c10::nullopt, {1}, {1}, {1}, false, {0}, 1, {true, true, false});
+    SCOPED_TRACE(::testing::Message() << "B=" << s.B << " Ci=" << s.Ci << " Co=" << s.Co << " L=" << s.L);
+    EXPECT_LT(rel_err(wd::forward(x, w), y), 1e-12);
+    EXPECT_LT(rel_err(wd::input_grad(g, w), std::get<0>(ref)), 1e-12);
+    EXPECT_LT(rel_err(wd::weight_grad(x, g), std::get<1>(ref)), 1e-12);
+  }
+}
+
+TEST(Winograd, FloatDiffersFromDoubleByRoundingOnly) {
+  torch::manual_seed(1);
+  for (const auto& s : {Shape{8, 64, 64, 500}, Shape{8, 512, 512, 63}, Shape{4, 1, 64, 1000}}) {
+    auto x = torch::randn({s.B, s.Ci, s.L});
+    auto w = torch::randn({s.Co, s.Ci, 3}) / std::sqrt(3.0 * s.Ci);
+    auto g = torch::randn({s.B, s.Co, s.L});
+    auto xd = x.to(torch::kDouble), wdb = w.to(torch::kDouble), gd = g.to(torch::kDouble);
+    auto ref = at::convolution_backward(gd, xd, wdb, c10::nullopt, {1}, {1}, {1}, false, {0}, 1, {true, true, false});
+    SCOPED_TRACE(::testing::Message() << "Ci=" << s.Ci << " L=" << s.L);
+    // LibTorch's own fp32 convolution is ~1e-6 from double here; allow 2e-5.
+    EXPECT_LT(rel_err(wd::forward(x, w), torch::conv1d(xd, wdb, {}, 1, 1)), 2e-5);
+    EXPECT_LT(rel_err(wd::input_grad(g, w), std::get<0>(ref)), 2e-5);
+    EXPECT_LT(rel_err(wd::weight_grad(x, g), std::get<1>(ref)), 2e-5);
+  }
+}
+
+TEST(Winograd, AutogradGivesTheDirectConvolutionsGradients) {
+  torch::manual_seed(2);
+  auto x = torch::randn({3, 4, 23}, torch::kDouble).requires_grad_();
+  auto w = torch::randn({5, 4, 3}, torch::kDouble).requires_grad_();
+  auto b = torch::randn({5}, torch::kDouble).requires_grad_();
+  auto up = torch::randn({3, 5, 23}, torch::kDouble);
+  auto y = winograd_conv1d(x, w, b);
+  (y * up).sum().backward();
+  auto gx = x.grad().clone(), gw = w.grad().clone(), gb = b.grad().clone();
+  x.mutable_grad().reset();
+  w.mutable_grad().reset();
+  b.mutable_grad().reset();
+  auto yr = torch::conv1d(x, w, b, 1, 1);
+  EXPECT_LT(rel_err(y.detach(), yr.detach()), 1e-12);
+  (yr * up).sum().backward();
+  EXPECT_LT(rel_err(gx, x.grad()), 1e-12);
+  EXPECT_LT(rel_err(gw, w.grad()), 1e-12);
+  EXPECT_LT(rel_err(gb, b.grad()), 1e-12);
+
+  // Without a bias, and with only the weight needing a gradient.
+  auto x2 = torch::randn({2, 4, 9}, torch::kDouble);
+  auto w2 = torch::randn({3, 4, 3}, torch::kDouble).requires_grad_();
+  winograd_conv1d(x2, w2, torch::Tensor()).sum().backward();
+  auto ref = at::convolution_backward(torch::ones({2, 3, 9}, torch::kDouble), x2, w2.detach(), c10::nullopt, {1}, {1},
+                                      {1}, false, {0}, 1, {false, true, false});
+  EXPECT_LT(rel_err(w2.grad(), std::get<1>(ref)), 1e-12);
+}
+
+TEST(Winograd, RefusesWhatItCannotCompute) {
+  auto w = torch::randn({4, 3, 3});
+  EXPECT_THROW(winograd_conv1d(torch::randn({2, 2, 10}), w, {}), std::invalid_argument);  // channels
+  EXPECT_THROW(winograd_conv1d(torch::randn({2, 3, 10}, torch::kDouble), w, {}), std::invalid_argument);  // dtype
+  EXPECT_THROW(winograd_conv1d(torch::randn({2, 3, 10}), torch::randn({4, 3, 5}), {}), std::invalid_argument);  // k
+  EXPECT_THROW(winograd_conv1d(torch::randn({2, 3, 10}), w, torch::randn({3})), std::invalid_argument);  // bias
+  EXPECT_FALSE(leaves::nn::winograd_applicable(torch::randn({2, 3, 10}).to(torch::kBFloat16), w));
+  EXPECT_THROW(leaves::nn::parse_cpu_conv("fast"), std::invalid_argument);
+  EXPECT_EQ(leaves::nn::parse_cpu_conv("winograd"), leaves::nn::CpuConv::Winograd);
+}
+
+// The whole encoder: Winograd against LibTorch's convolutions, same weights,
+// in double: outputs, the input gradient (what the LEAVES generator learns
+// from) and every parameter gradient.
+TEST(Winograd, EncoderMatchesLibTorchsConvolutions) {
+  torch::manual_seed(3);
+  leaves::nn::ResNet1d a(leaves::nn::ResNet1dOptions(2).width(4));
+  a->to(torch::kDouble);
+  auto b = std::dynamic_pointer_cast<leaves::nn::ResNet1dImpl>(a->clone());
+  a->set_cpu_conv(leaves::nn::CpuConv::Torch);
+  b->set_cpu_conv(leaves::nn::CpuConv::Winograd);
+  auto x = torch::randn({6, 2, 75}, torch::kDouble);
+  auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
+  auto up = torch::randn({6, 32}, torch::kDouble);
+  auto ya = a->forward(xa), yb = b->forward(xb);
+  EXPECT_LT(rel_err(yb.detach(), ya.detach()), 1e-10);
+  (ya * up).sum().backward();
+  (yb * up).sum().backward();
+  EXPECT_LT(rel_err(xb.grad(), xa.grad()), 1e-10);
+  const auto pa = a->named_parameters(), pb = b->named_parameters();
+  for (const auto& item : pa) {
+    SCOPED_TRACE(item.key());
+    // Scale floor 1e-4: the conv biases in front of BatchNorm have gradients of
+    // rounding size only (~1e-14 here).
+    const auto ref = item.value().grad().to(torch::kDouble);
+    const double err = (pb[item.key()].grad() - ref).abs().max().item<double>() /
+                       std::max(1e-4, ref.abs().max().item<double>());
+    EXPECT_LT(err, 1e-9);
+  }
+}
+
+}  // namespace
