@@ -6,7 +6,8 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include "leaves/nn/winograd.h"
+#include "leaves/compat.h"
+#include "leaves/nn/cpu_conv.h"
 
 namespace {
 
@@ -56,4 +57,9 @@ BENCHMARK(BM_WinogradWeightGrad) SHAPES;
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  leaves::compat::keep_freed_memory();  // as the leaves tool does, for both sides
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  return 0;
+}

@@ -19,13 +19,13 @@ namespace leaves::cli {
 
 namespace {
 
-// How the encoder's 3-tap convolutions ran: "winograd" / "torch" with the
+// How the encoder's 3-tap convolutions ran: "blas" / "torch" with the
 // BLAS's measured speed on the CPU, "n/a" on CUDA.
 std::string cpu_conv_label(const torch::Device& device, const train::Pretrainer& trainer) {
   if (!device.is_cpu()) return "n/a";
-  const bool wino = !trainer.mixed_precision() && nn::use_winograd(trainer.encoder->cpu_conv());
+  const bool wino = !trainer.mixed_precision() && nn::use_blas_conv(trainer.encoder->cpu_conv());
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%s blas_gflops=%.0f", wino ? "winograd" : "torch", nn::blas_gflops());
+  std::snprintf(buf, sizeof buf, "%s blas_gflops=%.0f", wino ? "blas" : "torch", nn::blas_gflops());
   return buf;
 }
 

@@ -89,7 +89,7 @@ void add_accelerator_options(CLI::App* cmd, train::PretrainConfig& c) {
   cmd->add_option("--cpu-conv", c.cpu_conv,
                   "CPU: the encoder's 3-tap convolutions by winograd (F(4,3) on the BLAS), torch (oneDNN), or auto "
                   "(winograd when the BLAS is fast)")
-      ->check(CLI::IsMember({"auto", "winograd", "torch"}))
+      ->check(CLI::IsMember({"auto", "blas", "torch"}))
       ->capture_default_str();
   auto* cp = &c;
   cmd->add_flag_callback("--no-cuda-graphs", [cp] { cp->cuda_graphs = false; },

@@ -9,20 +9,29 @@ namespace leaves::nn {
 namespace F = torch::nn::functional;
 
 namespace {
-bool winograd_fits(const torch::nn::Conv1d& conv, const torch::Tensor& x, CpuConv cpu_conv) {
-  if (cpu_conv == CpuConv::Torch || !x.device().is_cpu()) return false;
-  // Every 3-tap convolution of this file is built with padding 1 and zero
+// Whether this convolution runs on the BLAS (cpu_conv.h): 0 no, 1 Winograd,
+// 2 im2col.
+int blas_path(const torch::nn::Conv1d& conv, const torch::Tensor& x, CpuConv cpu_conv) {
+  if (cpu_conv == CpuConv::Torch || !x.device().is_cpu()) return 0;
+  // Every convolution of this file is built with padding (k - 1) / 2 and zero
   // padding mode (the options' padding is a variant whose API differs between
   // LibTorch versions, so it is not re-read here).
   const auto& o = conv->options;
-  return o.kernel_size()->at(0) == 3 && o.stride()->at(0) == 1 && o.dilation()->at(0) == 1 && o.groups() == 1 &&
-         winograd_applicable(x, conv->weight) && !compat::autocast_on(torch::kCPU) && use_winograd(cpu_conv);
+  if (o.dilation()->at(0) != 1 || o.groups() != 1 || compat::autocast_on(torch::kCPU)) return 0;
+  const int64_t k = o.kernel_size()->at(0), s = o.stride()->at(0);
+  if (k == 3 && s == 1 && winograd_applicable(x, conv->weight)) return use_blas_conv(cpu_conv) ? 1 : 0;
+  if (gemm_applicable(x, conv->weight)) return use_blas_conv(cpu_conv) ? 2 : 0;
+  return 0;
 }
 }  // namespace
 
 torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, CpuConv cpu_conv) {
   if (x.dim() == 3) {
-    if (winograd_fits(conv, x, cpu_conv)) return winograd_conv1d(x, conv->weight, conv->bias);
+    switch (blas_path(conv, x, cpu_conv)) {
+      case 1: return winograd_conv1d(x, conv->weight, conv->bias);
+      case 2: return gemm_conv1d(x, conv->weight, conv->bias, conv->options.stride()->at(0));
+      default: break;
+    }
     return conv->forward(x);
   }
   const auto& w = conv->weight;  // [out, in, k]: the 1-D kernel, 1 x k in 2-D
@@ -52,7 +61,7 @@ torch::Tensor BasicBlock1dImpl::forward(const torch::Tensor& x) {
   auto lrelu = F::LeakyReLUFuncOptions().negative_slope(negative_slope);
   auto y = F::leaky_relu(bn1(conv_any_layout(conv1, x, cpu_conv)), lrelu);
   y = bn2(conv_any_layout(conv2, y, cpu_conv));
-  auto skip = shortcut_conv ? shortcut_bn(conv_any_layout(shortcut_conv, x)) : x;
+  auto skip = shortcut_conv ? shortcut_bn(conv_any_layout(shortcut_conv, x, cpu_conv)) : x;
   return F::leaky_relu(y + skip, lrelu);
 }
 

@@ -18,7 +18,7 @@
 #include <torch/torch.h>
 
 #include "leaves/nn/batchnorm.h"
-#include "leaves/nn/winograd.h"
+#include "leaves/nn/cpu_conv.h"
 
 namespace leaves::nn {
 

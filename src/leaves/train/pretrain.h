@@ -73,10 +73,10 @@ struct PretrainConfig {
   /// (`[B, C, L]`), or "auto" (channels-last on CUDA, channels-first on the CPU).
   /// Same parameters and arithmetic.
   std::string layout = "auto";
-  /// CPU: how the encoder's 3-tap stride-1 convolutions run: "winograd"
+  /// CPU: how the encoder's 3-tap stride-1 convolutions run: "blas"
   /// (F(4, 3) with the BLAS's matrix products, half the multiplications),
   /// "torch" (LibTorch's own, oneDNN), or "auto" (Winograd when the BLAS is
-  /// fast; see nn/winograd.h). fp32 only; ignored on CUDA and under bf16.
+  /// fast; see nn/cpu_conv.h). fp32 only; ignored on CUDA and under bf16.
   std::string cpu_conv = "auto";
 
   /// Throws std::invalid_argument naming the first bad option.

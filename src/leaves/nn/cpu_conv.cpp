@@ -1,4 +1,4 @@
-#include "leaves/nn/winograd.h"
+#include "leaves/nn/cpu_conv.h"
 
 #include <ATen/Parallel.h>
 
@@ -11,7 +11,7 @@ namespace leaves::nn {
 
 CpuConv parse_cpu_conv(const std::string& name, const std::string& option) {
   if (name == "auto") return CpuConv::Auto;
-  if (name == "winograd") return CpuConv::Winograd;
+  if (name == "blas") return CpuConv::Blas;
   if (name == "torch") return CpuConv::Torch;
   throw std::invalid_argument(option + " must be auto, winograd or torch, got '" + name + "'");
 }
@@ -19,7 +19,7 @@ CpuConv parse_cpu_conv(const std::string& name, const std::string& option) {
 const char* cpu_conv_name(CpuConv c) {
   switch (c) {
     case CpuConv::Auto: return "auto";
-    case CpuConv::Winograd: return "winograd";
+    case CpuConv::Blas: return "blas";
     case CpuConv::Torch: return "torch";
   }
   return "?";
@@ -44,8 +44,8 @@ double blas_gflops() {
 
 bool blas_is_fast() { return blas_gflops() >= 20.0; }
 
-bool use_winograd(CpuConv c) {
-  if (c == CpuConv::Winograd) return true;
+bool use_blas_conv(CpuConv c) {
+  if (c == CpuConv::Blas) return true;
   if (c == CpuConv::Torch) return false;
   return blas_is_fast();
 }
@@ -74,6 +74,24 @@ constexpr int64_t kM = 4;  // outputs per tile
 constexpr int64_t kN = 6;  // inputs per tile (= transformed points)
 
 int64_t tiles_for(int64_t length) { return (length + kM - 1) / kM; }
+
+// Per-thread scratch buffers that live as long as the thread (OpenMP's pool
+// threads do), grown on demand: a step's transformed tiles are never
+// allocated afresh, so the kernel never zero-fills their pages again, and two
+// threads never contend for the address space (page faults of one process
+// serialise). At B = 64 they reach ~25 MB per thread.
+torch::Tensor scratch(int slot, int64_t numel, const torch::TensorOptions& options) {
+  thread_local std::vector<char> buffers[3];
+  auto& b = buffers[slot];
+  const size_t bytes = static_cast<size_t>(numel) * options.dtype().itemsize() + 64;
+  if (b.size() < bytes) {
+    b.clear();
+    b.shrink_to_fit();
+    b.resize(bytes);
+  }
+  void* p = b.data() + (64 - reinterpret_cast<uintptr_t>(b.data()) % 64) % 64;
+  return torch::from_blob(p, {numel}, options);
+}
 
 // The row kernels: one row of a [rows, L] tensor at a time. Each row is first
 // split into four phase arrays (p_r[t] = row[4 t + r]) so that the transform
@@ -242,9 +260,9 @@ constexpr int64_t kTargetTiles = 512;
 struct Groups {
   int64_t count, size;  // number of groups, samples per group
 };
-Groups groups_for(int64_t batch, int64_t tiles_per_sample) {
+Groups groups_for(int64_t batch, int64_t tiles_per_sample, int64_t target = kTargetTiles) {
   const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
-  int64_t size = std::max<int64_t>(1, kTargetTiles / tiles_per_sample);
+  int64_t size = std::max<int64_t>(1, target / std::max<int64_t>(1, tiles_per_sample));
   size = std::min(size, (batch + threads - 1) / threads);  // at least one group per thread
   return {(batch + size - 1) / size, size};
 }
@@ -261,8 +279,8 @@ torch::Tensor convolve(const torch::Tensor& x, const torch::Tensor& U, const tor
     const scalar_t* bp = bc.defined() ? bc.data_ptr<scalar_t>() : nullptr;
     scalar_t* dst = y.data_ptr<scalar_t>();
     at::parallel_for(0, gr.count, 1, [&](int64_t c0, int64_t c1) {
-      auto Vbuf = torch::empty({kN * Ci * gr.size * nt}, x.options());
-      auto Mbuf = torch::empty({kN * Co * gr.size * nt}, x.options());
+      auto Vbuf = scratch(0, kN * Ci * gr.size * nt, x.options());
+      auto Mbuf = scratch(1, kN * Co * gr.size * nt, x.options());
       for (int64_t c = c0; c < c1; ++c) {
         const int64_t b0 = c * gr.size, b1 = std::min(B, b0 + gr.size), bt = (b1 - b0) * nt;
         auto V = Vbuf.narrow(0, 0, kN * Ci * bt).view({kN, Ci, bt});
@@ -293,8 +311,8 @@ torch::Tensor weight_products(const torch::Tensor& x, const torch::Tensor& g) {
     const scalar_t* xs = xc.data_ptr<scalar_t>();
     const scalar_t* gs = gc.data_ptr<scalar_t>();
     at::parallel_for(0, gr.count, 1, [&](int64_t c0, int64_t c1) {
-      auto Vbuf = torch::empty({kN * Ci * gr.size * nt}, x.options());
-      auto Dbuf = torch::empty({kN * Co * gr.size * nt}, x.options());
+      auto Vbuf = scratch(0, kN * Ci * gr.size * nt, x.options());
+      auto Dbuf = scratch(1, kN * Co * gr.size * nt, x.options());
       auto P = torch::zeros({kN, Co, Ci}, x.options());
       for (int64_t c = c0; c < c1; ++c) {
         const int64_t b0 = c * gr.size, b1 = std::min(B, b0 + gr.size), bt = (b1 - b0) * nt;
@@ -439,6 +457,240 @@ torch::Tensor winograd_conv1d(const torch::Tensor& x, const torch::Tensor& weigh
   }
   // Autograd functions take defined tensors only: no bias travels as an empty one.
   return WinogradConv1dFn::apply(x, weight, bias.defined() ? bias : torch::empty({0}, x.options()));
+}
+
+
+// ---------------------------------------------------------------------------
+// im2col convolutions (k = 1 or 3, any stride, padding (k - 1) / 2)
+
+bool gemm_applicable(const torch::Tensor& x, const torch::Tensor& w) {
+  return x.defined() && w.defined() && x.device().is_cpu() && w.device().is_cpu() && x.dim() == 3 &&
+         w.dim() == 3 && (w.size(2) == 1 || w.size(2) == 3) && w.size(1) == x.size(1) && x.size(2) >= 1 &&
+         x.scalar_type() == w.scalar_type() &&
+         (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble);
+}
+
+namespace gemm_impl {
+
+using winograd_impl::Groups;
+using winograd_impl::groups_for;
+using winograd_impl::scratch;
+
+constexpr int64_t kTargetColumns = 1024;  // output positions per group: the products' width
+
+int64_t out_length(int64_t L, int64_t k, int64_t s) { return (L + 2 * ((k - 1) / 2) - k) / s + 1; }
+
+// X[(i k + j), b To + t] = x[b, i, s t + j - p] (zero outside), for the nb
+// samples starting at x.
+template <typename T>
+void im2col(const T* x, int64_t nb, int64_t Ci, int64_t L, int64_t k, int64_t s, int64_t To, T* X) {
+  const int64_t p = (k - 1) / 2, cols = nb * To;
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int64_t i = 0; i < Ci; ++i) {
+      const T* row = x + (b * Ci + i) * L;
+      for (int64_t j = 0; j < k; ++j) {
+        T* dst = X + (i * k + j) * cols + b * To;
+        for (int64_t t = 0; t < To; ++t) {
+          const int64_t q = s * t + j - p;
+          dst[t] = (q >= 0 && q < L) ? row[q] : T(0);
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: dx[b, i, s t + j - p] += X[(i k + j), b To + t].
+template <typename T>
+void col2im(const T* X, int64_t nb, int64_t Ci, int64_t L, int64_t k, int64_t s, int64_t To, T* dx) {
+  const int64_t p = (k - 1) / 2, cols = nb * To;
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int64_t i = 0; i < Ci; ++i) {
+      T* row = dx + (b * Ci + i) * L;
+      std::fill(row, row + L, T(0));
+      for (int64_t j = 0; j < k; ++j) {
+        const T* src = X + (i * k + j) * cols + b * To;
+        for (int64_t t = 0; t < To; ++t) {
+          const int64_t q = s * t + j - p;
+          if (q >= 0 && q < L) row[q] += src[t];
+        }
+      }
+    }
+  }
+}
+
+// [nb, C, To] samples <-> [C, nb To] columns.
+template <typename T>
+void to_columns(const T* y, int64_t nb, int64_t C, int64_t To, T* Y) {
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int64_t c = 0; c < C; ++c) std::copy(y + (b * C + c) * To, y + (b * C + c + 1) * To, Y + c * nb * To + b * To);
+  }
+}
+template <typename T>
+void from_columns(const T* Y, int64_t nb, int64_t C, int64_t To, const T* bias, T* y) {
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int64_t c = 0; c < C; ++c) {
+      const T* src = Y + c * nb * To + b * To;
+      T* dst = y + (b * C + c) * To;
+      const T beta = bias ? bias[c] : T(0);
+      for (int64_t t = 0; t < To; ++t) dst[t] = src[t] + beta;
+    }
+  }
+}
+
+void check(const torch::Tensor& x, const torch::Tensor& w, int64_t stride, const char* what) {
+  if (!gemm_applicable(x, w) || stride < 1) {
+    std::ostringstream s;
+    s << "gemm_conv1d (" << what << "): expected CPU fp32/fp64 input [B, Ci, L >= 1], kernel [Co, Ci, 1 or 3] "
+      << "of the same dtype and stride >= 1, got input " << x.sizes() << " " << x.dtype() << " on " << x.device()
+      << ", kernel " << w.sizes() << " " << w.dtype() << ", stride " << stride;
+    throw std::invalid_argument(s.str());
+  }
+}
+
+torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias, int64_t s) {
+  check(x, w, s, "forward");
+  const int64_t B = x.size(0), Ci = x.size(1), L = x.size(2), Co = w.size(0), k = w.size(2);
+  const int64_t To = out_length(L, k, s);
+  auto xc = x.contiguous();
+  auto W = w.contiguous().view({Co, Ci * k});
+  auto bc = bias.defined() ? bias.contiguous() : bias;
+  auto y = torch::empty({B, Co, To}, x.options());
+  const Groups gr = groups_for(B, To, kTargetColumns);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gemm_conv", [&] {
+    const scalar_t* xs = xc.data_ptr<scalar_t>();
+    const scalar_t* bp = bc.defined() ? bc.data_ptr<scalar_t>() : nullptr;
+    scalar_t* ys = y.data_ptr<scalar_t>();
+    at::parallel_for(0, gr.count, 1, [&](int64_t c0, int64_t c1) {
+      auto Xbuf = scratch(0, Ci * k * gr.size * To, x.options());
+      auto Ybuf = scratch(1, Co * gr.size * To, x.options());
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t b0 = c * gr.size, nb = std::min(B, b0 + gr.size) - b0, cols = nb * To;
+        auto X = Xbuf.narrow(0, 0, Ci * k * cols).view({Ci * k, cols});
+        auto Y = Ybuf.narrow(0, 0, Co * cols).view({Co, cols});
+        im2col<scalar_t>(xs + b0 * Ci * L, nb, Ci, L, k, s, To, X.data_ptr<scalar_t>());
+        at::mm_out(Y, W, X);
+        from_columns<scalar_t>(Y.data_ptr<scalar_t>(), nb, Co, To, bp, ys + b0 * Co * To);
+      }
+    });
+  });
+  return y;
+}
+
+torch::Tensor input_grad(const torch::Tensor& g, const torch::Tensor& w, int64_t s, int64_t L) {
+  const int64_t B = g.size(0), Co = w.size(0), Ci = w.size(1), k = w.size(2), To = g.size(2);
+  auto Wt = w.contiguous().view({Co, Ci * k}).t();  // [Ci k, Co]
+  auto gc = g.contiguous();
+  auto dx = torch::empty({B, Ci, L}, g.options());
+  const Groups gr = groups_for(B, To, kTargetColumns);
+  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "gemm_conv_input_grad", [&] {
+    const scalar_t* gs = gc.data_ptr<scalar_t>();
+    scalar_t* dxs = dx.data_ptr<scalar_t>();
+    at::parallel_for(0, gr.count, 1, [&](int64_t c0, int64_t c1) {
+      auto Gbuf = scratch(1, Co * gr.size * To, g.options());
+      auto Xbuf = scratch(0, Ci * k * gr.size * To, g.options());
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t b0 = c * gr.size, nb = std::min(B, b0 + gr.size) - b0, cols = nb * To;
+        auto G = Gbuf.narrow(0, 0, Co * cols).view({Co, cols});
+        auto X = Xbuf.narrow(0, 0, Ci * k * cols).view({Ci * k, cols});
+        to_columns<scalar_t>(gs + b0 * Co * To, nb, Co, To, G.data_ptr<scalar_t>());
+        at::mm_out(X, Wt, G);
+        col2im<scalar_t>(X.data_ptr<scalar_t>(), nb, Ci, L, k, s, To, dxs + b0 * Ci * L);
+      }
+    });
+  });
+  return dx;
+}
+
+torch::Tensor weight_grad(const torch::Tensor& x, const torch::Tensor& g, int64_t k, int64_t s) {
+  const int64_t B = x.size(0), Ci = x.size(1), L = x.size(2), Co = g.size(1), To = g.size(2);
+  auto xc = x.contiguous(), gc = g.contiguous();
+  const Groups gr = groups_for(B, To, kTargetColumns);
+  std::vector<torch::Tensor> slots(gr.count);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gemm_conv_weight_grad", [&] {
+    const scalar_t* xs = xc.data_ptr<scalar_t>();
+    const scalar_t* gs = gc.data_ptr<scalar_t>();
+    at::parallel_for(0, gr.count, 1, [&](int64_t c0, int64_t c1) {
+      auto Gbuf = scratch(1, Co * gr.size * To, x.options());
+      auto Xbuf = scratch(0, Ci * k * gr.size * To, x.options());
+      auto P = torch::zeros({Co, Ci * k}, x.options());
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t b0 = c * gr.size, nb = std::min(B, b0 + gr.size) - b0, cols = nb * To;
+        auto G = Gbuf.narrow(0, 0, Co * cols).view({Co, cols});
+        auto X = Xbuf.narrow(0, 0, Ci * k * cols).view({Ci * k, cols});
+        to_columns<scalar_t>(gs + b0 * Co * To, nb, Co, To, G.data_ptr<scalar_t>());
+        im2col<scalar_t>(xs + b0 * Ci * L, nb, Ci, L, k, s, To, X.data_ptr<scalar_t>());
+        at::addmm_out(P, P, G, X.t());
+      }
+      slots[c0] = P;  // the ranges are disjoint: one slot per call
+    });
+  });
+  torch::Tensor total;
+  for (auto& t : slots) {
+    if (!t.defined()) continue;
+    if (total.defined()) {
+      total.add_(t);
+    } else {
+      total = t;
+    }
+  }
+  return total.view({Co, Ci, k});
+}
+
+struct GemmConv1dFn : public torch::autograd::Function<GemmConv1dFn> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& w,
+                               const torch::Tensor& bias, int64_t stride) {
+    ctx->save_for_backward({x, w});
+    const bool has_bias = bias.numel() > 0;
+    ctx->saved_data["has_bias"] = has_bias;
+    ctx->saved_data["stride"] = stride;
+    return gemm_impl::forward(x, w, has_bias ? bias : torch::Tensor(), stride);
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& w = saved[1];
+    const int64_t stride = ctx->saved_data["stride"].toInt();
+    auto g = grads[0].contiguous();
+    torch::Tensor gx, gw, gb;
+    if (ctx->needs_input_grad(0)) gx = gemm_impl::input_grad(g, w, stride, x.size(2));
+    if (ctx->needs_input_grad(1)) gw = gemm_impl::weight_grad(x, g, w.size(2), stride);
+    if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2)) gb = g.sum(std::vector<int64_t>{0, 2});
+    return {gx, gw, gb, torch::Tensor()};
+  }
+};
+
+}  // namespace gemm_impl
+
+namespace gemm_detail {
+torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& w, int64_t stride) {
+  return gemm_impl::forward(x, w, torch::Tensor(), stride);
+}
+torch::Tensor input_grad(const torch::Tensor& g, const torch::Tensor& w, int64_t stride, int64_t length) {
+  gemm_impl::check(torch::empty({g.size(0), w.size(1), length}, g.options()), w, stride, "input gradient");
+  if (g.dim() != 3 || g.size(1) != w.size(0) || g.size(2) != gemm_impl::out_length(length, w.size(2), stride)) {
+    throw std::invalid_argument("gemm_conv1d (input gradient): output gradient does not fit the kernel and length");
+  }
+  return gemm_impl::input_grad(g, w, stride, length);
+}
+torch::Tensor weight_grad(const torch::Tensor& x, const torch::Tensor& g, int64_t kernel, int64_t stride) {
+  gemm_impl::check(x, torch::empty({g.size(1), x.size(1), kernel}, x.options()), stride, "weight gradient");
+  if (g.dim() != 3 || g.size(0) != x.size(0) || g.size(2) != gemm_impl::out_length(x.size(2), kernel, stride)) {
+    throw std::invalid_argument("gemm_conv1d (weight gradient): output gradient does not fit the input");
+  }
+  return gemm_impl::weight_grad(x, g, kernel, stride);
+}
+}  // namespace gemm_detail
+
+torch::Tensor gemm_conv1d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                          int64_t stride) {
+  gemm_impl::check(x, weight, stride, "forward");
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != weight.size(0))) {
+    std::ostringstream s;
+    s << "gemm_conv1d: bias must be [" << weight.size(0) << "], got " << bias.sizes();
+    throw std::invalid_argument(s.str());
+  }
+  return gemm_impl::GemmConv1dFn::apply(x, weight, bias.defined() ? bias : torch::empty({0}, x.options()), stride);
 }
 
 }  // namespace leaves::nn

@@ -5,7 +5,7 @@
 #include <torch/torch.h>
 
 #include "leaves/nn/resnet1d.h"
-#include "leaves/nn/winograd.h"
+#include "leaves/nn/cpu_conv.h"
 
 namespace {
 
@@ -91,10 +91,55 @@ TEST(Winograd, RefusesWhatItCannotCompute) {
   EXPECT_THROW(winograd_conv1d(torch::randn({2, 3, 10}), w, torch::randn({3})), std::invalid_argument);  // bias
   EXPECT_FALSE(leaves::nn::winograd_applicable(torch::randn({2, 3, 10}).to(torch::kBFloat16), w));
   EXPECT_THROW(leaves::nn::parse_cpu_conv("fast"), std::invalid_argument);
-  EXPECT_EQ(leaves::nn::parse_cpu_conv("winograd"), leaves::nn::CpuConv::Winograd);
+  EXPECT_EQ(leaves::nn::parse_cpu_conv("blas"), leaves::nn::CpuConv::Blas);
 }
 
-// The whole encoder: Winograd against LibTorch's convolutions, same weights,
+TEST(GemmConv, EachPassMatchesTheDirectConvolutionInDouble) {
+  namespace gd = leaves::nn::gemm_detail;
+  torch::manual_seed(4);
+  for (int64_t k : {1, 3}) {
+    for (int64_t stride : {1, 2, 3}) {
+      for (const auto& s : {Shape{2, 3, 5, 1}, Shape{3, 4, 6, 2}, Shape{2, 5, 3, 7}, Shape{4, 6, 9, 64}, Shape{3, 8, 5, 125}}) {
+        auto x = torch::randn({s.B, s.Ci, s.L}, torch::kDouble);
+        auto w = torch::randn({s.Co, s.Ci, k}, torch::kDouble);
+        auto y = torch::conv1d(x, w, {}, stride, (k - 1) / 2);
+        auto g = torch::randn_like(y);
+        auto ref = at::convolution_backward(g, x, w, c10::nullopt, {stride}, {(k - 1) / 2}, {1}, false, {0}, 1,
+                                            {true, true, false});
+        SCOPED_TRACE(::testing::Message() << "k=" << k << " stride=" << stride << " Ci=" << s.Ci << " L=" << s.L);
+        EXPECT_LT(rel_err(gd::forward(x, w, stride), y), 1e-12);
+        EXPECT_LT(rel_err(gd::input_grad(g, w, stride, s.L), std::get<0>(ref)), 1e-12);
+        EXPECT_LT(rel_err(gd::weight_grad(x, g, k, stride), std::get<1>(ref)), 1e-12);
+      }
+    }
+  }
+  EXPECT_THROW(leaves::nn::gemm_conv1d(torch::randn({2, 3, 10}), torch::randn({4, 3, 5}), {}, 2),
+               std::invalid_argument);
+  EXPECT_THROW(leaves::nn::gemm_conv1d(torch::randn({2, 3, 10}), torch::randn({4, 3, 3}), {}, 0),
+               std::invalid_argument);
+}
+
+TEST(GemmConv, AutogradGivesTheDirectConvolutionsGradients) {
+  torch::manual_seed(5);
+  auto x = torch::randn({3, 4, 23}, torch::kDouble).requires_grad_();
+  auto w = torch::randn({5, 4, 3}, torch::kDouble).requires_grad_();
+  auto b = torch::randn({5}, torch::kDouble).requires_grad_();
+  auto y = leaves::nn::gemm_conv1d(x, w, b, 2);
+  auto up = torch::randn_like(y);
+  (y * up).sum().backward();
+  auto gx = x.grad().clone(), gw = w.grad().clone(), gb = b.grad().clone();
+  x.mutable_grad().reset();
+  w.mutable_grad().reset();
+  b.mutable_grad().reset();
+  auto yr = torch::conv1d(x, w, b, 2, 1);
+  EXPECT_LT(rel_err(y.detach(), yr.detach()), 1e-12);
+  (yr * up).sum().backward();
+  EXPECT_LT(rel_err(gx, x.grad()), 1e-12);
+  EXPECT_LT(rel_err(gw, w.grad()), 1e-12);
+  EXPECT_LT(rel_err(gb, b.grad()), 1e-12);
+}
+
+// The whole encoder: Winograd and im2col against LibTorch's convolutions, same weights,
 // in double: outputs, the input gradient (what the LEAVES generator learns
 // from) and every parameter gradient.
 TEST(Winograd, EncoderMatchesLibTorchsConvolutions) {
@@ -103,7 +148,7 @@ TEST(Winograd, EncoderMatchesLibTorchsConvolutions) {
   a->to(torch::kDouble);
   auto b = std::dynamic_pointer_cast<leaves::nn::ResNet1dImpl>(a->clone());
   a->set_cpu_conv(leaves::nn::CpuConv::Torch);
-  b->set_cpu_conv(leaves::nn::CpuConv::Winograd);
+  b->set_cpu_conv(leaves::nn::CpuConv::Blas);
   auto x = torch::randn({6, 2, 75}, torch::kDouble);
   auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
   auto up = torch::randn({6, 32}, torch::kDouble);
