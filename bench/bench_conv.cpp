@@ -1,8 +1,11 @@
 // CPU benchmarks of the encoder's 3-tap stride-1 convolutions at the shapes of
 // one LEAVES step at B = 32, C = 1, L = 1000 (two views: a batch of 64):
-// LibTorch's convolution (oneDNN) against Winograd F(4, 3), each pass apart.
+// LibTorch's convolution (oneDNN) against Winograd F(4, 3) and im2col matrix
+// products, each pass apart.
 // Counters: GFLOP/s of the direct algorithm's arithmetic (2 Ci Co 3 B L), so
 // the two are comparable. Run: OMP_NUM_THREADS=2 build/leaves_bench_conv
+// --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true (on
+// a shared machine, interleaving keeps the comparison fair)
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -12,48 +15,81 @@
 namespace {
 
 namespace wd = leaves::nn::winograd_detail;
+namespace gd = leaves::nn::gemm_detail;
 
 enum Pass { kForward, kInputGrad, kWeightGrad };
 
-void run(benchmark::State& state, bool winograd, Pass pass) {
+enum Algo { kTorch, kWinograd, kIm2col };
+
+void run(benchmark::State& state, Algo algo, Pass pass) {
   torch::NoGradGuard no_grad;
   torch::manual_seed(0);
   const int64_t B = 64, Ci = state.range(0), Co = state.range(1), L = state.range(2);
-  auto x = torch::randn({B, Ci, L}), w = torch::randn({Co, Ci, 3}), g = torch::randn({B, Co, L});
+  const int64_t k = state.range(3), stride = state.range(4), pad = (k - 1) / 2;
+  if (algo == kWinograd && (k != 3 || stride != 1)) {
+    state.SkipWithError("Winograd F(4, 3) is for 3-tap stride-1 convolutions");
+    return;
+  }
+  auto x = torch::randn({B, Ci, L}), w = torch::randn({Co, Ci, k});
+  const int64_t To = (L + 2 * pad - k) / stride + 1;
+  auto g = torch::randn({B, Co, To});
   for (auto _ : state) {
     torch::Tensor r;
-    if (winograd) {
+    if (algo == kWinograd) {
       r = pass == kForward ? wd::forward(x, w) : pass == kInputGrad ? wd::input_grad(g, w) : wd::weight_grad(x, g);
+    } else if (algo == kIm2col) {
+      r = pass == kForward     ? gd::forward(x, w, stride)
+          : pass == kInputGrad ? gd::input_grad(g, w, stride, L)
+                               : gd::weight_grad(x, g, k, stride);
     } else if (pass == kForward) {
-      r = torch::conv1d(x, w, {}, 1, 1);
+      r = torch::conv1d(x, w, {}, stride, pad);
     } else {
-      auto out = at::convolution_backward(g, x, w, c10::nullopt, {1}, {1}, {1}, false, {0}, 1,
+      auto out = at::convolution_backward(g, x, w, c10::nullopt, {stride}, {pad}, {1}, false, {0}, 1,
                                           {pass == kInputGrad, pass == kWeightGrad, false});
       r = pass == kInputGrad ? std::get<0>(out) : std::get<1>(out);
     }
     benchmark::DoNotOptimize(r.data_ptr());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * B * Ci * Co * 3 * L * 1e-9 * state.iterations(),
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * B * Ci * Co * k * To * 1e-9 * state.iterations(),
                                                  benchmark::Counter::kIsRate);
 }
 
-void BM_TorchForward(benchmark::State& s) { run(s, false, kForward); }
-void BM_WinogradForward(benchmark::State& s) { run(s, true, kForward); }
-void BM_TorchInputGrad(benchmark::State& s) { run(s, false, kInputGrad); }
-void BM_WinogradInputGrad(benchmark::State& s) { run(s, true, kInputGrad); }
-void BM_TorchWeightGrad(benchmark::State& s) { run(s, false, kWeightGrad); }
-void BM_WinogradWeightGrad(benchmark::State& s) { run(s, true, kWeightGrad); }
+void BM_TorchForward(benchmark::State& s) { run(s, kTorch, kForward); }
+void BM_WinogradForward(benchmark::State& s) { run(s, kWinograd, kForward); }
+void BM_Im2colForward(benchmark::State& s) { run(s, kIm2col, kForward); }
+void BM_TorchInputGrad(benchmark::State& s) { run(s, kTorch, kInputGrad); }
+void BM_WinogradInputGrad(benchmark::State& s) { run(s, kWinograd, kInputGrad); }
+void BM_Im2colInputGrad(benchmark::State& s) { run(s, kIm2col, kInputGrad); }
+void BM_TorchWeightGrad(benchmark::State& s) { run(s, kTorch, kWeightGrad); }
+void BM_WinogradWeightGrad(benchmark::State& s) { run(s, kWinograd, kWeightGrad); }
+void BM_Im2colWeightGrad(benchmark::State& s) { run(s, kIm2col, kWeightGrad); }
 
-// (in channels, out channels, length): the stem, then the four stages after the max-pool.
-#define SHAPES                                                                                          \
-  ->Args({1, 64, 1000})->Args({64, 64, 500})->Args({128, 128, 250})->Args({256, 256, 125})->Args({512, 512, 63}) \
+// (in channels, out channels, length, kernel, stride): the encoder's 20
+// convolutions at L = 1000 come in these nine shapes: the stem, the 3-tap
+// stride-1 ones of the four stages (after the max-pool), and the first block
+// of stages 2-4 (3-tap stride 2 and the 1 x 1 stride-2 shortcut).
+#define SHAPES                                                                                    \
+  ->Args({1, 64, 1000, 3, 1})                                                                     \
+      ->Args({64, 64, 500, 3, 1})                                                                 \
+      ->Args({128, 128, 250, 3, 1})                                                               \
+      ->Args({256, 256, 125, 3, 1})                                                               \
+      ->Args({512, 512, 63, 3, 1})                                                                \
+      ->Args({64, 128, 500, 3, 2})                                                                \
+      ->Args({128, 256, 250, 3, 2})                                                               \
+      ->Args({256, 512, 125, 3, 2})                                                               \
+      ->Args({64, 128, 500, 1, 2})                                                                \
+      ->Args({128, 256, 250, 1, 2})                                                               \
+      ->Args({256, 512, 125, 1, 2})                                                               \
       ->Unit(benchmark::kMillisecond)
 BENCHMARK(BM_TorchForward) SHAPES;
 BENCHMARK(BM_WinogradForward) SHAPES;
+BENCHMARK(BM_Im2colForward) SHAPES;
 BENCHMARK(BM_TorchInputGrad) SHAPES;
 BENCHMARK(BM_WinogradInputGrad) SHAPES;
+BENCHMARK(BM_Im2colInputGrad) SHAPES;
 BENCHMARK(BM_TorchWeightGrad) SHAPES;
 BENCHMARK(BM_WinogradWeightGrad) SHAPES;
+BENCHMARK(BM_Im2colWeightGrad) SHAPES;
 
 }  // namespace
 

@@ -139,6 +139,26 @@ TEST(GemmConv, AutogradGivesTheDirectConvolutionsGradients) {
   EXPECT_LT(rel_err(gb, b.grad()), 1e-12);
 }
 
+// `auto` keeps LibTorch's kernels below kAutoMinChannels input channels: a
+// narrow encoder never reaches the BLAS paths, a wide one does from stage 2 on.
+TEST(CpuConv, AutoUsesTheBlasPathsFromTheWideStagesOn) {
+  if (!leaves::nn::blas_is_fast()) GTEST_SKIP() << "reference BLAS here: auto never takes the BLAS paths";
+  torch::NoGradGuard no_grad;
+  leaves::nn::ResNet1d narrow(leaves::nn::ResNet1dOptions(1).width(8));
+  auto c0 = leaves::nn::cpu_conv_calls();
+  narrow->forward(torch::randn({2, 1, 64}));
+  auto c1 = leaves::nn::cpu_conv_calls();
+  EXPECT_EQ(c1.winograd - c0.winograd, 0);
+  EXPECT_EQ(c1.im2col - c0.im2col, 0);
+  leaves::nn::ResNet1d wide(leaves::nn::ResNet1dOptions(1).width(64));
+  wide->forward(torch::randn({2, 1, 64}));
+  auto c2 = leaves::nn::cpu_conv_calls();
+  // Input channels >= 128: stage 2's three stride-1 convolutions, stages 3-4's
+  // six; the first blocks of stages 3 and 4: conv1 and the shortcut each.
+  EXPECT_EQ(c2.winograd - c1.winograd, 9);
+  EXPECT_EQ(c2.im2col - c1.im2col, 4);
+}
+
 // The whole encoder: Winograd and im2col against LibTorch's convolutions, same weights,
 // in double: outputs, the input gradient (what the LEAVES generator learns
 // from) and every parameter gradient.
@@ -152,7 +172,14 @@ TEST(Winograd, EncoderMatchesLibTorchsConvolutions) {
   auto x = torch::randn({6, 2, 75}, torch::kDouble);
   auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
   auto up = torch::randn({6, 32}, torch::kDouble);
+  const auto before = leaves::nn::cpu_conv_calls();
   auto ya = a->forward(xa), yb = b->forward(xb);
+  const auto after = leaves::nn::cpu_conv_calls();
+  // b ran its 14 3-tap stride-1 convolutions (the stem's included) as Winograd
+  // and the other 6 (three strided 3-tap ones, three 1 x 1 shortcuts) as
+  // im2col; a none of them.
+  EXPECT_EQ(after.winograd - before.winograd, 14);
+  EXPECT_EQ(after.im2col - before.im2col, 6);
   EXPECT_LT(rel_err(yb.detach(), ya.detach()), 1e-10);
   (ya * up).sum().backward();
   (yb * up).sum().backward();

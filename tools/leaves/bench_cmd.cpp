@@ -19,13 +19,19 @@ namespace leaves::cli {
 
 namespace {
 
-// How the encoder's 3-tap convolutions ran: "blas" / "torch" with the
-// BLAS's measured speed on the CPU, "n/a" on CUDA.
-std::string cpu_conv_label(const torch::Device& device, const train::Pretrainer& trainer) {
+// How the encoder's convolutions ran on the CPU: the mode, how many of them
+// took each BLAS path per step (of the 20), and the BLAS's measured speed;
+// "n/a" on CUDA.
+std::string cpu_conv_label(const torch::Device& device, const train::Pretrainer& trainer,
+                           const nn::CpuConvCalls& before, int64_t steps) {
   if (!device.is_cpu()) return "n/a";
-  const bool wino = !trainer.mixed_precision() && nn::use_blas_conv(trainer.encoder->cpu_conv());
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s blas_gflops=%.0f", wino ? "blas" : "torch", nn::blas_gflops());
+  const auto after = nn::cpu_conv_calls();
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%s winograd_per_step=%lld im2col_per_step=%lld blas_gflops=%.0f",
+                nn::cpu_conv_name(trainer.encoder->cpu_conv()),
+                static_cast<long long>((after.winograd - before.winograd) / std::max<int64_t>(steps, 1)),
+                static_cast<long long>((after.im2col - before.im2col) / std::max<int64_t>(steps, 1)),
+                nn::blas_gflops());
   return buf;
 }
 
@@ -129,7 +135,9 @@ int run_bench(const BenchArgs& a) {
 
   compat::reset_peak_memory(device);
   torch::Tensor loss;
+  const auto conv_calls = nn::cpu_conv_calls();
   const auto timing = time_rounds(a, device, [&] { loss = trainer.step(x); });
+  const int64_t timed_steps = a.warmup + a.rounds * a.steps;
   const double dt = timing.median;
   const float final_loss = loss.item<float>();
   const int64_t peak = compat::peak_memory_bytes(device);
@@ -153,7 +161,7 @@ int run_bench(const BenchArgs& a) {
               static_cast<long long>(a.length), static_cast<long long>(a.config.width), device.str().c_str(),
               compat::device_name(device).c_str(), trainer.mixed_precision() ? "bf16" : "fp32",
               trainer.encoder->channels_last() ? "channels-last" : "channels-first",
-              trainer.graph_captured() ? "yes" : "no", cpu_conv_label(device, trainer).c_str(),
+              trainer.graph_captured() ? "yes" : "no", cpu_conv_label(device, trainer, conv_calls, timed_steps).c_str(),
               torch::get_num_threads(), dt,
               static_cast<long long>(a.rounds), timing.fastest, timing.slowest,
               peak < 0 ? "n/a" : std::to_string(peak >> 20).c_str(), B / dt, final_loss);

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <vector>
@@ -56,6 +57,12 @@ bool winograd_applicable(const torch::Tensor& x, const torch::Tensor& w) {
          x.scalar_type() == w.scalar_type() &&
          (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble);
 }
+
+namespace {
+std::atomic<int64_t> winograd_calls{0}, im2col_calls{0};
+}  // namespace
+
+CpuConvCalls cpu_conv_calls() { return {winograd_calls.load(), im2col_calls.load()}; }
 
 namespace winograd_impl {
 
@@ -387,6 +394,7 @@ struct WinogradConv1dFn : public torch::autograd::Function<WinogradConv1dFn> {
     ctx->save_for_backward({x, w});
     const bool has_bias = bias.numel() > 0;
     ctx->saved_data["has_bias"] = has_bias;
+    ++winograd_calls;
     return forward_impl(x, w, has_bias ? bias : torch::Tensor());
   }
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
@@ -643,6 +651,7 @@ struct GemmConv1dFn : public torch::autograd::Function<GemmConv1dFn> {
     const bool has_bias = bias.numel() > 0;
     ctx->saved_data["has_bias"] = has_bias;
     ctx->saved_data["stride"] = stride;
+    ++im2col_calls;
     return gemm_impl::forward(x, w, has_bias ? bias : torch::Tensor(), stride);
   }
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,

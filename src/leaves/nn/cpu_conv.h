@@ -1,6 +1,6 @@
 // The encoder's convolutions on the CPU as matrix products on the BLAS:
-// Winograd F(4, 3) for the 3-tap stride-1 ones (15 of the 20), im2col for the
-// strided and 1 x 1 ones (the other 5), each with forward, input gradient and
+// Winograd F(4, 3) for the 3-tap stride-1 ones (14 of the 20), im2col for the
+// strided and 1 x 1 ones (the other 6), each with forward, input gradient and
 // weight gradient.
 //
 // Why: on a CPU without wide matrix units the encoder's convolutions are ~85 %
@@ -41,10 +41,19 @@ namespace leaves::nn {
 
 /// How the encoder's 3-tap stride-1 convolutions run on the CPU.
 enum class CpuConv {
-  Auto,      ///< These when the BLAS is fast (see `blas_is_fast`), else LibTorch's.
-  Blas,      ///< Always these (fp32 and fp64 tensors on the CPU).
+  /// These for convolutions of at least `kAutoMinChannels` input channels when
+  /// the BLAS is fast (see `blas_is_fast`), else LibTorch's.
+  Auto,
+  Blas,      ///< These wherever they apply (fp32 and fp64 tensors on the CPU).
   Torch,     ///< Always LibTorch's own convolution (oneDNN on x86).
 };
+
+/// Where `Auto` starts using these: measured with bench/bench_conv.cpp on a
+/// 2-core AMD EPYC (Zen 3) with OpenBLAS at B = 64, oneDNN's own kernels win
+/// with 64 input channels (the stem and stage 1: forward 7 against 11 ms),
+/// the two tie at 128, and these win from 256 on (the 512-channel stage:
+/// forward 49 against 72 ms, weight gradient 51 against 96 ms).
+constexpr int64_t kAutoMinChannels = 128;
 
 /// "auto", "blas" or "torch"; throws std::invalid_argument naming `option`.
 CpuConv parse_cpu_conv(const std::string& name, const std::string& option = "--cpu-conv");
@@ -58,6 +67,13 @@ double blas_gflops();
 bool blas_is_fast();
 /// Resolves `Auto` on this machine.
 bool use_blas_conv(CpuConv c);
+
+/// How many forward passes each path has run in this process (for tests and
+/// for `leaves bench` to say what ran).
+struct CpuConvCalls {
+  int64_t winograd = 0, im2col = 0;
+};
+CpuConvCalls cpu_conv_calls();
 
 /// Whether `gemm_conv1d` handles these operands: CPU fp32 / fp64 `[B, Ci, L]`
 /// and `[Co, Ci, k]` with k = 1 or 3 (odd k: padding (k - 1) / 2).

@@ -13,6 +13,7 @@ namespace {
 // 2 im2col.
 int blas_path(const torch::nn::Conv1d& conv, const torch::Tensor& x, CpuConv cpu_conv) {
   if (cpu_conv == CpuConv::Torch || !x.device().is_cpu()) return 0;
+  if (cpu_conv == CpuConv::Auto && x.size(1) < kAutoMinChannels) return 0;
   // Every convolution of this file is built with padding (k - 1) / 2 and zero
   // padding mode (the options' padding is a variant whose API differs between
   // LibTorch versions, so it is not re-read here).

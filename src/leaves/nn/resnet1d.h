@@ -57,11 +57,13 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
   /// Run on `[B, C, 1, L]` channels-last tensors (see above); not saved.
   void set_channels_last(bool on) { channels_last_ = on; }
   bool channels_last() const { return channels_last_; }
-  /// How the 3-tap stride-1 convolutions (15 of the 20) run on the CPU:
-  /// Winograd F(4, 3) (`winograd.h`) or LibTorch's own; `Auto` (the default)
-  /// takes Winograd when the BLAS is fast. Only fp32/fp64 channels-first CPU
-  /// tensors outside autocast use Winograd; anything else runs LibTorch's.
-  /// Not saved: the arithmetic is the same convolution either way.
+  /// How the convolutions run on the CPU: as matrix products on the BLAS
+  /// (`cpu_conv.h`: Winograd F(4, 3) for the 14 3-tap stride-1 ones, im2col
+  /// for the other 6) or LibTorch's own (oneDNN). `Auto` (the default) takes
+  /// the BLAS paths for convolutions of >= kAutoMinChannels input channels
+  /// when the BLAS is fast. Only fp32/fp64 channels-first CPU tensors outside
+  /// autocast use them; anything else runs LibTorch's. Not saved: the
+  /// arithmetic is the same convolution either way.
   void set_cpu_conv(CpuConv c);
   CpuConv cpu_conv() const { return cpu_conv_; }
 
@@ -78,8 +80,8 @@ TORCH_MODULE(ResNet1d);
 
 /// `conv` applied to `x` `[B, C, L]` as it is, or to `[B, C, 1, L]` as a 2-D
 /// convolution with a 1 x k kernel in channels-last order (same weights).
-/// A 3-tap, stride-1, padding-1 convolution of a `[B, C, L]` CPU tensor runs as
-/// Winograd F(4, 3) when `cpu_conv` resolves to it (see ResNet1dImpl).
+/// A convolution of a `[B, C, L]` CPU tensor runs on the BLAS paths when
+/// `cpu_conv` resolves to them (see ResNet1dImpl).
 torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, CpuConv cpu_conv = CpuConv::Torch);
 
 }  // namespace leaves::nn

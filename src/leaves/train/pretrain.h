@@ -73,10 +73,11 @@ struct PretrainConfig {
   /// (`[B, C, L]`), or "auto" (channels-last on CUDA, channels-first on the CPU).
   /// Same parameters and arithmetic.
   std::string layout = "auto";
-  /// CPU: how the encoder's 3-tap stride-1 convolutions run: "blas"
-  /// (F(4, 3) with the BLAS's matrix products, half the multiplications),
-  /// "torch" (LibTorch's own, oneDNN), or "auto" (Winograd when the BLAS is
-  /// fast; see nn/cpu_conv.h). fp32 only; ignored on CUDA and under bf16.
+  /// CPU: how the encoder's convolutions run: "blas" (matrix products on the
+  /// BLAS: Winograd F(4, 3) for the 3-tap stride-1 ones, half the
+  /// multiplications; im2col for the others), "torch" (LibTorch's own,
+  /// oneDNN), or "auto" (the BLAS paths from 128 input channels on, when the
+  /// BLAS is fast; see nn/cpu_conv.h). fp32 only; ignored on CUDA and in bf16.
   std::string cpu_conv = "auto";
 
   /// Throws std::invalid_argument naming the first bad option.
