@@ -142,7 +142,9 @@ TEST(GemmConv, AutogradGivesTheDirectConvolutionsGradients) {
 // `auto` keeps LibTorch's kernels below kAutoMinChannels input channels: a
 // narrow encoder never reaches the BLAS paths, a wide one does from stage 2 on.
 TEST(CpuConv, AutoUsesTheBlasPathsFromTheWideStagesOn) {
-  if (!leaves::nn::blas_is_fast()) GTEST_SKIP() << "reference BLAS here: auto never takes the BLAS paths";
+  if (!leaves::nn::blas_is_fast()) {
+    GTEST_SKIP() << "slow BLAS here (" << leaves::nn::blas_gflops() << " GFLOP/s): auto never takes the BLAS paths";
+  }
   torch::NoGradGuard no_grad;
   leaves::nn::ResNet1d narrow(leaves::nn::ResNet1dOptions(1).width(8));
   auto c0 = leaves::nn::cpu_conv_calls();

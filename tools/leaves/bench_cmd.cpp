@@ -26,12 +26,20 @@ std::string cpu_conv_label(const torch::Device& device, const train::Pretrainer&
                            const nn::CpuConvCalls& before, int64_t steps) {
   if (!device.is_cpu()) return "n/a";
   const auto after = nn::cpu_conv_calls();
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "%s winograd_per_step=%lld im2col_per_step=%lld blas_gflops=%.0f",
+  std::string lib = nn::blas_library();
+  if (lib.empty()) {
+    lib = "unknown";
+  } else {  // the last two path components, e.g. openblas-openmp/libblas.so.3
+    const auto last = lib.find_last_of('/');
+    const auto before = last == std::string::npos || last == 0 ? std::string::npos : lib.find_last_of('/', last - 1);
+    if (before != std::string::npos) lib = lib.substr(before + 1);
+  }
+  char buf[320];
+  std::snprintf(buf, sizeof buf, "%s winograd_per_step=%lld im2col_per_step=%lld blas=%s blas_gflops=%.0f",
                 nn::cpu_conv_name(trainer.encoder->cpu_conv()),
                 static_cast<long long>((after.winograd - before.winograd) / std::max<int64_t>(steps, 1)),
                 static_cast<long long>((after.im2col - before.im2col) / std::max<int64_t>(steps, 1)),
-                nn::blas_gflops());
+                lib.c_str(), nn::blas_gflops());
   return buf;
 }
 

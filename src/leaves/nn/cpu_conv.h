@@ -62,8 +62,14 @@ const char* cpu_conv_name(CpuConv c);
 /// GFLOP/s of LibTorch's fp32 matrix product here (256 x 256 x 1024, best of
 /// a few), measured once per process and cached.
 double blas_gflops();
-/// Whether `blas_gflops()` is high enough for these to pay (>= 20 GFLOP/s;
-/// the reference BLAS gives ~3, OpenBLAS on two cores ~140).
+/// The file of the library that provides the BLAS's sgemm in this process
+/// (symbolic links resolved), or "" when it cannot be told (e.g. a BLAS
+/// linked statically into LibTorch).
+std::string blas_library();
+/// Whether the BLAS is fast enough for these to pay, decided once: by the
+/// library's name (OpenBLAS, MKL, BLIS, Arm PL, Accelerate: yes; Debian's
+/// reference `blas/libblas`: no), else by `blas_gflops()` >= 20 (the reference
+/// BLAS gives ~3 GFLOP/s, OpenBLAS on two cores here ~140).
 bool blas_is_fast();
 /// Resolves `Auto` on this machine.
 bool use_blas_conv(CpuConv c);
