@@ -48,12 +48,14 @@ enum class CpuConv {
   Torch,     ///< Always LibTorch's own convolution (oneDNN on x86).
 };
 
-/// Where `Auto` starts using these: measured with bench/bench_conv.cpp on a
-/// 2-core AMD EPYC (Zen 3) with OpenBLAS at B = 64, oneDNN's own kernels win
-/// with 64 input channels (the stem and stage 1: forward 7 against 11 ms),
-/// the two tie at 128, and these win from 256 on (the 512-channel stage:
-/// forward 49 against 72 ms, weight gradient 51 against 96 ms).
-constexpr int64_t kAutoMinChannels = 128;
+/// Where `Auto` starts using these: measured with bench/bench_conv.cpp
+/// (interleaved, medians) on a 2-core AMD EPYC (Zen 3) with OpenBLAS at
+/// B = 64, forward + input gradient + weight gradient: oneDNN's own kernels
+/// win with 64 and 128 input channels (3-tap stride 1 at 128: 34.6 against
+/// 38.2 ms), these from 256 on (3-tap stride 1 at 256: 56.0 against 67.4 ms;
+/// at 512: 88.8 against 139.5 ms; the 3-tap stride-2 256 -> 512: 65.2 against
+/// 76.3 ms; the 1 x 1 256 -> 512: 22.9 against 30.2 ms).
+constexpr int64_t kAutoMinChannels = 256;
 
 /// "auto", "blas" or "torch"; throws std::invalid_argument naming `option`.
 CpuConv parse_cpu_conv(const std::string& name, const std::string& option = "--cpu-conv");

@@ -76,7 +76,7 @@ struct PretrainConfig {
   /// CPU: how the encoder's convolutions run: "blas" (matrix products on the
   /// BLAS: Winograd F(4, 3) for the 3-tap stride-1 ones, half the
   /// multiplications; im2col for the others), "torch" (LibTorch's own,
-  /// oneDNN), or "auto" (the BLAS paths from 128 input channels on, when the
+  /// oneDNN), or "auto" (the BLAS paths from 256 input channels on, when the
   /// BLAS is fast; see nn/cpu_conv.h). fp32 only; ignored on CUDA and in bf16.
   std::string cpu_conv = "auto";
 
