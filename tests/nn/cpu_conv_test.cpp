@@ -55,24 +55,31 @@ TEST(Winograd, FloatDiffersFromDoubleByRoundingOnly) {
   }
 }
 
-TEST(Winograd, AutogradGivesTheDirectConvolutionsGradients) {
-  torch::manual_seed(2);
+// `conv(x, w, b)` against LibTorch's conv1d with the given stride (padding 1),
+// values and all three gradients, in double.
+template <class Conv>
+void expect_direct_gradients(Conv conv, int64_t stride) {
   auto x = torch::randn({3, 4, 23}, torch::kDouble).requires_grad_();
   auto w = torch::randn({5, 4, 3}, torch::kDouble).requires_grad_();
   auto b = torch::randn({5}, torch::kDouble).requires_grad_();
-  auto up = torch::randn({3, 5, 23}, torch::kDouble);
-  auto y = winograd_conv1d(x, w, b);
+  auto y = conv(x, w, b);
+  auto up = torch::randn_like(y);
   (y * up).sum().backward();
   auto gx = x.grad().clone(), gw = w.grad().clone(), gb = b.grad().clone();
   x.mutable_grad().reset();
   w.mutable_grad().reset();
   b.mutable_grad().reset();
-  auto yr = torch::conv1d(x, w, b, 1, 1);
+  auto yr = torch::conv1d(x, w, b, stride, 1);
   EXPECT_LT(rel_err(y.detach(), yr.detach()), 1e-12);
   (yr * up).sum().backward();
   EXPECT_LT(rel_err(gx, x.grad()), 1e-12);
   EXPECT_LT(rel_err(gw, w.grad()), 1e-12);
   EXPECT_LT(rel_err(gb, b.grad()), 1e-12);
+}
+
+TEST(Winograd, AutogradGivesTheDirectConvolutionsGradients) {
+  torch::manual_seed(2);
+  expect_direct_gradients([](auto x, auto w, auto b) { return winograd_conv1d(x, w, b); }, 1);
 
   // Without a bias, and with only the weight needing a gradient.
   auto x2 = torch::randn({2, 4, 9}, torch::kDouble);
@@ -121,22 +128,7 @@ TEST(GemmConv, EachPassMatchesTheDirectConvolutionInDouble) {
 
 TEST(GemmConv, AutogradGivesTheDirectConvolutionsGradients) {
   torch::manual_seed(5);
-  auto x = torch::randn({3, 4, 23}, torch::kDouble).requires_grad_();
-  auto w = torch::randn({5, 4, 3}, torch::kDouble).requires_grad_();
-  auto b = torch::randn({5}, torch::kDouble).requires_grad_();
-  auto y = leaves::nn::gemm_conv1d(x, w, b, 2);
-  auto up = torch::randn_like(y);
-  (y * up).sum().backward();
-  auto gx = x.grad().clone(), gw = w.grad().clone(), gb = b.grad().clone();
-  x.mutable_grad().reset();
-  w.mutable_grad().reset();
-  b.mutable_grad().reset();
-  auto yr = torch::conv1d(x, w, b, 2, 1);
-  EXPECT_LT(rel_err(y.detach(), yr.detach()), 1e-12);
-  (yr * up).sum().backward();
-  EXPECT_LT(rel_err(gx, x.grad()), 1e-12);
-  EXPECT_LT(rel_err(gw, w.grad()), 1e-12);
-  EXPECT_LT(rel_err(gb, b.grad()), 1e-12);
+  expect_direct_gradients([](auto x, auto w, auto b) { return leaves::nn::gemm_conv1d(x, w, b, 2); }, 2);
 }
 
 // `auto` keeps LibTorch's kernels below kAutoMinChannels input channels: a

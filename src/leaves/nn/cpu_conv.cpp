@@ -248,47 +248,46 @@ inline __attribute__((always_inline)) void output_rows(const T* M, int64_t L, in
 #define LEAVES_CLONES
 #endif
 
-// Non-template entry points so that GCC can build an AVX2 clone of each loop
-// and pick it at load time (the library itself is built for baseline x86-64).
-LEAVES_CLONES void input_rows_f(const float* x, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch,
-                                int64_t bt, int64_t plane, float* V) {
+// The entry points: for float a non-template overload, so that GCC can build
+// an AVX2 clone of each loop and pick it at load time (the library itself is
+// built for baseline x86-64); for double the plain template.
+LEAVES_CLONES void input_rows_any(const float* x, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch,
+                                  int64_t bt, int64_t plane, float* V) {
   input_rows<float>(x, L, nt, r0, r1, ch, bt, plane, V);
 }
-LEAVES_CLONES void grad_rows_f(const float* g, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch, int64_t bt,
-                               int64_t plane, float* D) {
+LEAVES_CLONES void grad_rows_any(const float* g, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch,
+                                 int64_t bt, int64_t plane, float* D) {
   grad_rows<float>(g, L, nt, r0, r1, ch, bt, plane, D);
 }
-LEAVES_CLONES void output_rows_f(const float* M, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch,
-                                 int64_t bt, int64_t plane, const float* bias, float* y) {
+LEAVES_CLONES void output_rows_any(const float* M, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch,
+                                   int64_t bt, int64_t plane, const float* bias, float* y) {
   output_rows<float>(M, L, nt, r0, r1, ch, bt, plane, bias, y);
 }
+void input_rows_any(const double* x, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch, int64_t bt,
+                    int64_t plane, double* V) {
+  input_rows<double>(x, L, nt, r0, r1, ch, bt, plane, V);
+}
+void grad_rows_any(const double* g, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch, int64_t bt,
+                   int64_t plane, double* D) {
+  grad_rows<double>(g, L, nt, r0, r1, ch, bt, plane, D);
+}
+void output_rows_any(const double* M, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch, int64_t bt,
+                     int64_t plane, const double* bias, double* y) {
+  output_rows<double>(M, L, nt, r0, r1, ch, bt, plane, bias, y);
+}
 
-template <typename T>
-void input_rows_any(const T* x, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch, int64_t bt, int64_t plane,
-                    T* V) {
-  if constexpr (std::is_same_v<T, float>) {
-    input_rows_f(x, L, nt, r0, r1, ch, bt, plane, V);
-  } else {
-    input_rows<T>(x, L, nt, r0, r1, ch, bt, plane, V);
+// The sum of the per-thread partial results (undefined slots skipped).
+torch::Tensor sum_slots(const std::vector<torch::Tensor>& slots) {
+  torch::Tensor total;
+  for (const auto& t : slots) {
+    if (!t.defined()) continue;
+    if (total.defined()) {
+      total.add_(t);
+    } else {
+      total = t;
+    }
   }
-}
-template <typename T>
-void grad_rows_any(const T* g, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch, int64_t bt, int64_t plane,
-                   T* D) {
-  if constexpr (std::is_same_v<T, float>) {
-    grad_rows_f(g, L, nt, r0, r1, ch, bt, plane, D);
-  } else {
-    grad_rows<T>(g, L, nt, r0, r1, ch, bt, plane, D);
-  }
-}
-template <typename T>
-void output_rows_any(const T* M, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch, int64_t bt, int64_t plane,
-                     const T* bias, T* y) {
-  if constexpr (std::is_same_v<T, float>) {
-    output_rows_f(M, L, nt, r0, r1, ch, bt, plane, bias, y);
-  } else {
-    output_rows<T>(M, L, nt, r0, r1, ch, bt, plane, bias, y);
-  }
+  return total;
 }
 
 // Work split: the batch is cut into groups of whole samples of about
@@ -327,13 +326,13 @@ torch::Tensor convolve(const torch::Tensor& x, const torch::Tensor& U, const tor
         const int64_t b0 = c * gr.size, b1 = std::min(B, b0 + gr.size), bt = (b1 - b0) * nt;
         auto V = Vbuf.narrow(0, 0, kN * Ci * bt).view({kN, Ci, bt});
         auto M = Mbuf.narrow(0, 0, kN * Co * bt).view({kN, Co, bt});
-        input_rows_any<scalar_t>(src + b0 * Ci * L, L, nt, 0, (b1 - b0) * Ci, Ci, bt, Ci * bt,
+        input_rows_any(src + b0 * Ci * L, L, nt, 0, (b1 - b0) * Ci, Ci, bt, Ci * bt,
                                  V.data_ptr<scalar_t>());
         for (int64_t a = 0; a < kN; ++a) {
           auto out = M[a];
           at::mm_out(out, U[a], V[a]);
         }
-        output_rows_any<scalar_t>(M.data_ptr<scalar_t>(), L, nt, 0, (b1 - b0) * Co, Co, bt, Co * bt, bp,
+        output_rows_any(M.data_ptr<scalar_t>(), L, nt, 0, (b1 - b0) * Co, Co, bt, Co * bt, bp,
                                   dst + b0 * Co * L);
       }
     });
@@ -360,8 +359,8 @@ torch::Tensor weight_products(const torch::Tensor& x, const torch::Tensor& g) {
         const int64_t b0 = c * gr.size, b1 = std::min(B, b0 + gr.size), bt = (b1 - b0) * nt;
         auto V = Vbuf.narrow(0, 0, kN * Ci * bt).view({kN, Ci, bt});
         auto D = Dbuf.narrow(0, 0, kN * Co * bt).view({kN, Co, bt});
-        input_rows_any<scalar_t>(xs + b0 * Ci * L, L, nt, 0, (b1 - b0) * Ci, Ci, bt, Ci * bt, V.data_ptr<scalar_t>());
-        grad_rows_any<scalar_t>(gs + b0 * Co * L, L, nt, 0, (b1 - b0) * Co, Co, bt, Co * bt, D.data_ptr<scalar_t>());
+        input_rows_any(xs + b0 * Ci * L, L, nt, 0, (b1 - b0) * Ci, Ci, bt, Ci * bt, V.data_ptr<scalar_t>());
+        grad_rows_any(gs + b0 * Co * L, L, nt, 0, (b1 - b0) * Co, Co, bt, Co * bt, D.data_ptr<scalar_t>());
         for (int64_t a = 0; a < kN; ++a) {
           auto out = P[a];
           at::addmm_out(out, out, D[a], V[a].t());
@@ -370,16 +369,7 @@ torch::Tensor weight_products(const torch::Tensor& x, const torch::Tensor& g) {
       slots[c0] = P;  // the ranges are disjoint: one slot per call
     });
   });
-  torch::Tensor total;
-  for (auto& t : slots) {
-    if (!t.defined()) continue;
-    if (total.defined()) {
-      total.add_(t);
-    } else {
-      total = t;
-    }
-  }
-  return total;
+  return sum_slots(slots);
 }
 
 // U[a, o, i] = sum_k G[a, k] w[o, i, k]; with `flip_transpose`, the kernel of
@@ -518,6 +508,7 @@ namespace gemm_impl {
 using winograd_impl::Groups;
 using winograd_impl::groups_for;
 using winograd_impl::scratch;
+using winograd_impl::sum_slots;
 
 constexpr int64_t kTargetColumns = 1024;  // output positions per group: the products' width
 
@@ -667,16 +658,7 @@ torch::Tensor weight_grad(const torch::Tensor& x, const torch::Tensor& g, int64_
       slots[c0] = P;  // the ranges are disjoint: one slot per call
     });
   });
-  torch::Tensor total;
-  for (auto& t : slots) {
-    if (!t.defined()) continue;
-    if (total.defined()) {
-      total.add_(t);
-    } else {
-      total = t;
-    }
-  }
-  return total.view({Co, Ci, k});
+  return sum_slots(slots).view({Co, Ci, k});
 }
 
 struct GemmConv1dFn : public torch::autograd::Function<GemmConv1dFn> {
