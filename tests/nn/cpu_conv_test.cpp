@@ -97,7 +97,13 @@ TEST(Winograd, RefusesWhatItCannotCompute) {
   EXPECT_THROW(winograd_conv1d(torch::randn({2, 3, 10}), torch::randn({4, 3, 5}), {}), std::invalid_argument);  // k
   EXPECT_THROW(winograd_conv1d(torch::randn({2, 3, 10}), w, torch::randn({3})), std::invalid_argument);  // bias
   EXPECT_FALSE(leaves::nn::winograd_applicable(torch::randn({2, 3, 10}).to(torch::kBFloat16), w));
-  EXPECT_THROW(leaves::nn::parse_cpu_conv("fast"), std::invalid_argument);
+  try {
+    leaves::nn::parse_cpu_conv("fast");
+    ADD_FAILURE() << "no error for --cpu-conv fast";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("--cpu-conv must be auto, blas or torch, got 'fast'"), std::string::npos)
+        << e.what();
+  }
   EXPECT_EQ(leaves::nn::parse_cpu_conv("blas"), leaves::nn::CpuConv::Blas);
 }
 

@@ -24,7 +24,7 @@ CpuConv parse_cpu_conv(const std::string& name, const std::string& option) {
   if (name == "auto") return CpuConv::Auto;
   if (name == "blas") return CpuConv::Blas;
   if (name == "torch") return CpuConv::Torch;
-  throw std::invalid_argument(option + " must be auto, winograd or torch, got '" + name + "'");
+  throw std::invalid_argument(option + " must be auto, blas or torch, got '" + name + "'");
 }
 
 const char* cpu_conv_name(CpuConv c) {
