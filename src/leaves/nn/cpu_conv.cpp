@@ -156,31 +156,43 @@ inline __attribute__((always_inline)) void split_phases(const T* row, int64_t L,
   }
 }
 
+// The shared loop of the two forward transforms: each row [r0, r1) of a
+// [rows, L] tensor is split into phase arrays of `n` values (shifted right by
+// `shift`), and `tile(P, t, o)` writes the six transformed values of tile t
+// to o[a][t], o[a] = out + a * plane for the row's place in the output.
+template <typename T, typename Tile>
+inline __attribute__((always_inline)) void transform_rows(const T* x, int64_t L, int64_t nt, int64_t n, int64_t shift,
+                                                          int64_t r0, int64_t r1, int64_t channels, int64_t batch_tiles,
+                                                          int64_t plane, T* dst, Tile tile) {
+  std::vector<T> scratch(8 * n);
+  T* buf = scratch.data();
+  const T* P[4] = {buf + 4 * n, buf + 5 * n, buf + 6 * n, buf + 7 * n};
+  for (int64_t r = r0; r < r1; ++r) {
+    split_phases(x + r * L, L, shift, n, buf, buf + 4 * n, buf + 5 * n, buf + 6 * n, buf + 7 * n);
+    const int64_t b = r / channels, c = r % channels;
+    T* out = dst + c * batch_tiles + b * nt;
+    T* o[6] = {out, out + plane, out + 2 * plane, out + 3 * plane, out + 4 * plane, out + 5 * plane};
+    for (int64_t t = 0; t < nt; ++t) tile(P, t, o);
+  }
+}
+
 // Tiles of the row zero-padded by one on the left (and zeros past the end):
-// d_j(t) = pad[4 t + j] with pad[i] = row[i - 1]; writes the six transformed
-// values B^T d of tile t to out[a * plane + t].
+// d_j(t) = pad[4 t + j] with pad[i] = row[i - 1], mapped by B^T. Tile t also
+// reads p0 and p1 at t + 1, hence one phase value more.
 template <typename T>
 inline __attribute__((always_inline)) void input_rows(const T* x, int64_t L, int64_t nt, int64_t r0, int64_t r1,
                                                       int64_t channels, int64_t batch_tiles, int64_t plane, T* V) {
-  const int64_t n = nt + 1;  // one phase value more: tile t also reads p0, p1 at t + 1
-  std::vector<T> scratch(8 * n);
-  T *buf = scratch.data(), *P0 = buf + 4 * n, *P1 = P0 + n, *P2 = P1 + n, *P3 = P2 + n;
-  for (int64_t r = r0; r < r1; ++r) {
-    split_phases(x + r * L, L, 1, n, buf, P0, P1, P2, P3);
-    const int64_t b = r / channels, c = r % channels;
-    T* out = V + c * batch_tiles + b * nt;
-    T *o0 = out, *o1 = out + plane, *o2 = out + 2 * plane, *o3 = out + 3 * plane, *o4 = out + 4 * plane,
-      *o5 = out + 5 * plane;
-    for (int64_t t = 0; t < nt; ++t) {
-      const T d0 = P0[t], d1 = P1[t], d2 = P2[t], d3 = P3[t], d4 = P0[t + 1], d5 = P1[t + 1];
-      o0[t] = 4 * d0 - 5 * d2 + d4;
-      o1[t] = -4 * d1 - 4 * d2 + d3 + d4;
-      o2[t] = 4 * d1 - 4 * d2 - d3 + d4;
-      o3[t] = -2 * d1 - d2 + 2 * d3 + d4;
-      o4[t] = 2 * d1 - d2 - 2 * d3 + d4;
-      o5[t] = 4 * d1 - 5 * d3 + d5;
-    }
-  }
+  transform_rows(x, L, nt, nt + 1, 1, r0, r1, channels, batch_tiles, plane, V,
+                 [](const T* const* P, int64_t t, T* const* o) __attribute__((always_inline)) {
+                   const T d0 = P[0][t], d1 = P[1][t], d2 = P[2][t], d3 = P[3][t], d4 = P[0][t + 1],
+                           d5 = P[1][t + 1];
+                   o[0][t] = 4 * d0 - 5 * d2 + d4;
+                   o[1][t] = -4 * d1 - 4 * d2 + d3 + d4;
+                   o[2][t] = 4 * d1 - 4 * d2 - d3 + d4;
+                   o[3][t] = -2 * d1 - d2 + 2 * d3 + d4;
+                   o[4][t] = 2 * d1 - d2 - 2 * d3 + d4;
+                   o[5][t] = 4 * d1 - 5 * d3 + d5;
+                 });
 }
 
 // The output gradient's tiles h (4 values, zeros past the end), mapped by A
@@ -188,24 +200,16 @@ inline __attribute__((always_inline)) void input_rows(const T* x, int64_t L, int
 template <typename T>
 inline __attribute__((always_inline)) void grad_rows(const T* g, int64_t L, int64_t nt, int64_t r0, int64_t r1,
                                                      int64_t channels, int64_t batch_tiles, int64_t plane, T* D) {
-  std::vector<T> scratch(8 * nt);
-  T *buf = scratch.data(), *H0 = buf + 4 * nt, *H1 = H0 + nt, *H2 = H1 + nt, *H3 = H2 + nt;
-  for (int64_t r = r0; r < r1; ++r) {
-    split_phases(g + r * L, L, 0, nt, buf, H0, H1, H2, H3);
-    const int64_t b = r / channels, c = r % channels;
-    T* out = D + c * batch_tiles + b * nt;
-    T *o0 = out, *o1 = out + plane, *o2 = out + 2 * plane, *o3 = out + 3 * plane, *o4 = out + 4 * plane,
-      *o5 = out + 5 * plane;
-    for (int64_t t = 0; t < nt; ++t) {
-      const T h0 = H0[t], h1 = H1[t], h2 = H2[t], h3 = H3[t];
-      o0[t] = h0;
-      o1[t] = h0 + h1 + h2 + h3;
-      o2[t] = h0 - h1 + h2 - h3;
-      o3[t] = h0 + 2 * h1 + 4 * h2 + 8 * h3;
-      o4[t] = h0 - 2 * h1 + 4 * h2 - 8 * h3;
-      o5[t] = h3;
-    }
-  }
+  transform_rows(g, L, nt, nt, 0, r0, r1, channels, batch_tiles, plane, D,
+                 [](const T* const* P, int64_t t, T* const* o) __attribute__((always_inline)) {
+                   const T h0 = P[0][t], h1 = P[1][t], h2 = P[2][t], h3 = P[3][t];
+                   o[0][t] = h0;
+                   o[1][t] = h0 + h1 + h2 + h3;
+                   o[2][t] = h0 - h1 + h2 - h3;
+                   o[3][t] = h0 + 2 * h1 + 4 * h2 + 8 * h3;
+                   o[4][t] = h0 - 2 * h1 + 4 * h2 - 8 * h3;
+                   o[5][t] = h3;
+                 });
 }
 
 // The six products of each tile mapped to its four outputs by A^T, cut at L,
