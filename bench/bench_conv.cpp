@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "leaves/compat.h"
+#include "leaves/nn/batchnorm.h"
 #include "leaves/nn/cpu_conv.h"
 
 namespace {
@@ -90,6 +91,42 @@ BENCHMARK(BM_Im2colInputGrad) SHAPES;
 BENCHMARK(BM_TorchWeightGrad) SHAPES;
 BENCHMARK(BM_WinogradWeightGrad) SHAPES;
 BENCHMARK(BM_Im2colWeightGrad) SHAPES;
+
+// BatchNorm (training) + residual + LeakyReLU, the tail of a block: the fused
+// kernel against LibTorch's three ops, forward alone and forward + backward.
+// Args: channels, length (batch 64, as above).
+void run_norm(benchmark::State& state, bool fused, bool backward) {
+  torch::manual_seed(0);
+  const int64_t B = 64, C = state.range(0), L = state.range(1);
+  leaves::nn::BatchNorm1d bn(C);
+  auto x = torch::randn({B, C, L}).requires_grad_(backward);
+  auto r = torch::randn({B, C, L}).requires_grad_(backward);
+  auto g = torch::randn({B, C, L});
+  for (auto _ : state) {
+    if (backward) {
+      auto y = leaves::nn::batch_norm_act(bn, x, r, true, 0.01, fused);
+      auto grads = torch::autograd::grad({y}, {x, r, bn->weight, bn->bias}, {g});
+      benchmark::DoNotOptimize(grads[0].data_ptr());
+    } else {
+      torch::NoGradGuard no_grad;
+      auto y = leaves::nn::batch_norm_act(bn, x, r, true, 0.01, fused);
+      benchmark::DoNotOptimize(y.data_ptr());
+    }
+  }
+  state.counters["Mvalues/s"] =
+      benchmark::Counter(1e-6 * B * C * L * state.iterations(), benchmark::Counter::kIsRate);
+}
+void BM_NormTorchForward(benchmark::State& s) { run_norm(s, false, false); }
+void BM_NormFusedForward(benchmark::State& s) { run_norm(s, true, false); }
+void BM_NormTorchBoth(benchmark::State& s) { run_norm(s, false, true); }
+void BM_NormFusedBoth(benchmark::State& s) { run_norm(s, true, true); }
+#define NORM_SHAPES                                                                               \
+  ->Args({64, 1000})->Args({64, 500})->Args({128, 250})->Args({256, 125})->Args({512, 63})       \
+      ->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_NormTorchForward) NORM_SHAPES;
+BENCHMARK(BM_NormFusedForward) NORM_SHAPES;
+BENCHMARK(BM_NormTorchBoth) NORM_SHAPES;
+BENCHMARK(BM_NormFusedBoth) NORM_SHAPES;
 
 }  // namespace
 

@@ -2,12 +2,14 @@
 // data of a given shape (warm-up steps first, then the median of several timed
 // rounds), optionally a full epoch over a resident data set of a given size,
 // and optionally checks the bf16 loss against fp32 on the same batch.
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "leaves/compat.h"
@@ -23,9 +25,10 @@ namespace {
 // took each BLAS path per step (of the 20), and the BLAS's measured speed;
 // "n/a" on CUDA.
 std::string cpu_conv_label(const torch::Device& device, const train::Pretrainer& trainer,
-                           const nn::CpuConvCalls& before, int64_t steps) {
+                           const nn::CpuConvCalls& before, int64_t norm_before, int64_t steps) {
   if (!device.is_cpu()) return "n/a";
   const auto after = nn::cpu_conv_calls();
+  const int64_t norm = (nn::batch_norm_act_calls() - norm_before) / std::max<int64_t>(steps, 1);
   std::string lib = nn::blas_library();
   if (lib.empty()) {
     lib = "unknown";
@@ -34,12 +37,15 @@ std::string cpu_conv_label(const torch::Device& device, const train::Pretrainer&
     const auto before = last == std::string::npos || last == 0 ? std::string::npos : lib.find_last_of('/', last - 1);
     if (before != std::string::npos) lib = lib.substr(before + 1);
   }
-  char buf[320];
-  std::snprintf(buf, sizeof buf, "%s winograd_per_step=%lld im2col_per_step=%lld blas=%s blas_gflops=%.0f",
+  char buf[400];
+  std::snprintf(buf, sizeof buf,
+                "%s winograd_per_step=%lld im2col_per_step=%lld blas=%s blas_gflops=%.0f cpu_norm=%s "
+                "fused_norm_per_step=%lld",
                 nn::cpu_conv_name(trainer.encoder->cpu_conv()),
                 static_cast<long long>((after.winograd - before.winograd) / std::max<int64_t>(steps, 1)),
                 static_cast<long long>((after.im2col - before.im2col) / std::max<int64_t>(steps, 1)),
-                lib.c_str(), nn::blas_gflops());
+                lib.c_str(), nn::blas_gflops(), trainer.encoder->fused_norm() ? "fused" : "torch",
+                static_cast<long long>(norm));
   return buf;
 }
 
@@ -47,6 +53,7 @@ struct BenchArgs {
   train::PretrainConfig config;
   int64_t channels = 1, length = 3000, steps = 10, warmup = 3, rounds = 3, epoch_size = 0;
   bool check_precision = false, breakdown = false;
+  std::string trace;  ///< non-empty: profile `steps` more steps into this chrome-trace file
 };
 
 using Clock = std::chrono::steady_clock;
@@ -144,12 +151,26 @@ int run_bench(const BenchArgs& a) {
   compat::reset_peak_memory(device);
   torch::Tensor loss;
   const auto conv_calls = nn::cpu_conv_calls();
+  const int64_t norm_calls = nn::batch_norm_act_calls();
   const auto timing = time_rounds(a, device, [&] { loss = trainer.step(x); });
-  const int64_t timed_steps = a.warmup + a.rounds * a.steps;
+  const std::string cpu_label = cpu_conv_label(device, trainer, conv_calls, norm_calls, a.warmup + a.rounds * a.steps);
   const double dt = timing.median;
   const float final_loss = loss.item<float>();
   const int64_t peak = compat::peak_memory_bytes(device);
 
+  if (!a.trace.empty()) {
+    // LibTorch's profiler over `steps` more steps, written as a chrome trace
+    // (chrome://tracing, or scripts/trace-summary.py for self time per op).
+    std::ofstream out(a.trace);
+    if (!out) throw std::invalid_argument("--trace: cannot write " + a.trace);
+    compat::synchronize(device);
+    {
+      torch::autograd::profiler::RecordProfile guard(out);
+      for (int64_t i = 0; i < a.steps; ++i) loss = trainer.step(x);
+      compat::synchronize(device);
+    }
+    std::printf("leaves bench trace: %lld steps profiled into %s\n", static_cast<long long>(a.steps), a.trace.c_str());
+  }
   if (a.epoch_size > 0) {
     // A full epoch over a resident random set, as `leaves pretrain` runs it.
     auto data = torch::rand({a.epoch_size, a.channels, a.length}, torch::TensorOptions().device(device));
@@ -169,7 +190,7 @@ int run_bench(const BenchArgs& a) {
               static_cast<long long>(a.length), static_cast<long long>(a.config.width), device.str().c_str(),
               compat::device_name(device).c_str(), trainer.mixed_precision() ? "bf16" : "fp32",
               trainer.encoder->channels_last() ? "channels-last" : "channels-first",
-              trainer.graph_captured() ? "yes" : "no", cpu_conv_label(device, trainer, conv_calls, timed_steps).c_str(),
+              trainer.graph_captured() ? "yes" : "no", cpu_label.c_str(),
               torch::get_num_threads(), dt,
               static_cast<long long>(a.rounds), timing.fastest, timing.slowest,
               peak < 0 ? "n/a" : std::to_string(peak >> 20).c_str(), B / dt, final_loss);
@@ -202,6 +223,7 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_option("--epoch-size", a->epoch_size, "also time one full epoch over N resident random samples (0: no)")
       ->capture_default_str();
   cmd->add_flag("--breakdown", a->breakdown, "also time the augmentations and the encoder apart (eager)");
+  cmd->add_option("--trace", a->trace, "also profile --steps more steps into this chrome-trace file");
   cmd->add_flag("--check-precision", a->check_precision, "compare the bf16 loss with fp32 on the same batch and views");
   cmd->add_option("--seed", c.seed, "random seed")->capture_default_str();
   add_generator_options(cmd, c.views);

@@ -91,6 +91,11 @@ void add_accelerator_options(CLI::App* cmd, train::PretrainConfig& c) {
                   "im2col), by LibTorch (torch: oneDNN), or auto (blas from 256 input channels on, if the BLAS is fast)")
       ->check(CLI::IsMember({"auto", "blas", "torch"}))
       ->capture_default_str();
+  cmd->add_option("--cpu-norm", c.cpu_norm,
+                  "CPU: each BatchNorm with its residual add and LeakyReLU as one fused kernel (fused), or as "
+                  "LibTorch's separate ops (torch)")
+      ->check(CLI::IsMember({"fused", "torch"}))
+      ->capture_default_str();
   auto* cp = &c;
   cmd->add_flag_callback("--no-cuda-graphs", [cp] { cp->cuda_graphs = false; },
                          "CUDA: run every step eagerly instead of replaying a graph");

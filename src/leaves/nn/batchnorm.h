@@ -30,6 +30,28 @@ class BatchNorm1dImpl : public torch::nn::Cloneable<BatchNorm1dImpl> {
 };
 TORCH_MODULE(BatchNorm1d);
 
+/// `bn(x)`, plus `residual` when defined, then a LeakyReLU of slope
+/// `negative_slope` when `activate`: the tail of a ResNet block.
+///
+/// With `fused` (the default), a CPU `[B, C, L]` fp32/fp64 input in training
+/// mode (no `gather`, no autocast, `negative_slope` > 0) runs as one kernel
+/// per channel (`BatchNormActFn`): statistics, normalisation, residual and
+/// activation in one parallel pass whose channel stays in the core's cache,
+/// and in the backward pass the activation's and the normalisation's
+/// gradients in one more; the same arithmetic as the composed LibTorch ops
+/// (biased variance for the normalisation, unbiased for the running
+/// variance), the same running statistics. Anything else, or `fused` false,
+/// runs the composed LibTorch ops.
+torch::Tensor batch_norm_act(BatchNorm1d& bn, const torch::Tensor& x, const torch::Tensor& residual, bool activate,
+                             double negative_slope, bool fused = true);
+
+/// Whether `batch_norm_act` would take the fused kernel for these arguments.
+bool batch_norm_act_fusable(const BatchNorm1dImpl& bn, const torch::Tensor& x, const torch::Tensor& residual,
+                            bool activate, double negative_slope);
+
+/// How many calls took the fused kernel (forward passes), for tests and `leaves bench`.
+int64_t batch_norm_act_calls();
+
 /// Sets (or, with an empty function, clears) the gather of every BatchNorm1d in `module`.
 void sync_batchnorm(torch::nn::Module& module, const BatchNorm1dImpl::Gather& gather);
 

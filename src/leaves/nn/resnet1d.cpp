@@ -59,11 +59,11 @@ void BasicBlock1dImpl::reset() {
 }
 
 torch::Tensor BasicBlock1dImpl::forward(const torch::Tensor& x) {
-  auto lrelu = F::LeakyReLUFuncOptions().negative_slope(negative_slope);
-  auto y = F::leaky_relu(bn1(conv_any_layout(conv1, x, cpu_conv)), lrelu);
-  y = bn2(conv_any_layout(conv2, y, cpu_conv));
-  auto skip = shortcut_conv ? shortcut_bn(conv_any_layout(shortcut_conv, x, cpu_conv)) : x;
-  return F::leaky_relu(y + skip, lrelu);
+  auto y = batch_norm_act(bn1, conv_any_layout(conv1, x, cpu_conv), {}, true, negative_slope, fused_norm);
+  auto skip = shortcut_conv
+                  ? batch_norm_act(shortcut_bn, conv_any_layout(shortcut_conv, x, cpu_conv), {}, false, 0, fused_norm)
+                  : x;
+  return batch_norm_act(bn2, conv_any_layout(conv2, y, cpu_conv), skip, true, negative_slope, fused_norm);
 }
 
 ResNet1dImpl::ResNet1dImpl(const ResNet1dOptions& options_) : options(options_) { reset(); }
@@ -93,6 +93,13 @@ void ResNet1dImpl::set_cpu_conv(CpuConv c) {
   }
 }
 
+void ResNet1dImpl::set_fused_norm(bool on) {
+  fused_norm_ = on;
+  for (auto& m : body->children()) {
+    if (auto* block = dynamic_cast<BasicBlock1dImpl*>(m.get())) block->fused_norm = on;
+  }
+}
+
 torch::Tensor ResNet1dImpl::forward(const torch::Tensor& x) {
   if (x.dim() != 3 || x.size(1) != options.in_channels() || x.size(2) < 2) {
     std::ostringstream s;
@@ -106,7 +113,8 @@ torch::Tensor ResNet1dImpl::forward(const torch::Tensor& x) {
     y = torch::max_pool2d(y, {1, 2}, {1, 2});
     return body->forward(y).mean({2, 3});
   }
-  auto y = F::leaky_relu(stem_bn(conv_any_layout(stem_conv, x, cpu_conv_)), lrelu);
+  auto y = batch_norm_act(stem_bn, conv_any_layout(stem_conv, x, cpu_conv_), {}, true, options.negative_slope(),
+                          fused_norm_);
   y = F::max_pool1d(y, F::MaxPool1dFuncOptions(2));
   return body->forward(y).mean(-1);
 }

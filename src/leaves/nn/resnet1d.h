@@ -42,6 +42,8 @@ class BasicBlock1dImpl : public torch::nn::Cloneable<BasicBlock1dImpl> {
   double negative_slope;
   /// How the 3-tap stride-1 convolutions run on the CPU (see ResNet1dImpl).
   CpuConv cpu_conv = CpuConv::Auto;
+  /// BatchNorm, residual and LeakyReLU as one CPU kernel (see batch_norm_act).
+  bool fused_norm = true;
   torch::nn::Conv1d conv1{nullptr}, conv2{nullptr}, shortcut_conv{nullptr};
   BatchNorm1d bn1{nullptr}, bn2{nullptr}, shortcut_bn{nullptr};
 };
@@ -66,6 +68,12 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
   /// arithmetic is the same convolution either way.
   void set_cpu_conv(CpuConv c);
   CpuConv cpu_conv() const { return cpu_conv_; }
+  /// Whether each BatchNorm with its residual and LeakyReLU runs as one fused
+  /// kernel where it can (CPU, `[B, C, L]`, fp32/fp64, training: see
+  /// batch_norm_act) or as LibTorch's separate ops (the default is fused).
+  /// Not saved: the arithmetic is the same.
+  void set_fused_norm(bool on);
+  bool fused_norm() const { return fused_norm_; }
 
   ResNet1dOptions options;
   torch::nn::Conv1d stem_conv{nullptr};
@@ -75,6 +83,7 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
  private:
   bool channels_last_ = false;
   CpuConv cpu_conv_ = CpuConv::Auto;
+  bool fused_norm_ = true;
 };
 TORCH_MODULE(ResNet1d);
 

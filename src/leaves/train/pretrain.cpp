@@ -59,6 +59,7 @@ void PretrainConfig::validate() const {
     bad("--layout must be auto, channels-last or channels-first, got '" + layout + "'");
   }
   nn::parse_cpu_conv(cpu_conv);
+  if (cpu_norm != "fused" && cpu_norm != "torch") bad("--cpu-norm must be fused or torch, got '" + cpu_norm + "'");
 }
 
 bool PretrainConfig::channels_last(const torch::Device& device) const {
@@ -85,7 +86,7 @@ namespace leaves::train {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PretrainConfig, data, method, epochs, batch_size, lr, generator_lr, tau,
                                                 views, width, projection_hidden, projection_dim, device, seed,
                                                 checkpoint_every, sync_batchnorm, bucket_mb, precision,
-                                                cuda_graphs, cudnn_benchmark, layout, cpu_conv)
+                                                cuda_graphs, cudnn_benchmark, layout, cpu_conv, cpu_norm)
 
 json PretrainConfig::to_json() const { return json(*this); }
 
@@ -125,6 +126,7 @@ Pretrainer::Pretrainer(const PretrainConfig& config, int64_t in_channels, std::s
   mixed_precision_ = config_.mixed_precision(device_);
   encoder->set_channels_last(config_.channels_last(device_));
   encoder->set_cpu_conv(nn::parse_cpu_conv(config_.cpu_conv));
+  encoder->set_fused_norm(config_.cpu_norm == "fused");
   std::vector<torch::Tensor> params = encoder->parameters();
   for (auto& p : head->parameters()) params.push_back(p);  // the head is trained too
   encoder_optimizer = std::make_unique<FlatAdam>(params, FlatAdam::Options{config_.lr});

@@ -79,6 +79,10 @@ struct PretrainConfig {
   /// oneDNN), or "auto" (the BLAS paths from 256 input channels on, when the
   /// BLAS is fast; see nn/cpu_conv.h). fp32 only; ignored on CUDA and in bf16.
   std::string cpu_conv = "auto";
+  /// CPU: each BatchNorm with its residual add and LeakyReLU as one fused
+  /// kernel ("fused"), or as LibTorch's separate ops ("torch"). Same
+  /// arithmetic; only the fp32/fp64 channels-first training case is fused.
+  std::string cpu_norm = "fused";
 
   /// Throws std::invalid_argument naming the first bad option.
   void validate() const;

@@ -1,0 +1,188 @@
+// The fused BatchNorm + residual + LeakyReLU kernel (batch_norm_act) against
+// LibTorch's separate ops: values, every gradient, the running statistics, in
+// double (same arithmetic up to rounding) and float; when it applies; that its
+// result does not depend on the number of threads; the whole encoder.
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "leaves/nn/batchnorm.h"
+#include "leaves/nn/resnet1d.h"
+
+namespace {
+
+using leaves::nn::batch_norm_act;
+using leaves::nn::BatchNorm1d;
+
+// Relative to the reference's largest value, with a floor of 1e-3: with two
+// values per channel the input gradient of a BatchNorm is zero up to rounding
+// (every g lies in the span of 1 and xhat), and the quantities here are O(1).
+double rel_err(const torch::Tensor& a, const torch::Tensor& ref) {
+  return (a.to(torch::kDouble) - ref.to(torch::kDouble)).abs().max().item<double>() /
+         std::max(1e-3, ref.abs().max().item<double>());
+}
+
+struct Result {
+  torch::Tensor y, dx, dres, dweight, dbias, running_mean, running_var, tracked;
+};
+
+// One forward and backward of batch_norm_act on fresh copies of the inputs,
+// with a BatchNorm whose affine parameters and running statistics are not the
+// defaults (so that every term shows).
+Result run(const torch::Tensor& x, const torch::Tensor& res, const torch::Tensor& up, bool activate, bool fused,
+           torch::Dtype dtype) {
+  torch::manual_seed(7);
+  BatchNorm1d bn(x.size(1));
+  {
+    torch::NoGradGuard g;  // drawn in float, then converted: the same values in every dtype
+    bn->weight.uniform_(0.5, 1.5);
+    bn->bias.uniform_(-0.5, 0.5);
+    bn->running_mean.uniform_(-1, 1);
+    bn->running_var.uniform_(0.5, 2);
+  }
+  bn->to(dtype);
+  auto xi = x.detach().to(dtype).clone().requires_grad_();
+  auto ri = res.defined() ? res.detach().to(dtype).clone().requires_grad_() : torch::Tensor();
+  auto y = batch_norm_act(bn, xi, ri, activate, 0.01, fused);
+  (y * up.to(dtype)).sum().backward();
+  return {y.detach(), xi.grad(), ri.defined() ? ri.grad() : torch::Tensor(), bn->weight.grad(), bn->bias.grad(),
+          bn->running_mean, bn->running_var, bn->num_batches_tracked};
+}
+
+void expect_close(const Result& a, const Result& ref, double tol) {
+  EXPECT_LT(rel_err(a.y, ref.y), tol);
+  EXPECT_LT(rel_err(a.dx, ref.dx), tol);
+  if (ref.dres.defined()) EXPECT_LT(rel_err(a.dres, ref.dres), tol);
+  EXPECT_LT(rel_err(a.dweight, ref.dweight), tol);
+  // The bias gradient of a BatchNorm is sum(g): no cancellation, same scale.
+  EXPECT_LT(rel_err(a.dbias, ref.dbias), tol);
+  EXPECT_LT(rel_err(a.running_mean, ref.running_mean), tol);
+  EXPECT_LT(rel_err(a.running_var, ref.running_var), tol);
+  EXPECT_EQ(a.tracked.item<int64_t>(), ref.tracked.item<int64_t>());
+}
+
+struct Shape {
+  int64_t B, C, L;
+};
+// Lengths below, at and past the kernels' 8-wide blocks, the encoder's L = 63,
+// one value per channel per sample (B = 4, L = 1).
+const Shape kShapes[] = {{4, 3, 1}, {1, 2, 2}, {3, 5, 7}, {2, 4, 8}, {4, 3, 63}, {2, 6, 100}, {8, 16, 37}};
+
+TEST(BatchNormAct, MatchesLibTorchsOpsInDouble) {
+  torch::manual_seed(0);
+  for (const auto& s : kShapes) {
+    auto x = torch::randn({s.B, s.C, s.L}, torch::kDouble) * 3 + 2;  // a mean and a scale to remove
+    auto res = torch::randn({s.B, s.C, s.L}, torch::kDouble);
+    auto up = torch::randn({s.B, s.C, s.L}, torch::kDouble);
+    for (bool with_res : {false, true}) {
+      for (bool act : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << "B=" << s.B << " C=" << s.C << " L=" << s.L << " residual=" << with_res
+                                          << " activation=" << act);
+        const auto r = with_res ? res : torch::Tensor();
+        const auto before = leaves::nn::batch_norm_act_calls();
+        auto fused = run(x, r, up, act, true, torch::kDouble);
+        EXPECT_EQ(leaves::nn::batch_norm_act_calls() - before, 1);
+        auto ref = run(x, r, up, act, false, torch::kDouble);
+        EXPECT_EQ(leaves::nn::batch_norm_act_calls() - before, 1);  // `fused` false: LibTorch's ops
+        expect_close(fused, ref, 1e-12);
+      }
+    }
+  }
+}
+
+TEST(BatchNormAct, FloatDiffersFromDoubleByRoundingOnly) {
+  torch::manual_seed(1);
+  for (const auto& s : {Shape{64, 64, 500}, Shape{64, 512, 63}}) {
+    auto x = torch::randn({s.B, s.C, s.L}, torch::kDouble) * 4 - 1;
+    auto res = torch::randn({s.B, s.C, s.L}, torch::kDouble);
+    auto up = torch::randn({s.B, s.C, s.L}, torch::kDouble);
+    SCOPED_TRACE(::testing::Message() << "C=" << s.C << " L=" << s.L);
+    auto ref = run(x, res, up, true, false, torch::kDouble);
+    auto fused = run(x, res, up, true, true, torch::kFloat);
+    auto torch_float = run(x, res, up, true, false, torch::kFloat);
+    // LibTorch's own float ops land ~1e-6 from double here.
+    expect_close(torch_float, ref, 2e-5);
+    expect_close(fused, ref, 2e-5);
+  }
+}
+
+TEST(BatchNormAct, SameResultOnOneThreadAsOnTwo) {
+  torch::manual_seed(2);
+  auto x = torch::randn({16, 32, 77}), res = torch::randn({16, 32, 77}), up = torch::randn({16, 32, 77});
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  auto one = run(x, res, up, true, true, torch::kFloat);
+  at::set_num_threads(2);
+  auto two = run(x, res, up, true, true, torch::kFloat);
+  at::set_num_threads(threads);
+  // Bit for bit: per-row sums reduced per channel in a fixed order.
+  EXPECT_TRUE(torch::equal(one.y, two.y));
+  EXPECT_TRUE(torch::equal(one.dx, two.dx));
+  EXPECT_TRUE(torch::equal(one.dweight, two.dweight));
+  EXPECT_TRUE(torch::equal(one.running_var, two.running_var));
+}
+
+TEST(BatchNormAct, FusesOnlyWhatItComputes) {
+  BatchNorm1d bn(4);
+  auto x = torch::randn({3, 4, 10});
+  using leaves::nn::batch_norm_act_fusable;
+  EXPECT_TRUE(batch_norm_act_fusable(*bn, x, {}, true, 0.01));
+  EXPECT_TRUE(batch_norm_act_fusable(*bn, x, torch::randn({3, 4, 10}), false, 0));
+  EXPECT_FALSE(batch_norm_act_fusable(*bn, x, {}, true, 0.0));         // slope 0: y > 0 loses the sign
+  EXPECT_FALSE(batch_norm_act_fusable(*bn, x, {}, true, -0.5));
+  EXPECT_FALSE(batch_norm_act_fusable(*bn, x.unsqueeze(2), {}, true, 0.01));  // channels-last 4-D
+  EXPECT_FALSE(batch_norm_act_fusable(*bn, x.to(torch::kBFloat16), {}, true, 0.01));
+  EXPECT_FALSE(batch_norm_act_fusable(*bn, x, torch::randn({3, 4, 9}), true, 0.01));
+  EXPECT_FALSE(batch_norm_act_fusable(*bn, torch::randn({1, 4, 1}), {}, true, 0.01));  // one value per channel
+  bn->gather = [](const torch::Tensor& t) { return t; };
+  EXPECT_FALSE(batch_norm_act_fusable(*bn, x, {}, true, 0.01));
+  bn->gather = nullptr;
+  bn->eval();
+  EXPECT_FALSE(batch_norm_act_fusable(*bn, x, {}, true, 0.01));
+  // Where it does not fuse, the composed ops run (and still check the shape).
+  const auto before = leaves::nn::batch_norm_act_calls();
+  auto y = batch_norm_act(bn, x, {}, true, 0.01);
+  EXPECT_EQ(leaves::nn::batch_norm_act_calls(), before);
+  EXPECT_TRUE(torch::allclose(y, torch::leaky_relu(bn(x), 0.01)));
+  bn->train();
+  EXPECT_THROW(batch_norm_act(bn, torch::randn({3, 5, 10}), {}, true, 0.01), std::invalid_argument);
+}
+
+// The whole encoder with and without the fused kernel: same outputs, input
+// gradient, parameter gradients and running statistics, in double.
+TEST(BatchNormAct, EncoderMatchesLibTorchsOps) {
+  torch::manual_seed(4);
+  leaves::nn::ResNet1d a(leaves::nn::ResNet1dOptions(2).width(4));
+  a->to(torch::kDouble);
+  auto b = std::dynamic_pointer_cast<leaves::nn::ResNet1dImpl>(a->clone());
+  a->set_fused_norm(false);
+  EXPECT_TRUE(b->fused_norm());
+  auto x = torch::randn({6, 2, 75}, torch::kDouble);
+  auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
+  auto up = torch::randn({6, 32}, torch::kDouble);
+  const auto before = leaves::nn::batch_norm_act_calls();
+  auto ya = a->forward(xa);
+  EXPECT_EQ(leaves::nn::batch_norm_act_calls(), before);
+  auto yb = b->forward(xb);
+  EXPECT_EQ(leaves::nn::batch_norm_act_calls() - before, 20);  // every BatchNorm of the encoder
+  EXPECT_LT(rel_err(yb.detach(), ya.detach()), 1e-10);
+  (ya * up).sum().backward();
+  (yb * up).sum().backward();
+  EXPECT_LT(rel_err(xb.grad(), xa.grad()), 1e-10);
+  const auto pa = a->named_parameters(), pb = b->named_parameters();
+  for (const auto& item : pa) {
+    SCOPED_TRACE(item.key());
+    const auto ref = item.value().grad();
+    // Scale floor 1e-4: the conv biases in front of BatchNorm have gradients of rounding size only.
+    const double err =
+        (pb[item.key()].grad() - ref).abs().max().item<double>() / std::max(1e-4, ref.abs().max().item<double>());
+    EXPECT_LT(err, 1e-9);
+  }
+  const auto ba = a->named_buffers(), bb = b->named_buffers();
+  for (const auto& item : ba) {
+    SCOPED_TRACE(item.key());
+    EXPECT_TRUE(torch::allclose(bb[item.key()].to(torch::kDouble), item.value().to(torch::kDouble), 1e-10, 1e-12));
+  }
+}
+
+}  // namespace
