@@ -34,7 +34,7 @@ nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm --format=csv,no
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())'
 GEN=(); command -v ninja >/dev/null && GEN=(-G Ninja)
 if ! cmake -S . -B build-device "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DLEAVES_BUILD_TESTS=OFF -DLEAVES_BUILD_BENCH=OFF \
-    -DLEAVES_REQUIRE_CURL=OFF -DOPENSSL_ROOT_DIR="$PREFIX/usr" ${NCCL_INC:+-DNCCL_INCLUDE_DIR="$NCCL_INC"} \
+    -DLEAVES_REQUIRE_CURL=OFF -DLEAVES_OPENMP=OFF -DOPENSSL_ROOT_DIR="$PREFIX/usr" ${NCCL_INC:+-DNCCL_INCLUDE_DIR="$NCCL_INC"} \
     -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$PREFIX/usr" >"$LOG/configure.log" 2>&1; then
   tail -40 "$LOG/configure.log"; exit 1
 fi

@@ -137,27 +137,34 @@ TEST(GemmConv, AutogradGivesTheDirectConvolutionsGradients) {
   expect_direct_gradients([](auto x, auto w, auto b) { return leaves::nn::gemm_conv1d(x, w, b, 2); }, 2);
 }
 
-// `auto` keeps LibTorch's kernels below kAutoMinChannels input channels: a
-// narrow encoder never reaches the BLAS paths, a wide one does from stage 2 on.
-TEST(CpuConv, AutoUsesTheBlasPathsInTheWideStagesOnly) {
+// `auto` (with a fast BLAS) sends every convolution to the BLAS: Winograd the
+// 3-tap stride-1 ones from kWinogradMinChannels input channels on, im2col the
+// rest; `torch` none.
+TEST(CpuConv, AutoPicksWinogradFromSixteenChannelsAndIm2colBelow) {
   if (!leaves::nn::blas_is_fast()) {
     GTEST_SKIP() << "slow BLAS here (" << leaves::nn::blas_gflops() << " GFLOP/s): auto never takes the BLAS paths";
   }
+  ASSERT_EQ(leaves::nn::kWinogradMinChannels, 16);
   torch::NoGradGuard no_grad;
   leaves::nn::ResNet1d narrow(leaves::nn::ResNet1dOptions(1).width(8));
   auto c0 = leaves::nn::cpu_conv_calls();
   narrow->forward(torch::randn({2, 1, 64}));
   auto c1 = leaves::nn::cpu_conv_calls();
-  EXPECT_EQ(c1.winograd - c0.winograd, 0);
-  EXPECT_EQ(c1.im2col - c0.im2col, 0);
+  // Input channels 1 (stem), 8, 16, 32, 64: the three 3-tap stride-1
+  // convolutions of stages 2, 3 and 4 after their strided first one are
+  // Winograd; the stem, stage 1's four and the six strided or 1 x 1 ones im2col.
+  EXPECT_EQ(c1.winograd - c0.winograd, 9);
+  EXPECT_EQ(c1.im2col - c0.im2col, 11);
   leaves::nn::ResNet1d wide(leaves::nn::ResNet1dOptions(1).width(64));
   wide->forward(torch::randn({2, 1, 64}));
   auto c2 = leaves::nn::cpu_conv_calls();
-  // Input channels >= 256: the three stride-1 convolutions of stage 3 after its
-  // first (strided) one and the same three of stage 4; stage 4's strided conv1
-  // and its shortcut.
-  EXPECT_EQ(c2.winograd - c1.winograd, 6);
-  EXPECT_EQ(c2.im2col - c1.im2col, 2);
+  EXPECT_EQ(c2.winograd - c1.winograd, 13);  // all 14 but the stem
+  EXPECT_EQ(c2.im2col - c1.im2col, 7);
+  wide->set_cpu_conv(leaves::nn::CpuConv::Torch);
+  wide->forward(torch::randn({2, 1, 64}));
+  auto c3 = leaves::nn::cpu_conv_calls();
+  EXPECT_EQ(c3.winograd - c2.winograd, 0);
+  EXPECT_EQ(c3.im2col - c2.im2col, 0);
 }
 
 // The whole encoder: Winograd and im2col against LibTorch's convolutions, same weights,

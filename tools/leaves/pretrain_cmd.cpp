@@ -88,7 +88,7 @@ void add_accelerator_options(CLI::App* cmd, train::PretrainConfig& c) {
       ->capture_default_str();
   cmd->add_option("--cpu-conv", c.cpu_conv,
                   "CPU: the encoder's convolutions as matrix products on the BLAS (blas: Winograd F(4,3) and "
-                  "im2col), by LibTorch (torch: oneDNN), or auto (blas from 256 input channels on, if the BLAS is fast)")
+                  "im2col), by LibTorch (torch: oneDNN), or auto (blas if the BLAS is fast, Winograd from 16 input channels)")
       ->check(CLI::IsMember({"auto", "blas", "torch"}))
       ->capture_default_str();
   cmd->add_option("--cpu-norm", c.cpu_norm,

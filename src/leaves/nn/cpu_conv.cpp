@@ -312,6 +312,17 @@ Groups groups_for(int64_t batch, int64_t tiles_per_sample, int64_t target = kTar
   return {(batch + size - 1) / size, size};
 }
 
+// at::parallel_for over the groups with grad mode off in every thread: it is
+// thread-local and on by default in the pool's threads, whose products would
+// then refuse the parameters' views as out= arguments.
+template <typename F>
+void for_groups(int64_t count, const F& f) {
+  at::parallel_for(0, count, 1, [&](int64_t c0, int64_t c1) {
+    torch::NoGradGuard no_grad;
+    f(c0, c1);
+  });
+}
+
 // U [6, Co, Ci] (kernel already transformed), input [B, Ci, L] -> [B, Co, L]
 torch::Tensor convolve(const torch::Tensor& x, const torch::Tensor& U, const torch::Tensor& bias) {
   const int64_t B = x.size(0), Ci = x.size(1), L = x.size(2), Co = U.size(1), nt = tiles_for(L);
@@ -323,7 +334,7 @@ torch::Tensor convolve(const torch::Tensor& x, const torch::Tensor& U, const tor
     const scalar_t* src = xc.data_ptr<scalar_t>();
     const scalar_t* bp = bc.defined() ? bc.data_ptr<scalar_t>() : nullptr;
     scalar_t* dst = y.data_ptr<scalar_t>();
-    at::parallel_for(0, gr.count, 1, [&](int64_t c0, int64_t c1) {
+    for_groups(gr.count, [&](int64_t c0, int64_t c1) {
       auto Vbuf = scratch(0, kN * Ci * gr.size * nt, x.options());
       auto Mbuf = scratch(1, kN * Co * gr.size * nt, x.options());
       for (int64_t c = c0; c < c1; ++c) {
@@ -355,7 +366,7 @@ torch::Tensor weight_products(const torch::Tensor& x, const torch::Tensor& g) {
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "winograd_wgrad", [&] {
     const scalar_t* xs = xc.data_ptr<scalar_t>();
     const scalar_t* gs = gc.data_ptr<scalar_t>();
-    at::parallel_for(0, gr.count, 1, [&](int64_t c0, int64_t c1) {
+    for_groups(gr.count, [&](int64_t c0, int64_t c1) {
       auto Vbuf = scratch(0, kN * Ci * gr.size * nt, x.options());
       auto Dbuf = scratch(1, kN * Co * gr.size * nt, x.options());
       auto P = torch::zeros({kN, Co, Ci}, x.options());
@@ -509,6 +520,7 @@ bool gemm_applicable(const torch::Tensor& x, const torch::Tensor& w) {
 
 namespace gemm_impl {
 
+using winograd_impl::for_groups;
 using winograd_impl::Groups;
 using winograd_impl::groups_for;
 using winograd_impl::scratch;
@@ -598,7 +610,7 @@ torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& w, const torc
     const scalar_t* xs = xc.data_ptr<scalar_t>();
     const scalar_t* bp = bc.defined() ? bc.data_ptr<scalar_t>() : nullptr;
     scalar_t* ys = y.data_ptr<scalar_t>();
-    at::parallel_for(0, gr.count, 1, [&](int64_t c0, int64_t c1) {
+    for_groups(gr.count, [&](int64_t c0, int64_t c1) {
       auto Xbuf = scratch(0, Ci * k * gr.size * To, x.options());
       auto Ybuf = scratch(1, Co * gr.size * To, x.options());
       for (int64_t c = c0; c < c1; ++c) {
@@ -623,7 +635,7 @@ torch::Tensor input_grad(const torch::Tensor& g, const torch::Tensor& w, int64_t
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "gemm_conv_input_grad", [&] {
     const scalar_t* gs = gc.data_ptr<scalar_t>();
     scalar_t* dxs = dx.data_ptr<scalar_t>();
-    at::parallel_for(0, gr.count, 1, [&](int64_t c0, int64_t c1) {
+    for_groups(gr.count, [&](int64_t c0, int64_t c1) {
       auto Gbuf = scratch(1, Co * gr.size * To, g.options());
       auto Xbuf = scratch(0, Ci * k * gr.size * To, g.options());
       for (int64_t c = c0; c < c1; ++c) {
@@ -647,7 +659,7 @@ torch::Tensor weight_grad(const torch::Tensor& x, const torch::Tensor& g, int64_
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gemm_conv_weight_grad", [&] {
     const scalar_t* xs = xc.data_ptr<scalar_t>();
     const scalar_t* gs = gc.data_ptr<scalar_t>();
-    at::parallel_for(0, gr.count, 1, [&](int64_t c0, int64_t c1) {
+    for_groups(gr.count, [&](int64_t c0, int64_t c1) {
       auto Gbuf = scratch(1, Co * gr.size * To, x.options());
       auto Xbuf = scratch(0, Ci * k * gr.size * To, x.options());
       auto P = torch::zeros({Co, Ci * k}, x.options());

@@ -39,23 +39,28 @@
 
 namespace leaves::nn {
 
-/// How the encoder's 3-tap stride-1 convolutions run on the CPU.
+/// How the encoder's convolutions run on the CPU.
 enum class CpuConv {
-  /// These for convolutions of at least `kAutoMinChannels` input channels when
-  /// the BLAS is fast (see `blas_is_fast`), else LibTorch's.
+  /// When the BLAS is fast (see `blas_is_fast`): every convolution on it,
+  /// Winograd for the 3-tap stride-1 ones with at least
+  /// `kWinogradMinChannels` input channels, im2col for the others (the stem
+  /// included); else LibTorch's.
   Auto,
-  Blas,      ///< These wherever they apply (fp32 and fp64 tensors on the CPU).
-  Torch,     ///< Always LibTorch's own convolution (oneDNN on x86).
+  /// Always these: Winograd for every 3-tap stride-1 convolution, im2col for
+  /// the others (fp32 and fp64 tensors on the CPU).
+  Blas,
+  Torch,  ///< Always LibTorch's own convolution (oneDNN on x86).
 };
 
-/// Where `Auto` starts using these: measured with bench/bench_conv.cpp
-/// (interleaved, medians) on a 2-core AMD EPYC (Zen 3) with OpenBLAS at
-/// B = 64, forward + input gradient + weight gradient: oneDNN's own kernels
-/// win with 64 and 128 input channels (3-tap stride 1 at 128: 34.6 against
-/// 38.2 ms), these from 256 on (3-tap stride 1 at 256: 56.0 against 67.4 ms;
-/// at 512: 88.8 against 139.5 ms; the 3-tap stride-2 256 -> 512: 65.2 against
-/// 76.3 ms; the 1 x 1 256 -> 512: 22.9 against 30.2 ms).
-constexpr int64_t kAutoMinChannels = 256;
+/// Below this many input channels `Auto` computes a 3-tap stride-1
+/// convolution by im2col rather than Winograd: with a handful of input
+/// channels (the stem's 1 to 12) the tile transforms cost more than the
+/// halved products save. Measured with bench/bench_conv.cpp (interleaved,
+/// medians) on a 2-core AMD EPYC (Zen 3) with OpenBLAS at B = 64, forward +
+/// input gradient + weight gradient, ms: the stem 1 -> 64: oneDNN 7.2,
+/// Winograd 11.5, im2col 5.4; 64 -> 64: 20.5, 16.8, 26.4; 128 -> 128: 37.0,
+/// 24.2, 37.4; 512 -> 512: 155.9, 86.5, 138.3 (bench/cpu-notes.md).
+constexpr int64_t kWinogradMinChannels = 16;
 
 /// "auto", "blas" or "torch"; throws std::invalid_argument naming `option`.
 CpuConv parse_cpu_conv(const std::string& name, const std::string& option = "--cpu-conv");

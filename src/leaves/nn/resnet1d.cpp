@@ -13,14 +13,14 @@ namespace {
 // 2 im2col.
 int blas_path(const torch::nn::Conv1d& conv, const torch::Tensor& x, CpuConv cpu_conv) {
   if (cpu_conv == CpuConv::Torch || !x.device().is_cpu()) return 0;
-  if (cpu_conv == CpuConv::Auto && x.size(1) < kAutoMinChannels) return 0;
   // Every convolution of this file is built with padding (k - 1) / 2 and zero
   // padding mode (the options' padding is a variant whose API differs between
   // LibTorch versions, so it is not re-read here).
   const auto& o = conv->options;
   if (o.dilation()->at(0) != 1 || o.groups() != 1 || compat::autocast_on(torch::kCPU)) return 0;
   const int64_t k = o.kernel_size()->at(0), s = o.stride()->at(0);
-  if (k == 3 && s == 1 && winograd_applicable(x, conv->weight)) return use_blas_conv(cpu_conv) ? 1 : 0;
+  const bool winograd_pays = cpu_conv == CpuConv::Blas || x.size(1) >= kWinogradMinChannels;
+  if (k == 3 && s == 1 && winograd_pays && winograd_applicable(x, conv->weight)) return use_blas_conv(cpu_conv) ? 1 : 0;
   if (gemm_applicable(x, conv->weight)) return use_blas_conv(cpu_conv) ? 2 : 0;
   return 0;
 }

@@ -60,10 +60,10 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
   void set_channels_last(bool on) { channels_last_ = on; }
   bool channels_last() const { return channels_last_; }
   /// How the convolutions run on the CPU: as matrix products on the BLAS
-  /// (`cpu_conv.h`: Winograd F(4, 3) for the 14 3-tap stride-1 ones, im2col
-  /// for the other 6) or LibTorch's own (oneDNN). `Auto` (the default) takes
-  /// the BLAS paths for convolutions of >= kAutoMinChannels input channels
-  /// when the BLAS is fast. Only fp32/fp64 channels-first CPU tensors outside
+  /// (`cpu_conv.h`: Winograd F(4, 3) for the 3-tap stride-1 ones, im2col for
+  /// the others) or LibTorch's own (oneDNN). `Auto` (the default) takes the
+  /// BLAS paths when the BLAS is fast, Winograd from kWinogradMinChannels
+  /// input channels on. Only fp32/fp64 channels-first CPU tensors outside
   /// autocast use them; anything else runs LibTorch's. Not saved: the
   /// arithmetic is the same convolution either way.
   void set_cpu_conv(CpuConv c);

@@ -76,8 +76,9 @@ struct PretrainConfig {
   /// CPU: how the encoder's convolutions run: "blas" (matrix products on the
   /// BLAS: Winograd F(4, 3) for the 3-tap stride-1 ones, half the
   /// multiplications; im2col for the others), "torch" (LibTorch's own,
-  /// oneDNN), or "auto" (the BLAS paths from 256 input channels on, when the
-  /// BLAS is fast; see nn/cpu_conv.h). fp32 only; ignored on CUDA and in bf16.
+  /// oneDNN), or "auto" (the BLAS paths when the BLAS is fast, Winograd from
+  /// 16 input channels on; see nn/cpu_conv.h). fp32/fp64 only; ignored on
+  /// CUDA and in bf16.
   std::string cpu_conv = "auto";
   /// CPU: each BatchNorm with its residual add and LeakyReLU as one fused
   /// kernel ("fused"), or as LibTorch's separate ops ("torch"). Same
