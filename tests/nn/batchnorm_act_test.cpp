@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <limits>
+
 #include "leaves/nn/batchnorm.h"
 #include "leaves/nn/resnet1d.h"
 
@@ -146,6 +148,30 @@ TEST(BatchNormAct, FusesOnlyWhatItComputes) {
   EXPECT_TRUE(torch::allclose(y, torch::leaky_relu(bn(x), 0.01)));
   bn->train();
   EXPECT_THROW(batch_norm_act(bn, torch::randn({3, 5, 10}), {}, true, 0.01), std::invalid_argument);
+}
+
+// max_pool2 against LibTorch's max_pool1d(x, 2): values and gradient, odd and
+// even lengths, ties (the first wins) and NaN (it wins), in float and double.
+TEST(MaxPool2, MatchesLibTorchsMaxPoolIncludingTiesAndNaN) {
+  torch::manual_seed(5);
+  for (auto dtype : {torch::kDouble, torch::kFloat}) {
+    for (int64_t L : {2, 3, 17, 64, 1001}) {
+      SCOPED_TRACE(::testing::Message() << "L=" << L << " dtype=" << dtype);
+      // Values on a coarse grid: many ties.
+      auto x = torch::randint(-3, 4, {3, 5, L}).to(dtype);
+      x[0][0][0] = std::numeric_limits<double>::quiet_NaN();
+      if (L >= 4) x[1][2][3] = std::numeric_limits<double>::quiet_NaN();
+      auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
+      auto ya = leaves::nn::max_pool2(xa), yb = torch::max_pool1d(xb, 2);
+      ASSERT_EQ(ya.sizes(), yb.sizes());
+      EXPECT_TRUE(torch::equal(ya.isnan(), yb.isnan()));
+      EXPECT_TRUE(torch::equal(ya.nan_to_num(), yb.nan_to_num()));
+      auto up = torch::randn(ya.sizes(), dtype);
+      (ya * up).sum().backward();
+      (yb * up).sum().backward();
+      EXPECT_TRUE(torch::equal(xa.grad(), xb.grad()));
+    }
+  }
 }
 
 // The whole encoder with and without the fused kernel: same outputs, input

@@ -142,6 +142,8 @@ enum class Pass {
   Apply,             // out = act(x scale + shift + res)
   Grad,              // g = act'(y) dy (with the activation); s1[r] = sum g, s2[r] = sum g (x - mean)
   InputGrad,         // dx = k1 g - k2 - k3 (x - mean)
+  MaxPool,           // out[i] = max(x[2 i], x[2 i + 1]), rows of L / 2 outputs
+  MaxPoolGrad,       // dx[2 i + j] = dy[i] where j was the max, else 0
 };
 
 // The operands of the passes; per-channel arrays have C values, per-row ones B C.
@@ -217,6 +219,30 @@ inline __attribute__((always_inline)) void run_rows(Pass pass, const Rows<T>& p,
         T* dx = p.dx + o;
         const T k1 = p.k1[c], k2 = p.k2[c], k3 = p.k3[c];
         for (int64_t i = 0; i < L; ++i) dx[i] = k1 * g[i] - k2 - k3 * (x[i] - m);
+        break;
+      }
+      // The second of a pair wins when it is larger or NaN, as in LibTorch's
+      // max_pool (ties: the first); an odd last value is dropped.
+      case Pass::MaxPool: {
+        const int64_t n = L / 2;
+        T* __restrict y = p.out + r * n;
+        for (int64_t i = 0; i < n; ++i) {
+          const T a = x[2 * i], b = x[2 * i + 1];
+          y[i] = (b > a || b != b) ? b : a;
+        }
+        break;
+      }
+      case Pass::MaxPoolGrad: {
+        const int64_t n = L / 2;
+        const T* __restrict dy = p.dy + r * n;
+        T* __restrict dx = p.dx + o;
+        for (int64_t i = 0; i < n; ++i) {
+          const T a = x[2 * i], b = x[2 * i + 1], g = dy[i];
+          const bool second = b > a || b != b;
+          dx[2 * i] = second ? T(0) : g;
+          dx[2 * i + 1] = second ? g : T(0);
+        }
+        if (L % 2 != 0) dx[L - 1] = 0;
         break;
       }
     }
@@ -357,7 +383,45 @@ struct BatchNormActFn : public torch::autograd::Function<BatchNormActFn> {
   }
 };
 
+// Max-pool over time, kernel 2, stride 2 (the stem's): [B, C, L] -> [B, C, L / 2].
+struct MaxPool2Fn : public torch::autograd::Function<MaxPool2Fn> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x) {
+    const int64_t B = x.size(0), C = x.size(1), L = x.size(2);
+    auto xc = x.contiguous();
+    auto y = torch::empty({B, C, L / 2}, x.options());
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "max_pool2", [&] {
+      Rows<scalar_t> p;
+      p.C = C, p.L = L, p.x = xc.data_ptr<scalar_t>(), p.out = y.data_ptr<scalar_t>();
+      parallel_rows(Pass::MaxPool, p, B * C);
+    });
+    ctx->save_for_backward({xc});
+    return y;
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto x = ctx->get_saved_variables()[0];
+    const int64_t B = x.size(0), C = x.size(1), L = x.size(2);
+    auto dy = grads[0].contiguous();
+    auto dx = torch::empty_like(x);
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "max_pool2_backward", [&] {
+      Rows<scalar_t> p;
+      p.C = C, p.L = L, p.x = x.data_ptr<scalar_t>(), p.dy = dy.data_ptr<scalar_t>(), p.dx = dx.data_ptr<scalar_t>();
+      parallel_rows(Pass::MaxPoolGrad, p, B * C);
+    });
+    return {dx};
+  }
+};
+
 }  // namespace
+
+torch::Tensor max_pool2(const torch::Tensor& x, bool fused) {
+  const auto dtype = x.scalar_type();
+  if (fused && x.dim() == 3 && x.size(2) >= 2 && x.device().is_cpu() &&
+      (dtype == torch::kFloat || dtype == torch::kDouble) && !compat::autocast_on(torch::kCPU)) {
+    return MaxPool2Fn::apply(x);
+  }
+  return torch::max_pool1d(x, 2);
+}
 
 bool batch_norm_act_fusable(const BatchNorm1dImpl& bn, const torch::Tensor& x, const torch::Tensor& residual,
                             bool activate, double negative_slope) {

@@ -45,6 +45,12 @@ TORCH_MODULE(BatchNorm1d);
 torch::Tensor batch_norm_act(BatchNorm1d& bn, const torch::Tensor& x, const torch::Tensor& residual, bool activate,
                              double negative_slope, bool fused = true);
 
+/// Max-pool over time with kernel 2 and stride 2 (`torch::max_pool1d(x, 2)`:
+/// the same values, gradients, tie and NaN rules). With `fused`, a CPU
+/// `[B, C, L]` fp32/fp64 input runs one vectorised pass in each direction
+/// (LibTorch's generic pooling kernel also writes int64 indices).
+torch::Tensor max_pool2(const torch::Tensor& x, bool fused = true);
+
 /// Whether `batch_norm_act` would take the fused kernel for these arguments.
 bool batch_norm_act_fusable(const BatchNorm1dImpl& bn, const torch::Tensor& x, const torch::Tensor& residual,
                             bool activate, double negative_slope);

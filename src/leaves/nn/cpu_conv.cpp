@@ -356,8 +356,8 @@ torch::Tensor convolve(const torch::Tensor& x, const torch::Tensor& U, const tor
 }
 
 // sum over tiles of (A g)(B^T x) per point: [6, Co, Ci]. Each thread sums its
-// groups into its own slot (the BLAS accumulating, beta = 1); the slots are
-// added at the end.
+// groups into its own slot (the first product writes it, beta = 0; the BLAS
+// accumulates the next ones, beta = 1); the slots are added at the end.
 torch::Tensor weight_products(const torch::Tensor& x, const torch::Tensor& g) {
   const int64_t B = x.size(0), Ci = x.size(1), L = x.size(2), Co = g.size(1), nt = tiles_for(L);
   auto xc = x.contiguous(), gc = g.contiguous();
@@ -369,7 +369,7 @@ torch::Tensor weight_products(const torch::Tensor& x, const torch::Tensor& g) {
     for_groups(gr.count, [&](int64_t c0, int64_t c1) {
       auto Vbuf = scratch(0, kN * Ci * gr.size * nt, x.options());
       auto Dbuf = scratch(1, kN * Co * gr.size * nt, x.options());
-      auto P = torch::zeros({kN, Co, Ci}, x.options());
+      auto P = torch::empty({kN, Co, Ci}, x.options());
       for (int64_t c = c0; c < c1; ++c) {
         const int64_t b0 = c * gr.size, b1 = std::min(B, b0 + gr.size), bt = (b1 - b0) * nt;
         auto V = Vbuf.narrow(0, 0, kN * Ci * bt).view({kN, Ci, bt});
@@ -378,7 +378,11 @@ torch::Tensor weight_products(const torch::Tensor& x, const torch::Tensor& g) {
         grad_rows_any(gs + b0 * Co * L, L, nt, 0, (b1 - b0) * Co, Co, bt, Co * bt, D.data_ptr<scalar_t>());
         for (int64_t a = 0; a < kN; ++a) {
           auto out = P[a];
-          at::addmm_out(out, out, D[a], V[a].t());
+          if (c == c0) {
+            at::mm_out(out, D[a], V[a].t());  // the thread's first group: no zero fill, no accumulation
+          } else {
+            at::addmm_out(out, out, D[a], V[a].t());
+          }
         }
       }
       slots[c0] = P;  // the ranges are disjoint: one slot per call
@@ -662,14 +666,18 @@ torch::Tensor weight_grad(const torch::Tensor& x, const torch::Tensor& g, int64_
     for_groups(gr.count, [&](int64_t c0, int64_t c1) {
       auto Gbuf = scratch(1, Co * gr.size * To, x.options());
       auto Xbuf = scratch(0, Ci * k * gr.size * To, x.options());
-      auto P = torch::zeros({Co, Ci * k}, x.options());
+      auto P = torch::empty({Co, Ci * k}, x.options());
       for (int64_t c = c0; c < c1; ++c) {
         const int64_t b0 = c * gr.size, nb = std::min(B, b0 + gr.size) - b0, cols = nb * To;
         auto G = Gbuf.narrow(0, 0, Co * cols).view({Co, cols});
         auto X = Xbuf.narrow(0, 0, Ci * k * cols).view({Ci * k, cols});
         to_columns<scalar_t>(gs + b0 * Co * To, nb, Co, To, G.data_ptr<scalar_t>());
         im2col<scalar_t>(xs + b0 * Ci * L, nb, Ci, L, k, s, To, X.data_ptr<scalar_t>());
-        at::addmm_out(P, P, G, X.t());
+        if (c == c0) {
+          at::mm_out(P, G, X.t());
+        } else {
+          at::addmm_out(P, P, G, X.t());
+        }
       }
       slots[c0] = P;  // the ranges are disjoint: one slot per call
     });

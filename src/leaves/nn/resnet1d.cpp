@@ -115,7 +115,7 @@ torch::Tensor ResNet1dImpl::forward(const torch::Tensor& x) {
   }
   auto y = batch_norm_act(stem_bn, conv_any_layout(stem_conv, x, cpu_conv_), {}, true, options.negative_slope(),
                           fused_norm_);
-  y = F::max_pool1d(y, F::MaxPool1dFuncOptions(2));
+  y = max_pool2(y, fused_norm_);
   return body->forward(y).mean(-1);
 }
 

@@ -70,8 +70,9 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
   CpuConv cpu_conv() const { return cpu_conv_; }
   /// Whether each BatchNorm with its residual and LeakyReLU runs as one fused
   /// kernel where it can (CPU, `[B, C, L]`, fp32/fp64, training: see
-  /// batch_norm_act) or as LibTorch's separate ops (the default is fused).
-  /// Not saved: the arithmetic is the same.
+  /// batch_norm_act), and the stem's max-pool as ours (max_pool2), or as
+  /// LibTorch's separate ops (the default is fused). Not saved: the
+  /// arithmetic is the same.
   void set_fused_norm(bool on);
   bool fused_norm() const { return fused_norm_; }
 
