@@ -27,11 +27,15 @@
 //
 // Threads: the batch is cut into groups of whole samples; each thread runs the
 // whole pipeline on its groups with a single-threaded BLAS (OpenBLAS and MKL
-// are single-threaded inside an OpenMP region), no barrier in between.
+// are single-threaded inside an OpenMP region), no barrier in between. This
+// needs the library compiled with OpenMP (CMake option LEAVES_OPENMP): the
+// `#pragma omp parallel` of at::parallel_for is compiled into this file, and
+// without -fopenmp it runs every group on the calling thread.
 //
 // Used by ResNet1d on the CPU (`CpuConv`): `auto` takes it when the BLAS is a
-// fast one (a one-off probe of its matrix product: the reference BLAS runs at a
-// few GFLOP/s, where these would be far slower than oneDNN).
+// fast one (by the library's name, else a one-off probe of its matrix
+// product: the reference BLAS runs at a few GFLOP/s, where these would be far
+// slower than oneDNN).
 #pragma once
 #include <torch/torch.h>
 
@@ -56,10 +60,11 @@ enum class CpuConv {
 /// convolution by im2col rather than Winograd: with a handful of input
 /// channels (the stem's 1 to 12) the tile transforms cost more than the
 /// halved products save. Measured with bench/bench_conv.cpp (interleaved,
-/// medians) on a 2-core AMD EPYC (Zen 3) with OpenBLAS at B = 64, forward +
-/// input gradient + weight gradient, ms: the stem 1 -> 64: oneDNN 7.2,
-/// Winograd 11.5, im2col 5.4; 64 -> 64: 20.5, 16.8, 26.4; 128 -> 128: 37.0,
-/// 24.2, 37.4; 512 -> 512: 155.9, 86.5, 138.3 (bench/cpu-notes.md).
+/// medians of 3) on a 2-core AMD EPYC (Zen 3) with OpenBLAS at B = 64,
+/// forward + input gradient + weight gradient, ms, oneDNN / Winograd /
+/// im2col: the stem 1 -> 64: 7.0 / 11.4 / 5.0; 64 -> 64: 21.4 / 16.1 / 25.9;
+/// 128 -> 128: 36.2 / 23.8 / 36.5; 512 -> 512: 159.0 / 93.4 / 127.2
+/// (bench/cpu-notes.md).
 constexpr int64_t kWinogradMinChannels = 16;
 
 /// "auto", "blas" or "torch"; throws std::invalid_argument naming `option`.
