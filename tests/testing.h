@@ -109,4 +109,19 @@ inline torch::Tensor smooth_signal(int64_t B, int64_t C, int64_t L, torch::Dtype
   return (torch::sin(6.28 * f * t + p) + 0.3 * torch::cos(17 * t + p)).to(dtype);
 }
 
+/// The parameter gradients of two copies of a module after the same backward
+/// pass, each relative to the reference's largest value with a floor of 1e-4
+/// (the conv biases in front of a BatchNorm have gradients of rounding size
+/// only, ~1e-14 in double).
+inline void expect_same_parameter_grads(const torch::nn::Module& module, const torch::nn::Module& reference,
+                                        double tol) {
+  const auto got = module.named_parameters(), ref = reference.named_parameters();
+  for (const auto& item : ref) {
+    SCOPED_TRACE(item.key());
+    const auto r = item.value().grad().to(torch::kDouble);
+    const auto g = got[item.key()].grad().to(torch::kDouble);
+    EXPECT_LT((g - r).abs().max().item<double>() / std::max(1e-4, r.abs().max().item<double>()), tol);
+  }
+}
+
 }  // namespace leaves::testing

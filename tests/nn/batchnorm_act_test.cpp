@@ -10,6 +10,7 @@
 
 #include "leaves/nn/batchnorm.h"
 #include "leaves/nn/resnet1d.h"
+#include "testing.h"
 
 namespace {
 
@@ -195,15 +196,7 @@ TEST(BatchNormAct, EncoderMatchesLibTorchsOps) {
   (ya * up).sum().backward();
   (yb * up).sum().backward();
   EXPECT_LT(rel_err(xb.grad(), xa.grad()), 1e-10);
-  const auto pa = a->named_parameters(), pb = b->named_parameters();
-  for (const auto& item : pa) {
-    SCOPED_TRACE(item.key());
-    const auto ref = item.value().grad();
-    // Scale floor 1e-4: the conv biases in front of BatchNorm have gradients of rounding size only.
-    const double err =
-        (pb[item.key()].grad() - ref).abs().max().item<double>() / std::max(1e-4, ref.abs().max().item<double>());
-    EXPECT_LT(err, 1e-9);
-  }
+  leaves::testing::expect_same_parameter_grads(*b, *a, 1e-9);
   const auto ba = a->named_buffers(), bb = b->named_buffers();
   for (const auto& item : ba) {
     SCOPED_TRACE(item.key());

@@ -6,6 +6,7 @@
 
 #include "leaves/nn/resnet1d.h"
 #include "leaves/nn/cpu_conv.h"
+#include "testing.h"
 
 namespace {
 
@@ -192,16 +193,7 @@ TEST(Winograd, EncoderMatchesLibTorchsConvolutions) {
   (ya * up).sum().backward();
   (yb * up).sum().backward();
   EXPECT_LT(rel_err(xb.grad(), xa.grad()), 1e-10);
-  const auto pa = a->named_parameters(), pb = b->named_parameters();
-  for (const auto& item : pa) {
-    SCOPED_TRACE(item.key());
-    // Scale floor 1e-4: the conv biases in front of BatchNorm have gradients of
-    // rounding size only (~1e-14 here).
-    const auto ref = item.value().grad().to(torch::kDouble);
-    const double err = (pb[item.key()].grad() - ref).abs().max().item<double>() /
-                       std::max(1e-4, ref.abs().max().item<double>());
-    EXPECT_LT(err, 1e-9);
-  }
+  leaves::testing::expect_same_parameter_grads(*b, *a, 1e-9);
 }
 
 }  // namespace
