@@ -158,21 +158,22 @@ inline __attribute__((always_inline)) void split_phases(const T* row, int64_t L,
 
 // The shared loop of the two forward transforms: each row [r0, r1) of a
 // [rows, L] tensor is split into phase arrays of `n` values (shifted right by
-// `shift`), and `tile(P, t, o)` writes the six transformed values of tile t
-// to o[a][t], o[a] = out + a * plane for the row's place in the output.
-template <typename T, typename Tile>
+// `shift`), and `tiles(p0, p1, p2, p3, o0, ..., o5, nt)` writes the six
+// transformed values of each tile t to o_a[t], o_a = out + a * plane for the
+// row's place in the output. (`tiles` takes restrict pointers: through an
+// array of pointers GCC could not rule out aliasing and left the loop scalar.)
+template <typename T, typename Tiles>
 inline __attribute__((always_inline)) void transform_rows(const T* x, int64_t L, int64_t nt, int64_t n, int64_t shift,
                                                           int64_t r0, int64_t r1, int64_t channels, int64_t batch_tiles,
-                                                          int64_t plane, T* dst, Tile tile) {
+                                                          int64_t plane, T* dst, Tiles tiles) {
   std::vector<T> scratch(8 * n);
   T* buf = scratch.data();
-  const T* P[4] = {buf + 4 * n, buf + 5 * n, buf + 6 * n, buf + 7 * n};
   for (int64_t r = r0; r < r1; ++r) {
     split_phases(x + r * L, L, shift, n, buf, buf + 4 * n, buf + 5 * n, buf + 6 * n, buf + 7 * n);
     const int64_t b = r / channels, c = r % channels;
     T* out = dst + c * batch_tiles + b * nt;
-    T* o[6] = {out, out + plane, out + 2 * plane, out + 3 * plane, out + 4 * plane, out + 5 * plane};
-    for (int64_t t = 0; t < nt; ++t) tile(P, t, o);
+    tiles(buf + 4 * n, buf + 5 * n, buf + 6 * n, buf + 7 * n, out, out + plane, out + 2 * plane, out + 3 * plane,
+          out + 4 * plane, out + 5 * plane, nt);
   }
 }
 
@@ -180,40 +181,68 @@ inline __attribute__((always_inline)) void transform_rows(const T* x, int64_t L,
 // d_j(t) = pad[4 t + j] with pad[i] = row[i - 1], mapped by B^T. Tile t also
 // reads p0 and p1 at t + 1, hence one phase value more.
 template <typename T>
+inline __attribute__((always_inline)) void input_tiles(const T* __restrict p0, const T* __restrict p1,
+                                                       const T* __restrict p2, const T* __restrict p3,
+                                                       T* __restrict o0, T* __restrict o1, T* __restrict o2,
+                                                       T* __restrict o3, T* __restrict o4, T* __restrict o5,
+                                                       int64_t nt) {
+  for (int64_t t = 0; t < nt; ++t) {
+    const T d0 = p0[t], d1 = p1[t], d2 = p2[t], d3 = p3[t], d4 = p0[t + 1], d5 = p1[t + 1];
+    o0[t] = 4 * d0 - 5 * d2 + d4;
+    o1[t] = -4 * d1 - 4 * d2 + d3 + d4;
+    o2[t] = 4 * d1 - 4 * d2 - d3 + d4;
+    o3[t] = -2 * d1 - d2 + 2 * d3 + d4;
+    o4[t] = 2 * d1 - d2 - 2 * d3 + d4;
+    o5[t] = 4 * d1 - 5 * d3 + d5;
+  }
+}
+template <typename T>
 inline __attribute__((always_inline)) void input_rows(const T* x, int64_t L, int64_t nt, int64_t r0, int64_t r1,
                                                       int64_t channels, int64_t batch_tiles, int64_t plane, T* V) {
-  transform_rows(x, L, nt, nt + 1, 1, r0, r1, channels, batch_tiles, plane, V,
-                 [](const T* const* P, int64_t t, T* const* o) __attribute__((always_inline)) {
-                   const T d0 = P[0][t], d1 = P[1][t], d2 = P[2][t], d3 = P[3][t], d4 = P[0][t + 1],
-                           d5 = P[1][t + 1];
-                   o[0][t] = 4 * d0 - 5 * d2 + d4;
-                   o[1][t] = -4 * d1 - 4 * d2 + d3 + d4;
-                   o[2][t] = 4 * d1 - 4 * d2 - d3 + d4;
-                   o[3][t] = -2 * d1 - d2 + 2 * d3 + d4;
-                   o[4][t] = 2 * d1 - d2 - 2 * d3 + d4;
-                   o[5][t] = 4 * d1 - 5 * d3 + d5;
-                 });
+  transform_rows(x, L, nt, nt + 1, 1, r0, r1, channels, batch_tiles, plane, V, input_tiles<T>);
 }
 
 // The output gradient's tiles h (4 values, zeros past the end), mapped by A
 // (6 x 4), for the weight gradient.
 template <typename T>
+inline __attribute__((always_inline)) void grad_tiles(const T* __restrict p0, const T* __restrict p1,
+                                                      const T* __restrict p2, const T* __restrict p3,
+                                                      T* __restrict o0, T* __restrict o1, T* __restrict o2,
+                                                      T* __restrict o3, T* __restrict o4, T* __restrict o5,
+                                                      int64_t nt) {
+  for (int64_t t = 0; t < nt; ++t) {
+    const T h0 = p0[t], h1 = p1[t], h2 = p2[t], h3 = p3[t];
+    o0[t] = h0;
+    o1[t] = h0 + h1 + h2 + h3;
+    o2[t] = h0 - h1 + h2 - h3;
+    o3[t] = h0 + 2 * h1 + 4 * h2 + 8 * h3;
+    o4[t] = h0 - 2 * h1 + 4 * h2 - 8 * h3;
+    o5[t] = h3;
+  }
+}
+template <typename T>
 inline __attribute__((always_inline)) void grad_rows(const T* g, int64_t L, int64_t nt, int64_t r0, int64_t r1,
                                                      int64_t channels, int64_t batch_tiles, int64_t plane, T* D) {
-  transform_rows(g, L, nt, nt, 0, r0, r1, channels, batch_tiles, plane, D,
-                 [](const T* const* P, int64_t t, T* const* o) __attribute__((always_inline)) {
-                   const T h0 = P[0][t], h1 = P[1][t], h2 = P[2][t], h3 = P[3][t];
-                   o[0][t] = h0;
-                   o[1][t] = h0 + h1 + h2 + h3;
-                   o[2][t] = h0 - h1 + h2 - h3;
-                   o[3][t] = h0 + 2 * h1 + 4 * h2 + 8 * h3;
-                   o[4][t] = h0 - 2 * h1 + 4 * h2 - 8 * h3;
-                   o[5][t] = h3;
-                 });
+  transform_rows(g, L, nt, nt, 0, r0, r1, channels, batch_tiles, plane, D, grad_tiles<T>);
 }
 
-// The six products of each tile mapped to its four outputs by A^T, cut at L,
-// plus the bias.
+// The six products of each tile mapped to its four outputs by A^T, plus the bias.
+template <typename T>
+inline __attribute__((always_inline)) void output_tiles(const T* __restrict m0, const T* __restrict m1,
+                                                        const T* __restrict m2, const T* __restrict m3,
+                                                        const T* __restrict m4, const T* __restrict m5,
+                                                        T* __restrict Y0, T* __restrict Y1, T* __restrict Y2,
+                                                        T* __restrict Y3, T beta, int64_t nt) {
+  for (int64_t t = 0; t < nt; ++t) {
+    const T a1 = m1[t] + m2[t], s1 = m1[t] - m2[t], a2 = m3[t] + m4[t], s2 = m3[t] - m4[t];
+    Y0[t] = m0[t] + a1 + a2 + beta;
+    Y1[t] = s1 + 2 * s2 + beta;
+    Y2[t] = a1 + 4 * a2 + beta;
+    Y3[t] = s1 + 8 * s2 + m5[t] + beta;
+  }
+}
+
+// The rows' outputs from the six products of their tiles, cut at L.
 template <typename T>
 inline __attribute__((always_inline)) void output_rows(const T* M, int64_t L, int64_t nt, int64_t r0, int64_t r1,
                                                        int64_t channels, int64_t batch_tiles, int64_t plane,
@@ -226,14 +255,7 @@ inline __attribute__((always_inline)) void output_rows(const T* M, int64_t L, in
     const T* in = M + c * batch_tiles + b * nt;
     const T *m0 = in, *m1 = in + plane, *m2 = in + 2 * plane, *m3 = in + 3 * plane, *m4 = in + 4 * plane,
             *m5 = in + 5 * plane;
-    const T beta = bias ? bias[c] : T(0);
-    for (int64_t t = 0; t < nt; ++t) {
-      const T a1 = m1[t] + m2[t], s1 = m1[t] - m2[t], a2 = m3[t] + m4[t], s2 = m3[t] - m4[t];
-      Y0[t] = m0[t] + a1 + a2 + beta;
-      Y1[t] = s1 + 2 * s2 + beta;
-      Y2[t] = a1 + 4 * a2 + beta;
-      Y3[t] = s1 + 8 * s2 + m5[t] + beta;
-    }
+    output_tiles(m0, m1, m2, m3, m4, m5, Y0, Y1, Y2, Y3, bias ? bias[c] : T(0), nt);
     T* row = y + r * L;
     for (int64_t t = 0; t < full; ++t) {
       row[4 * t] = Y0[t];
@@ -243,6 +265,18 @@ inline __attribute__((always_inline)) void output_rows(const T* M, int64_t L, in
     }
     const T* last[4] = {Y0, Y1, Y2, Y3};
     for (int64_t i = 4 * full; i < L; ++i) row[i] = last[i - 4 * full][full];
+  }
+}
+
+// U[a, j] = sum_k G[a, k] w[j, k] for the kernel taps j in [j0, j1) of
+// w [Co Ci, 3], reversed (w[j, 2 - k]) with `flip`; in double, rounded once.
+template <typename T>
+inline __attribute__((always_inline)) void kernel_rows(const T* __restrict src, int64_t j0, int64_t j1,
+                                                       int64_t plane, bool flip, T* __restrict dst) {
+  const int first = flip ? 2 : 0, last = flip ? 0 : 2;
+  for (int64_t j = j0; j < j1; ++j) {
+    const double k0 = src[3 * j + first], k1 = src[3 * j + 1], k2 = src[3 * j + last];
+    for (int a = 0; a < 6; ++a) dst[a * plane + j] = static_cast<T>(kG[a][0] * k0 + kG[a][1] * k1 + kG[a][2] * k2);
   }
 }
 
@@ -266,6 +300,13 @@ LEAVES_CLONES void grad_rows_any(const float* g, int64_t L, int64_t nt, int64_t 
 LEAVES_CLONES void output_rows_any(const float* M, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch,
                                    int64_t bt, int64_t plane, const float* bias, float* y) {
   output_rows<float>(M, L, nt, r0, r1, ch, bt, plane, bias, y);
+}
+LEAVES_CLONES void kernel_rows_any(const float* src, int64_t j0, int64_t j1, int64_t plane, bool flip,
+                                   float* dst) {
+  kernel_rows<float>(src, j0, j1, plane, flip, dst);
+}
+void kernel_rows_any(const double* src, int64_t j0, int64_t j1, int64_t plane, bool flip, double* dst) {
+  kernel_rows<double>(src, j0, j1, plane, flip, dst);
 }
 void input_rows_any(const double* x, int64_t L, int64_t nt, int64_t r0, int64_t r1, int64_t ch, int64_t bt,
                     int64_t plane, double* V) {
@@ -396,25 +437,18 @@ torch::Tensor weight_products(const torch::Tensor& x, const torch::Tensor& g) {
 torch::Tensor transform_kernel(const torch::Tensor& w, bool flip_transpose) {
   const int64_t Co = w.size(0), Ci = w.size(1);
   auto wc = w.contiguous();
-  auto U = flip_transpose ? torch::empty({kN, Ci, Co}, w.options()) : torch::empty({kN, Co, Ci}, w.options());
+  // [6, Co, Ci] in the kernel's own order (unit-stride writes that
+  // vectorise); the input gradient's [6, Ci, Co] is its transpose.
+  auto U = torch::empty({kN, Co, Ci}, w.options());
   AT_DISPATCH_FLOATING_TYPES(w.scalar_type(), "winograd_kernel", [&] {
     const scalar_t* src = wc.data_ptr<scalar_t>();
     scalar_t* dst = U.data_ptr<scalar_t>();
     const int64_t plane = Co * Ci;
-    at::parallel_for(0, Co, std::max<int64_t>(1, 4096 / std::max<int64_t>(Ci, 1)), [&](int64_t o0, int64_t o1) {
-      for (int64_t o = o0; o < o1; ++o) {
-        for (int64_t i = 0; i < Ci; ++i) {
-          const scalar_t* k = src + (o * Ci + i) * 3;
-          const scalar_t k0 = flip_transpose ? k[2] : k[0], k1 = k[1], k2 = flip_transpose ? k[0] : k[2];
-          const int64_t at = flip_transpose ? i * Co + o : o * Ci + i;
-          for (int a = 0; a < 6; ++a) {
-            dst[a * plane + at] = static_cast<scalar_t>(kG[a][0] * k0 + kG[a][1] * k1 + kG[a][2] * k2);
-          }
-        }
-      }
+    at::parallel_for(0, plane, 4096, [&](int64_t j0, int64_t j1) {
+      kernel_rows_any(src, j0, j1, plane, flip_transpose, dst);
     });
   });
-  return U;
+  return flip_transpose ? U.transpose(1, 2).contiguous() : U;
 }
 
 void check(const torch::Tensor& x, const torch::Tensor& w, const char* what) {
