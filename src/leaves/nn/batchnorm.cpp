@@ -136,9 +136,15 @@ inline __attribute__((always_inline)) double lane_dot_deviation(const T* g, cons
   return s;
 }
 
+// The centre about which a row's squared deviations are summed: its mean,
+// rounded to T (the same value wherever it is recomputed).
+template <typename T>
+inline T row_center(double sum, int64_t L) {
+  return static_cast<T>(sum / static_cast<double>(L));
+}
+
 enum class Pass {
-  Sum,               // s1[r] = sum x
-  SquaredDeviation,  // s1[r] = sum (x - mean)^2
+  Stats,             // s1[r] = sum x, s2[r] = sum (x - m_r)^2 about the row's rounded mean m_r
   Apply,             // out = act(x scale + shift + res)
   Grad,              // g = act'(y) dy (with the activation); s1[r] = sum g, s2[r] = sum g (x - mean)
   InputGrad,         // dx = k1 g - k2 - k3 (x - mean)
@@ -166,12 +172,13 @@ inline __attribute__((always_inline)) void run_rows(Pass pass, const Rows<T>& p,
     const T* __restrict x = p.x + o;
     const T m = p.mean != nullptr ? p.mean[c] : T(0);
     switch (pass) {
-      case Pass::Sum:
-        p.s1[r] = lane_sum(x, L);
+      case Pass::Stats: {
+        // Two passes over the row, the second from L1: no E[x^2] - E[x]^2 cancellation.
+        const double sum = lane_sum(x, L);
+        p.s1[r] = sum;
+        p.s2[r] = lane_squared_deviation(x, L, row_center<T>(sum, L));
         break;
-      case Pass::SquaredDeviation:
-        p.s1[r] = lane_squared_deviation(x, L, m);
-        break;
+      }
       case Pass::Apply: {
         const T scale = p.k1[c], shift = p.k2[c], slope = p.slope;
         T* __restrict y = p.out + o;
@@ -294,21 +301,28 @@ struct BatchNormActFn : public torch::autograd::Function<BatchNormActFn> {
     auto var = torch::empty({C}, x.options().dtype(torch::kDouble));
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batch_norm_act", [&] {
       using T = scalar_t;
-      std::vector<double> s1(B * C);
+      std::vector<double> s1(B * C), s2(B * C);
       std::vector<T> scale(C), shift(C);
       Rows<T> p;
-      p.C = C, p.L = L, p.x = xc.data_ptr<T>(), p.s1 = s1.data();
+      p.C = C, p.L = L, p.x = xc.data_ptr<T>(), p.s1 = s1.data(), p.s2 = s2.data();
       T* ms = mean.data_ptr<T>();
       T* is = invstd.data_ptr<T>();
       double* vs = var.data_ptr<double>();
       const T* gamma = wc.data_ptr<T>();
       const T* beta = bc.data_ptr<T>();
-      parallel_rows(Pass::Sum, p, B * C);
-      for (int64_t c = 0; c < C; ++c) ms[c] = static_cast<T>(channel_sum(s1, B, C, c) / n);
-      p.mean = ms;
-      parallel_rows(Pass::SquaredDeviation, p, B * C);  // two passes: no E[x^2] - E[x]^2 cancellation
+      parallel_rows(Pass::Stats, p, B * C);
       for (int64_t c = 0; c < C; ++c) {
-        vs[c] = channel_sum(s1, B, C, c) / n;  // biased: the normalisation's
+        const double mu = channel_sum(s1, B, C, c) / n;
+        // The rows' sums of squares about their centres m_r, moved to mu:
+        // sum (x - mu)^2 = Q_r + d (L d - 2 S_r), d = mu - m_r, S_r = sum (x - m_r).
+        double q = 0;
+        for (int64_t b = 0; b < B; ++b) {
+          const int64_t r = b * C + c;
+          const double m = row_center<T>(s1[r], L), d = mu - m, S = s1[r] - L * m;
+          q += s2[r] + d * (L * d - 2 * S);
+        }
+        ms[c] = static_cast<T>(mu);
+        vs[c] = std::max(q, 0.0) / n;  // biased: the normalisation's
         is[c] = static_cast<T>(1.0 / std::sqrt(vs[c] + eps));
         scale[c] = gamma[c] * is[c];
         shift[c] = beta[c] - ms[c] * scale[c];
