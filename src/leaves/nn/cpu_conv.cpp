@@ -139,20 +139,28 @@ torch::Tensor scratch(int slot, int64_t numel, const torch::TensorOptions& optio
 // split into four phase arrays (p_r[t] = row[4 t + r]) so that the transform
 // loops over tiles read and write with unit stride and vectorise.
 
-// Copies the row, shifted right by `shift` (0 or 1: the convolution's left
-// padding) and zero-padded, into the phase arrays p_r, each of `n` values.
+// Splits the row, shifted right by `shift` (0 or 1: the convolution's left
+// padding) and zero-padded, into the phase arrays p_r[t] = row[4 t + r - shift]
+// (zero outside the row), each of `n` values; the tiles that lie inside the
+// row without a bounds check.
 template <typename T>
-inline __attribute__((always_inline)) void split_phases(const T* row, int64_t L, int64_t shift, int64_t n, T* buf,
-                                                        T* p0, T* p1, T* p2, T* p3) {
-  const int64_t total = 4 * n;
-  std::fill(buf, buf + shift, T(0));
-  std::copy(row, row + L, buf + shift);
-  std::fill(buf + shift + L, buf + total, T(0));
-  for (int64_t t = 0; t < n; ++t) {
-    p0[t] = buf[4 * t];
-    p1[t] = buf[4 * t + 1];
-    p2[t] = buf[4 * t + 2];
-    p3[t] = buf[4 * t + 3];
+inline __attribute__((always_inline)) void split_phases(const T* __restrict row, int64_t L, int64_t shift,
+                                                        int64_t n, T* __restrict p0, T* __restrict p1,
+                                                        T* __restrict p2, T* __restrict p3) {
+  const int64_t lo = std::min(n, shift > 0 ? int64_t{1} : int64_t{0});
+  const int64_t hi = std::max(lo, std::min(n, (L + shift) / 4));  // t < hi: 4 t + 3 - shift <= L - 1
+  auto at = [&](int64_t i) { return i >= 0 && i < L ? row[i] : T(0); };
+  for (int64_t t = 0; t < lo; ++t) {
+    p0[t] = at(4 * t - shift), p1[t] = at(4 * t + 1 - shift), p2[t] = at(4 * t + 2 - shift),
+    p3[t] = at(4 * t + 3 - shift);
+  }
+  for (int64_t t = lo; t < hi; ++t) {
+    const T* q = row + (4 * t - shift);
+    p0[t] = q[0], p1[t] = q[1], p2[t] = q[2], p3[t] = q[3];
+  }
+  for (int64_t t = hi; t < n; ++t) {
+    p0[t] = at(4 * t - shift), p1[t] = at(4 * t + 1 - shift), p2[t] = at(4 * t + 2 - shift),
+    p3[t] = at(4 * t + 3 - shift);
   }
 }
 
@@ -166,13 +174,13 @@ template <typename T, typename Tiles>
 inline __attribute__((always_inline)) void transform_rows(const T* x, int64_t L, int64_t nt, int64_t n, int64_t shift,
                                                           int64_t r0, int64_t r1, int64_t channels, int64_t batch_tiles,
                                                           int64_t plane, T* dst, Tiles tiles) {
-  std::vector<T> scratch(8 * n);
+  std::vector<T> scratch(4 * n);
   T* buf = scratch.data();
   for (int64_t r = r0; r < r1; ++r) {
-    split_phases(x + r * L, L, shift, n, buf, buf + 4 * n, buf + 5 * n, buf + 6 * n, buf + 7 * n);
+    split_phases(x + r * L, L, shift, n, buf, buf + n, buf + 2 * n, buf + 3 * n);
     const int64_t b = r / channels, c = r % channels;
     T* out = dst + c * batch_tiles + b * nt;
-    tiles(buf + 4 * n, buf + 5 * n, buf + 6 * n, buf + 7 * n, out, out + plane, out + 2 * plane, out + 3 * plane,
+    tiles(buf, buf + n, buf + 2 * n, buf + 3 * n, out, out + plane, out + 2 * plane, out + 3 * plane,
           out + 4 * plane, out + 5 * plane, nt);
   }
 }
