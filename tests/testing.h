@@ -109,6 +109,17 @@ inline torch::Tensor smooth_signal(int64_t B, int64_t C, int64_t L, torch::Dtype
   return (torch::sin(6.28 * f * t + p) + 0.3 * torch::cos(17 * t + p)).to(dtype);
 }
 
+/// Sets LibTorch's intra-op threads for a scope and restores them: its default
+/// is the number of physical cores, 1 on some VMs, where the kernels' parallel
+/// paths (per-thread slots, row splits) would otherwise go untested.
+struct ThreadsGuard {
+  explicit ThreadsGuard(int n) : saved(at::get_num_threads()) { at::set_num_threads(n); }
+  ~ThreadsGuard() { at::set_num_threads(saved); }
+  ThreadsGuard(const ThreadsGuard&) = delete;
+  ThreadsGuard& operator=(const ThreadsGuard&) = delete;
+  int saved;
+};
+
 /// The parameter gradients of two copies of a module after the same backward
 /// pass, each relative to the reference's largest value with a floor of 1e-4
 /// (the conv biases in front of a BatchNorm have gradients of rounding size

@@ -72,6 +72,7 @@ struct Shape {
 const Shape kShapes[] = {{4, 3, 1}, {1, 2, 2}, {3, 5, 7}, {2, 4, 8}, {4, 3, 63}, {2, 6, 100}, {8, 16, 37}};
 
 TEST(BatchNormAct, MatchesLibTorchsOpsInDouble) {
+  leaves::testing::ThreadsGuard two(2);
   torch::manual_seed(0);
   for (const auto& s : kShapes) {
     auto x = torch::randn({s.B, s.C, s.L}, torch::kDouble) * 3 + 2;  // a mean and a scale to remove
@@ -112,12 +113,10 @@ TEST(BatchNormAct, FloatDiffersFromDoubleByRoundingOnly) {
 TEST(BatchNormAct, SameResultOnOneThreadAsOnTwo) {
   torch::manual_seed(2);
   auto x = torch::randn({16, 32, 77}), res = torch::randn({16, 32, 77}), up = torch::randn({16, 32, 77});
-  const int threads = at::get_num_threads();
-  at::set_num_threads(1);
+  leaves::testing::ThreadsGuard guard(1);
   auto one = run(x, res, up, true, true, torch::kFloat);
   at::set_num_threads(2);
   auto two = run(x, res, up, true, true, torch::kFloat);
-  at::set_num_threads(threads);
   // Bit for bit: per-row sums reduced per channel in a fixed order.
   EXPECT_TRUE(torch::equal(one.y, two.y));
   EXPECT_TRUE(torch::equal(one.dx, two.dx));
@@ -178,6 +177,7 @@ TEST(MaxPool2, MatchesLibTorchsMaxPoolIncludingTiesAndNaN) {
 // The whole encoder with and without the fused kernel: same outputs, input
 // gradient, parameter gradients and running statistics, in double.
 TEST(BatchNormAct, EncoderMatchesLibTorchsOps) {
+  leaves::testing::ThreadsGuard two(2);
   torch::manual_seed(4);
   leaves::nn::ResNet1d a(leaves::nn::ResNet1dOptions(2).width(4));
   a->to(torch::kDouble);

@@ -26,6 +26,7 @@ const Shape kShapes[] = {{2, 3, 5, 1}, {2, 3, 5, 2}, {3, 4, 6, 3}, {2, 5, 3, 4},
                          {4, 1, 8, 97}, {3, 8, 1, 64}, {2, 16, 16, 63}, {5, 6, 9, 1000}};
 
 TEST(Winograd, EachPassMatchesTheDirectConvolutionInDouble) {
+  leaves::testing::ThreadsGuard two(2);  // groups on both threads, two weight-gradient slots
   torch::manual_seed(0);
   for (const auto& s : kShapes) {
     auto x = torch::randn({s.B, s.Ci, s.L}, torch::kDouble);
@@ -41,6 +42,7 @@ TEST(Winograd, EachPassMatchesTheDirectConvolutionInDouble) {
 }
 
 TEST(Winograd, FloatDiffersFromDoubleByRoundingOnly) {
+  leaves::testing::ThreadsGuard two(2);
   torch::manual_seed(1);
   for (const auto& s : {Shape{8, 64, 64, 500}, Shape{8, 512, 512, 63}, Shape{4, 1, 64, 1000}}) {
     auto x = torch::randn({s.B, s.Ci, s.L});
@@ -109,6 +111,7 @@ TEST(Winograd, RefusesWhatItCannotCompute) {
 }
 
 TEST(GemmConv, EachPassMatchesTheDirectConvolutionInDouble) {
+  leaves::testing::ThreadsGuard two(2);
   namespace gd = leaves::nn::gemm_detail;
   torch::manual_seed(4);
   for (int64_t k : {1, 3}) {
@@ -136,6 +139,18 @@ TEST(GemmConv, EachPassMatchesTheDirectConvolutionInDouble) {
 TEST(GemmConv, AutogradGivesTheDirectConvolutionsGradients) {
   torch::manual_seed(5);
   expect_direct_gradients([](auto x, auto w, auto b) { return leaves::nn::gemm_conv1d(x, w, b, 2); }, 2);
+}
+
+// The library's own parallel loops really run on several threads: without
+// -fopenmp at::parallel_for's pragma is dropped from our translation units and
+// every "parallel" kernel runs on the calling thread (as it silently did for
+// two sessions).
+TEST(CpuConv, LibraryKernelsRunOnEveryThread) {
+#ifndef LEAVES_OPENMP
+  GTEST_SKIP() << "built with -DLEAVES_OPENMP=OFF: the library's kernels run on one thread";
+#endif
+  leaves::testing::ThreadsGuard two(2);
+  EXPECT_EQ(leaves::nn::library_parallel_threads(), 2);
 }
 
 // `auto` (with a fast BLAS) sends every convolution to the BLAS: Winograd the
@@ -172,6 +187,7 @@ TEST(CpuConv, AutoPicksWinogradFromSixteenChannelsAndIm2colBelow) {
 // in double: outputs, the input gradient (what the LEAVES generator learns
 // from) and every parameter gradient.
 TEST(Winograd, EncoderMatchesLibTorchsConvolutions) {
+  leaves::testing::ThreadsGuard two(2);  // the per-thread pipelines and weight-gradient slots
   torch::manual_seed(3);
   leaves::nn::ResNet1d a(leaves::nn::ResNet1dOptions(2).width(4));
   a->to(torch::kDouble);

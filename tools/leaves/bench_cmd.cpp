@@ -40,12 +40,12 @@ std::string cpu_conv_label(const torch::Device& device, const train::Pretrainer&
   char buf[400];
   std::snprintf(buf, sizeof buf,
                 "%s winograd_per_step=%lld im2col_per_step=%lld blas=%s blas_gflops=%.0f cpu_norm=%s "
-                "fused_norm_per_step=%lld",
+                "fused_norm_per_step=%lld kernel_threads=%lld",
                 nn::cpu_conv_name(trainer.encoder->cpu_conv()),
                 static_cast<long long>((after.winograd - before.winograd) / std::max<int64_t>(steps, 1)),
                 static_cast<long long>((after.im2col - before.im2col) / std::max<int64_t>(steps, 1)),
                 lib.c_str(), nn::blas_gflops(), trainer.encoder->fused_norm() ? "fused" : "torch",
-                static_cast<long long>(norm));
+                static_cast<long long>(norm), static_cast<long long>(nn::library_parallel_threads()));
   return buf;
 }
 

@@ -99,6 +99,14 @@ std::atomic<int64_t> winograd_calls{0}, im2col_calls{0};
 
 CpuConvCalls cpu_conv_calls() { return {winograd_calls.load(), im2col_calls.load()}; }
 
+int64_t library_parallel_threads() {
+  std::atomic<uint64_t> seen{0};
+  at::parallel_for(0, 64, 1, [&](int64_t, int64_t) {
+    seen.fetch_or(uint64_t{1} << std::min(at::get_thread_num(), 63));
+  });
+  return __builtin_popcountll(seen.load());
+}
+
 namespace winograd_impl {
 
 // F(4, 3) with the points 0, 1, -1, 2, -2 and infinity (Lavin and Gray 2016).

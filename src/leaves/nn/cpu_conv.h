@@ -86,6 +86,12 @@ bool blas_is_fast();
 /// Resolves `Auto` on this machine.
 bool use_blas_conv(CpuConv c);
 
+/// How many threads an at::parallel_for of this library's own code really
+/// runs on (distinct thread numbers over a 64-chunk loop): 1 when it was
+/// compiled without OpenMP, where the loop runs on the calling thread
+/// whatever at::get_num_threads() says. `leaves bench` prints it.
+int64_t library_parallel_threads();
+
 /// How many forward passes each path has run in this process (for tests and
 /// for `leaves bench` to say what ran).
 struct CpuConvCalls {
