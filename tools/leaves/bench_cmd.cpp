@@ -140,6 +140,11 @@ int run_bench(const BenchArgs& a) {
   if (a.epoch_size != 0 && a.epoch_size < a.config.batch_size) {
     throw std::invalid_argument("--epoch-size must be 0 (no epoch) or at least --batch-size");
   }
+  std::ofstream out;  // opened first: a bad --trace path fails before any work
+  if (!a.trace.empty()) {
+    out.open(a.trace);
+    if (!out) throw std::invalid_argument("--trace: cannot write " + a.trace);
+  }
   torch::manual_seed(a.config.seed);
   train::Pretrainer trainer(a.config, a.channels);
   const auto device = trainer.device();
@@ -161,8 +166,6 @@ int run_bench(const BenchArgs& a) {
   if (!a.trace.empty()) {
     // LibTorch's profiler over `steps` more steps, written as a chrome trace
     // (chrome://tracing, or scripts/trace-summary.py for self time per op).
-    std::ofstream out(a.trace);
-    if (!out) throw std::invalid_argument("--trace: cannot write " + a.trace);
     compat::synchronize(device);
     {
       torch::autograd::profiler::RecordProfile guard(out);
