@@ -2,8 +2,11 @@
 // data of a given shape (warm-up steps first, then the median of several timed
 // rounds), optionally a full epoch over a resident data set of a given size,
 // and optionally checks the bf16 loss against fp32 on the same batch.
-#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
+#if __has_include(<torch/csrc/autograd/profiler_legacy.h>)
+#include <torch/csrc/autograd/profiler_legacy.h>
+#define LEAVES_HAS_RECORD_PROFILE 1
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -142,6 +145,9 @@ int run_bench(const BenchArgs& a) {
   }
   std::ofstream out;  // opened first: a bad --trace path fails before any work
   if (!a.trace.empty()) {
+#ifndef LEAVES_HAS_RECORD_PROFILE
+    throw std::invalid_argument("--trace: this LibTorch has no legacy profiler (RecordProfile)");
+#endif
     out.open(a.trace);
     if (!out) throw std::invalid_argument("--trace: cannot write " + a.trace);
   }
@@ -167,11 +173,13 @@ int run_bench(const BenchArgs& a) {
     // LibTorch's profiler over `steps` more steps, written as a chrome trace
     // (chrome://tracing, or scripts/trace-summary.py for self time per op).
     compat::synchronize(device);
+#ifdef LEAVES_HAS_RECORD_PROFILE
     {
       torch::autograd::profiler::RecordProfile guard(out);
       for (int64_t i = 0; i < a.steps; ++i) loss = trainer.step(x);
       compat::synchronize(device);
     }
+#endif
     std::printf("leaves bench trace: %lld steps profiled into %s\n", static_cast<long long>(a.steps), a.trace.c_str());
   }
   if (a.epoch_size > 0) {
