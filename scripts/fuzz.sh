@@ -24,7 +24,7 @@ for p in clang libclang-rt-14-dev; do
 done
 
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
-  -DLEAVES_FUZZ=ON -DLEAVES_BUILD_TESTS=OFF -DLEAVES_BUILD_BENCH=OFF >/dev/null
+  -DLEAVES_FUZZ=ON -DLEAVES_BUILD_TESTS=OFF -DLEAVES_BUILD_BENCH=OFF -DLEAVES_OPENMP=OFF >/dev/null
 cmake --build "$BUILD" --target leaves_fuzz_parsers -j "$(nproc)"
 
 seed() {  # seed TARGET FILES...

@@ -86,8 +86,10 @@ std::atomic<int64_t> fused_calls{0};
 // vector blend only when it may assume floating-point operations do not trap
 // (otherwise: one unpredictable branch per value, five times slower than
 // LibTorch). No value changes: no reordering, no other rounding.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC optimize("no-trapping-math")
+#endif
 
 // Sums with eight independent partial sums: vectorisable without reordering
 // any one sum (no -ffast-math); each row is short (L values), and the rows'
@@ -269,7 +271,9 @@ LEAVES_BN_CLONES void rows_any(Pass pass, const Rows<float>& p, int64_t r0, int6
 }
 void rows_any(Pass pass, const Rows<double>& p, int64_t r0, int64_t r1) { run_rows<double>(pass, p, r0, r1); }
 
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
+#endif
 
 template <typename T>
 void parallel_rows(Pass pass, const Rows<T>& p, int64_t rows) {
