@@ -69,7 +69,7 @@ torch::Tensor BatchNorm1dImpl::forward(const torch::Tensor& x) {
 // ---------------------------------------------------------------------------
 // The fused CPU kernel: BatchNorm (training statistics) + residual + LeakyReLU.
 //
-// Every pass walks the [B, C, L] tensors in memory order, row (b, c) after
+// Every pass walks the [B, C, L] tensors in memory order, row (b, c) then
 // row (b, c + 1), the rows split among the threads: the hardware prefetchers
 // follow that stream. (Walking one channel's B rows instead, C L values
 // apart, they do not, and the short rows of the deep stages (L = 63) and the
@@ -396,7 +396,7 @@ struct BatchNormActFn : public torch::autograd::Function<BatchNormActFn> {
       p.k1 = k1.data(), p.k2 = k2.data(), p.k3 = k3.data();
       parallel_rows(Pass::InputGrad, p, B * C);
     });
-    return {dx,  dgamma.to(weight.scalar_type()), dbeta.to(weight.scalar_type()), dres, torch::Tensor(),
+    return {dx, dgamma, dbeta, dres, torch::Tensor(),
             torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };

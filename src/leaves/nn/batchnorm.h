@@ -34,11 +34,11 @@ TORCH_MODULE(BatchNorm1d);
 /// `negative_slope` when `activate`: the tail of a ResNet block.
 ///
 /// With `fused` (the default), a CPU `[B, C, L]` fp32/fp64 input in training
-/// mode (no `gather`, no autocast, `negative_slope` > 0) runs as one kernel
-/// per channel (`BatchNormActFn`): statistics, normalisation, residual and
-/// activation in one parallel pass whose channel stays in the core's cache,
-/// and in the backward pass the activation's and the normalisation's
-/// gradients in one more; the same arithmetic as the composed LibTorch ops
+/// mode (no `gather`, no autocast, `negative_slope` > 0) runs as one fused
+/// kernel (`BatchNormActFn`): a parallel pass over memory for the statistics,
+/// one for normalisation, residual and activation, and two in the backward
+/// pass for the activation's and the normalisation's gradients; the same
+/// arithmetic as the composed LibTorch ops
 /// (biased variance for the normalisation, unbiased for the running
 /// variance), the same running statistics. Anything else, or `fused` false,
 /// runs the composed LibTorch ops.
