@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # On the GPU machine, in one call: builds leaves against the LibTorch that ships
 # with PyTorch (CUDA), then
-#   ours:      (ours-short: fewer variants at the PTB-XL shape) times our adversarial LEAVES step at the Sleep-EDF shape (C=1,
+#   norm:      leaves' fused BatchNorm + residual + LeakyReLU CUDA kernels against cuDNN's
+#              BatchNorm and LibTorch's ops at every BatchNorm shape of the encoder (B = 256
+#              rows, L = 3000 and 1000; bf16, then fp32): time, and the error of each against
+#              float64 (`leaves bench norm` exits 1 when the fused error exceeds twice LibTorch's);
+#   ours:      (ours-short: fewer variants) times our adversarial LEAVES step at the Sleep-EDF shape (C=1,
 #              L=3000) and the PTB-XL shape (C=12, L=1000), batch 128: the
-#              default (bf16, channels-last, CUDA graph) and the variants
-#              without each of them, with a breakdown of the eager step;
+#              default (bf16, channels-last, CUDA graph, cuDNN BatchNorm), the fused
+#              BatchNorm kernels (--gpu-norm fused), and the variants without each
+#              default, with a breakdown of the eager step;
 #   peers:     the Python peer (fp32, --bf16, --bf16 --compile) at both shapes;
 #   epoch:     one full epoch over a Sleep-EDF-sized resident set (42,308 x 1 x 3000);
 #   precision: bf16 against fp32: the loss of one batch, then `leaves pretrain`
@@ -13,12 +18,14 @@
 # and prints one table. Needs .deps/ from scripts/fetch-device-deps.sh (carried).
 # Logs go to $OUT when it is set (the device tool), else to build-device/.
 # Usage: bash scripts/device-bench.sh [SECTION...]   (default: all of them; `build` builds only)
-#   STEPS=20 (timed steps per round), PEER_MODES="fp32,--bf16,--bf16 --compile"
+#   STEPS=20 (timed steps per round), PEER_MODES="fp32,--bf16,--bf16 --compile",
+#   EPOCH_FLAGS="--gpu-norm fused" (extra flags of the epoch section)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-SECTIONS=${*:-ours peers epoch precision nccl}
+SECTIONS=${*:-norm ours peers epoch precision nccl}
 STEPS=${STEPS:-20}
 PEER_MODES=${PEER_MODES:-fp32,--bf16,--bf16 --compile}
+EPOCH_FLAGS=${EPOCH_FLAGS:-}
 PREFIX="${TMPDIR:-/tmp}/deps-for-leaves"  # never into /
 LOG="${OUT:-build-device}"
 mkdir -p "$PREFIX" "$LOG"
@@ -33,8 +40,12 @@ NCCL_INC=$(python3 -c 'import os, nvidia.nccl as n; print(os.path.join(list(n.__
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader || true
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())'
 GEN=(); command -v ninja >/dev/null && GEN=(-G Ninja)
+# nvcc for leaves' own CUDA kernels: on the PATH, else where PyTorch finds it.
+NVCC=$(command -v nvcc || python3 -c 'from torch.utils.cpp_extension import CUDA_HOME as h; print(h + "/bin/nvcc" if h else "")' 2>/dev/null || true)
+echo "nvcc: ${NVCC:-not found (the fused CUDA kernels will not be built)}"
 if ! cmake -S . -B build-device "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DLEAVES_BUILD_TESTS=OFF -DLEAVES_BUILD_BENCH=OFF \
     -DLEAVES_REQUIRE_CURL=OFF -DLEAVES_OPENMP=OFF -DOPENSSL_ROOT_DIR="$PREFIX/usr" ${NCCL_INC:+-DNCCL_INCLUDE_DIR="$NCCL_INC"} \
+    ${NVCC:+-DCMAKE_CUDA_COMPILER="$NVCC"} \
     -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$PREFIX/usr" >"$LOG/configure.log" 2>&1; then
   tail -40 "$LOG/configure.log"; exit 1
 fi
@@ -51,9 +62,11 @@ COMMON=(--device cuda --batch-size 128 --projection-hidden 0 --normalize --mixtu
 
 ours() {  # C L [N: only the first N variants]
   local C=$1 Lx=$2 variant flags out sps
-  local variants=("bf16, channels-last, CUDA graph (default)|--breakdown" "bf16, channels-first, CUDA graph|--layout channels-first"
+  local variants=("bf16, channels-last, CUDA graph (default)|--breakdown"
+                  "bf16, channels-last, CUDA graph, fused BatchNorm kernels|--gpu-norm fused --breakdown"
+                  "bf16, channels-first, CUDA graph|--layout channels-first"
                   "bf16, channels-last, eager|--no-cuda-graphs" "fp32, channels-last, CUDA graph|--precision fp32")
-  for variant in "${variants[@]:0:${3:-4}}"; do
+  for variant in "${variants[@]:0:${3:-5}}"; do
     flags=${variant#*|}
     out=$($L bench pretrain "${COMMON[@]}" --channels "$C" --length "$Lx" --steps "$STEPS" --rounds 3 --warmup 5 $flags 2>&1 |
           tee -a "$LOG/ours.log" | tail -2)
@@ -62,6 +75,7 @@ ours() {  # C L [N: only the first N variants]
     sps=$(value samples_per_s "$out")
     row "leaves (C++), ${variant%|*} | $C | $Lx | ${sps:-failed} | $(value step_s "$out") | $(value peak_mem_mib "$out")"
     [ "$flags" = "--breakdown" ] && best[ours_$C]=${sps:-0}
+    [ "$flags" = "--gpu-norm fused --breakdown" ] && best[fused_$C]=${sps:-0}
   done
   stamp "ours C=$C done"
 }
@@ -85,10 +99,18 @@ for section in $SECTIONS; do
   case $section in
     build) ;;  # the build above is all (build-device/leaves)
     ours) ours 1 3000; ours 12 1000 ;;
-    ours-short) ours 1 3000; ours 12 1000 2 ;;  # the PTB-XL shape: default and channels-first only
+    ours-short) ours 1 3000 3; ours 12 1000 2 ;;  # default, fused BatchNorm (and channels-first at C=1)
+    norm)
+      for shape in 3000 1000; do
+        for p in bf16 fp32; do
+          $L bench norm --device cuda --precision "$p" --batch-size 256 --length "$shape" --iters 20 2>&1 |
+            tee -a "$LOG/norm.log" | grep -E "bench norm (total|.*MISMATCH)" || echo "bench norm failed (L=$shape, $p)"
+        done
+      done
+      stamp "norm done" ;;
     peers) peers 1 3000; peers 12 1000 ;;
     epoch)  # a full epoch over a Sleep-EDF-sized resident set, as `leaves pretrain` runs it
-      $L bench pretrain "${COMMON[@]}" --channels 1 --length 3000 --steps 5 --rounds 1 --warmup 5 --epoch-size 42308 2>&1 |
+      $L bench pretrain "${COMMON[@]}" --channels 1 --length 3000 --steps 5 --rounds 1 --warmup 5 --epoch-size 42308 $EPOCH_FLAGS 2>&1 |
         tee -a "$LOG/ours.log" | grep "bench epoch" | tee "$LOG/epoch.txt"
       stamp "epoch done" ;;
     precision)
@@ -107,7 +129,7 @@ for section in $SECTIONS; do
       rm -rf "$PREFIX/nccl-run"
       LEAVES_DIST=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=0 $L pretrain --device cuda --data synthetic --epochs 1 \
         --batch-size 64 --out "$PREFIX/nccl-run" 2>&1 | grep -E "worker|epoch|failed" || echo "NCCL run failed" ;;
-    *) echo "unknown section '$section' (build ours ours-short peers epoch precision nccl)"; exit 2 ;;
+    *) echo "unknown section '$section' (build norm ours ours-short peers epoch precision nccl)"; exit 2 ;;
   esac
 done
 echo
@@ -117,6 +139,8 @@ cat "$LOG/table.md"
 for C in 1 12; do
   awk -v o="${best[ours_$C]:-0}" -v p="${best[peer_$C]:-0}" -v c="$C" \
     'BEGIN{ if (p > 0 && o > 0) printf("C=%s: leaves default / best peer = %.2fx\n", c, o / p) }'
+  awk -v o="${best[fused_$C]:-0}" -v p="${best[peer_$C]:-0}" -v c="$C" \
+    'BEGIN{ if (p > 0 && o > 0) printf("C=%s: leaves --gpu-norm fused / best peer = %.2fx\n", c, o / p) }'
 done
 [ -f "$LOG/epoch.txt" ] && cat "$LOG/epoch.txt"
 stamp "all done"

@@ -2,6 +2,7 @@
 // data of a given shape (warm-up steps first, then the median of several timed
 // rounds), optionally a full epoch over a resident data set of a given size,
 // and optionally checks the bf16 loss against fp32 on the same batch.
+// `leaves bench norm`: the fused normalisation kernels against LibTorch's ops.
 #include <torch/torch.h>
 #if __has_include(<torch/csrc/autograd/profiler_legacy.h>)
 #include <torch/csrc/autograd/profiler_legacy.h>
@@ -14,9 +15,14 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "leaves/compat.h"
 #include "leaves/loss/nt_xent.h"
+#include "leaves/nn/batchnorm.h"
 #include "leaves/train/pretrain.h"
 #include "tools/leaves/commands.h"
 
@@ -208,6 +214,159 @@ int run_bench(const BenchArgs& a) {
   return 0;
 }
 
+
+// ---------------------------------------------------------------------------
+// `leaves bench norm`: the fused BatchNorm + residual + LeakyReLU
+// (nn::batch_norm_act) against LibTorch's separate ops, at every BatchNorm
+// shape of the encoder, forward + backward: the time of each, and the error
+// of each against the same ops in float64 on the same inputs. The fused
+// kernel passes where its error is at most twice LibTorch's own, plus a floor
+// (1e-5 in fp32, 1e-2 in bf16/fp16); any other result exits 1.
+struct NormArgs {
+  std::string device = "cpu", precision = "auto";
+  int64_t batch = 256, length = 3000, width = 64, iters = 20, warmup = 3;
+  double slope = 0.01;
+  uint64_t seed = 1;
+};
+
+struct NormCase {
+  std::string name;
+  int64_t C, L, per_step;  ///< per_step: how many BatchNorms of this kind one encoder forward has
+  bool residual, activate;
+};
+
+// The encoder's BatchNorms (nn::ResNet1d): the stem at L, then four stages of
+// width w, 2w, 4w, 8w at L / 2 (after the max-pool) and halving (stride 2).
+std::vector<NormCase> encoder_norms(int64_t width, int64_t length) {
+  std::vector<NormCase> cases{{"stem", width, length, 1, false, true}};
+  int64_t L = length / 2;
+  for (int s = 0; s < 4; ++s) {
+    const int64_t C = width << s;
+    if (s > 0) L = (L - 1) / 2 + 1;  // a 3-tap convolution, padding 1, stride 2
+    const std::string stage = "stage" + std::to_string(s + 1);
+    cases.push_back({stage + ".bn1", C, L, 2, false, true});
+    cases.push_back({stage + ".bn2+residual", C, L, 2, true, true});
+    if (s > 0) cases.push_back({stage + ".shortcut", C, L, 1, false, false});
+  }
+  return cases;
+}
+
+struct NormOutputs {
+  std::vector<torch::Tensor> t;  // y, dx, dweight, dbias, running mean, running var, [dresidual]
+};
+
+NormOutputs run_norm_once(nn::BatchNorm1d bn, const torch::Tensor& x, const torch::Tensor& res,
+                          const torch::Tensor& g, const NormCase& k, double slope, bool fused) {
+  auto xi = x.detach().clone().requires_grad_(true);
+  torch::Tensor ri = k.residual ? res.detach().clone().requires_grad_(true) : torch::Tensor();
+  auto y = nn::batch_norm_act(bn, xi, ri, k.activate, slope, fused);
+  y.backward(g);
+  NormOutputs o;
+  o.t = {y.detach(), xi.grad(), bn->weight.grad(), bn->bias.grad(), bn->running_mean.clone(),
+         bn->running_var.clone()};
+  if (k.residual) o.t.push_back(ri.grad());
+  return o;
+}
+
+nn::BatchNorm1d copy_of(const nn::BatchNorm1d& bn) {
+  return nn::BatchNorm1d(std::dynamic_pointer_cast<nn::BatchNorm1dImpl>(bn->clone()));
+}
+
+// max |a - ref| / max |ref| over every output; the worst output's name.
+std::pair<double, std::string> norm_error(const NormOutputs& a, const NormOutputs& ref) {
+  static const char* names[] = {"y", "dx", "dweight", "dbias", "running_mean", "running_var", "dresidual"};
+  double worst = 0;
+  std::string which = "y";
+  for (size_t i = 0; i < ref.t.size(); ++i) {
+    auto r = ref.t[i].to(torch::kCPU, torch::kDouble);
+    auto d = (a.t[i].to(torch::kCPU, torch::kDouble) - r).abs().max().item<double>();
+    const double scale = std::max(r.abs().max().item<double>(), 1e-30);
+    if (!(d / scale <= worst)) worst = d / scale, which = names[i];  // NaN is the worst
+  }
+  return {worst, which};
+}
+
+int run_norm(const NormArgs& a) {
+  if (a.iters < 1 || a.warmup < 0) throw std::invalid_argument("--iters must be >= 1 and --warmup >= 0");
+  const auto device = train::resolve_device(a.device);
+  const std::string prec = a.precision == "auto" ? (device.is_cuda() ? "bf16" : "fp32") : a.precision;
+  const auto dtype = prec == "bf16" ? torch::kBFloat16 : prec == "fp16" ? torch::kHalf : torch::kFloat;
+  if (device.is_cuda() && !nn::batch_norm_act_cuda_built()) {
+    throw std::invalid_argument("--device " + a.device + ": this build has no CUDA kernels of its own (configure "
+                                "with a CUDA LibTorch and nvcc, LEAVES_CUDA_KERNELS=ON)");
+  }
+  if (!device.is_cuda() && dtype != torch::kFloat) {
+    throw std::invalid_argument("--precision " + prec + ": the CPU kernel is fused in fp32 (and fp64) only");
+  }
+  const double floor = dtype == torch::kFloat ? 1e-5 : 1e-2;
+  torch::manual_seed(a.seed);
+  const auto opts = torch::TensorOptions().device(device);
+  double fused_total = 0, torch_total = 0;
+  int failed = 0;
+  for (const auto& k : encoder_norms(a.width, a.length)) {
+    // Channels-last [B, C, 1, L] on CUDA (how the encoder runs there), [B, C, L] on the CPU.
+    auto make = [&](double sd, double mean) {
+      auto t = torch::randn({a.batch, k.C, k.L}, opts) * sd + mean;
+      if (device.is_cuda()) t = t.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);
+      return t.to(dtype);
+    };
+    const auto x = make(2.0, 0.5), res = make(1.0, 0.0), g = make(1.0, 0.0);
+    nn::BatchNorm1d bn(k.C);
+    {
+      torch::NoGradGuard no_grad;
+      bn->weight.normal_(1.0, 0.2);
+      bn->bias.normal_(0.0, 0.2);
+      bn->running_mean.normal_(0.0, 0.5);
+      bn->running_var.uniform_(0.5, 2.0);
+    }
+    bn->to(device);
+    auto ref_bn = copy_of(bn);
+    ref_bn->to(torch::kDouble);
+    const auto ref = run_norm_once(ref_bn, x.to(torch::kDouble), res.to(torch::kDouble), g.to(torch::kDouble), k,
+                                   a.slope, false);
+    const int64_t calls = nn::batch_norm_act_calls();
+    const auto fused = run_norm_once(copy_of(bn), x, res, g, k, a.slope, true);
+    if (nn::batch_norm_act_calls() == calls) {
+      throw std::runtime_error("bench norm: the fused kernel did not take case " + k.name);
+    }
+    const auto plain = run_norm_once(copy_of(bn), x, res, g, k, a.slope, false);
+    const auto ef = norm_error(fused, ref), et = norm_error(plain, ref);
+    const bool ok = ef.first <= 2 * et.first + floor;
+    failed += !ok;
+
+    double ms[2];
+    for (int f = 0; f < 2; ++f) {
+      auto b = copy_of(bn);
+      auto xi = x.detach().clone().requires_grad_(true);
+      torch::Tensor ri = k.residual ? res.detach().clone().requires_grad_(true) : torch::Tensor();
+      auto once = [&] {
+        for (auto* t : {&xi, &ri, &b->weight, &b->bias}) {
+          if (t->defined()) t->mutable_grad() = torch::Tensor();
+        }
+        nn::batch_norm_act(b, xi, ri, k.activate, a.slope, f == 0).backward(g);
+      };
+      for (int64_t i = 0; i < a.warmup; ++i) once();
+      compat::synchronize(device);
+      const auto t0 = Clock::now();
+      for (int64_t i = 0; i < a.iters; ++i) once();
+      compat::synchronize(device);
+      ms[f] = 1e3 * seconds_since(t0) / a.iters;
+    }
+    fused_total += k.per_step * ms[0];
+    torch_total += k.per_step * ms[1];
+    std::printf("bench norm %-20s B=%lld C=%lld L=%lld dtype=%s fused_ms=%.4f torch_ms=%.4f speedup=%.2f "
+                "err_fused=%.2e (%s) err_torch=%.2e (%s) %s\n",
+                k.name.c_str(), static_cast<long long>(a.batch), static_cast<long long>(k.C),
+                static_cast<long long>(k.L), prec.c_str(), ms[0], ms[1], ms[1] / ms[0], ef.first, ef.second.c_str(),
+                et.first, et.second.c_str(), ok ? "ok" : "MISMATCH");
+  }
+  std::printf("bench norm total device=%s name=\"%s\" dtype=%s fused_ms=%.3f torch_ms=%.3f speedup=%.2f "
+              "(forward + backward of every BatchNorm of one encoder pass, B=%lld) %s\n",
+              device.str().c_str(), compat::device_name(device).c_str(), prec.c_str(), fused_total, torch_total,
+              torch_total / fused_total, static_cast<long long>(a.batch),
+              failed ? "MISMATCH: the fused kernel's error exceeds twice LibTorch's" : "all ok");
+  return failed ? 1 : 0;
+}
 }  // namespace
 
 Action add_bench_command(CLI::App& app) {
@@ -238,7 +397,23 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_flag("--check-precision", a->check_precision, "compare the bf16 loss with fp32 on the same batch and views");
   cmd->add_option("--seed", c.seed, "random seed")->capture_default_str();
   add_generator_options(cmd, c.views);
-  return [a] { return run_bench(*a); };
+
+  auto n = std::make_shared<NormArgs>();
+  auto* norm = bench->add_subcommand(
+      "norm", "The fused BatchNorm + residual + LeakyReLU against LibTorch's ops: time and float64 error per shape");
+  norm->add_option("--device", n->device, "cpu | cuda | cuda:N")->capture_default_str();
+  norm->add_option("--precision", n->precision, "activations: fp32, bf16, fp16 (CUDA), or auto (bf16 on CUDA)")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp16"}))
+      ->capture_default_str();
+  norm->add_option("--batch-size", n->batch, "rows B (two views of a batch: 2 x pairs)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  norm->add_option("--length", n->length, "input length L of the encoder")->check(CLI::Range(8, 1 << 24))->capture_default_str();
+  norm->add_option("--width", n->width, "encoder first-stage width")->check(CLI::Range(1, 4096))->capture_default_str();
+  norm->add_option("--iters", n->iters, "timed forward + backward passes per shape")->capture_default_str();
+  norm->add_option("--warmup", n->warmup, "untimed passes first")->capture_default_str();
+  norm->add_option("--seed", n->seed, "random seed")->capture_default_str();
+  return [a, n, norm] { return norm->parsed() ? run_norm(*n) : run_bench(*a); };
 }
 
 }  // namespace leaves::cli

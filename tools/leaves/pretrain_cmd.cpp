@@ -96,6 +96,11 @@ void add_accelerator_options(CLI::App* cmd, train::PretrainConfig& c) {
                   "LibTorch's separate ops (torch)")
       ->check(CLI::IsMember({"fused", "torch"}))
       ->capture_default_str();
+  cmd->add_option("--gpu-norm", c.gpu_norm,
+                  "CUDA: each BatchNorm with its residual add and LeakyReLU as leaves' own fused kernels (fused, "
+                  "channels-last), or cuDNN's BatchNorm and separate ops (torch)")
+      ->check(CLI::IsMember({"fused", "torch"}))
+      ->capture_default_str();
   auto* cp = &c;
   cmd->add_flag_callback("--no-cuda-graphs", [cp] { cp->cuda_graphs = false; },
                          "CUDA: run every step eagerly instead of replaying a graph");

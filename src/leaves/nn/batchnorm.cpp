@@ -8,6 +8,13 @@
 
 #include "leaves/compat.h"
 
+#ifdef LEAVES_WITH_CUDA_KERNELS
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "leaves/nn/cuda/batchnorm_act.h"
+#endif
+
 namespace leaves::nn {
 
 BatchNorm1dImpl::BatchNorm1dImpl(int64_t features_, double eps_, double momentum_)
@@ -430,6 +437,118 @@ struct MaxPool2Fn : public torch::autograd::Function<MaxPool2Fn> {
   }
 };
 
+
+// [B, C, 1, L] in channels-last order: B L rows of C adjacent channels (the
+// layout of nn/cuda/batchnorm_act.h). Strides of size-1 dimensions do not matter.
+[[maybe_unused]] bool rows_of_channels(const torch::Tensor& t) {
+  if (t.dim() != 4 || t.size(2) != 1) return false;
+  const int64_t B = t.size(0), C = t.size(1), L = t.size(3);
+  return (C == 1 || t.stride(1) == 1) && (L == 1 || t.stride(3) == C) && (B == 1 || t.stride(0) == C * L);
+}
+
+#ifdef LEAVES_WITH_CUDA_KERNELS
+cuda::Dtype cuda_dtype(const torch::Tensor& t) {
+  switch (t.scalar_type()) {
+    case torch::kBFloat16: return cuda::Dtype::BFloat16;
+    case torch::kHalf: return cuda::Dtype::Half;
+    default: return cuda::Dtype::Float;
+  }
+}
+
+void check_cuda(const char* error, const char* what) {
+  if (error) throw std::runtime_error(std::string("batch_norm_act (CUDA ") + what + "): " + error);
+}
+
+// The CUDA twin of BatchNormActFn on channels-last activations; parameters,
+// running and saved statistics in fp32.
+struct BatchNormActCudaFn : public torch::autograd::Function<BatchNormActCudaFn> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& residual,
+                               torch::Tensor running_mean, torch::Tensor running_var, double momentum, double eps,
+                               bool activate, double slope) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    const int64_t C = x.size(1), M = x.numel() / C;
+    const bool has_res = residual.numel() > 0;
+    auto res = has_res && !rows_of_channels(residual) ? residual.contiguous(at::MemoryFormat::ChannelsLast) : residual;
+    auto y = torch::empty_like(x);  // keeps x's (channels-last) strides
+    const auto f32 = x.options().dtype(torch::kFloat);
+    auto mean = torch::empty({C}, f32), invstd = torch::empty({C}, f32);
+    auto ws = torch::empty({cuda::bn_act_workspace_floats(M, C, static_cast<int>(x.element_size()))}, f32);
+    cuda::BnActForward a;
+    a.dtype = cuda_dtype(x);
+    a.x = x.data_ptr();
+    a.residual = has_res ? res.data_ptr() : nullptr;
+    a.y = y.data_ptr();
+    a.rows = M, a.channels = C;
+    a.weight = weight.data_ptr<float>(), a.bias = bias.data_ptr<float>();
+    a.running_mean = running_mean.data_ptr<float>(), a.running_var = running_var.data_ptr<float>();
+    a.momentum = momentum, a.eps = eps;
+    a.save_mean = mean.data_ptr<float>(), a.save_invstd = invstd.data_ptr<float>();
+    a.workspace = ws.data_ptr<float>();
+    a.activate = activate, a.slope = static_cast<float>(slope);
+    check_cuda(cuda::bn_act_forward(a, c10::cuda::getCurrentCUDAStream(x.device().index()).stream()), "forward");
+    ctx->save_for_backward({x, activate ? y : torch::Tensor(), weight, mean, invstd});
+    ctx->saved_data["activate"] = activate;
+    ctx->saved_data["slope"] = slope;
+    ctx->saved_data["has_res"] = has_res;
+    ++fused_calls;
+    return y;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &y = saved[1], &weight = saved[2], &mean = saved[3], &invstd = saved[4];
+    const c10::cuda::CUDAGuard guard(x.device());
+    const bool activate = ctx->saved_data["activate"].toBool();
+    const double slope = ctx->saved_data["slope"].toDouble();
+    const bool res_grad = ctx->saved_data["has_res"].toBool() && ctx->needs_input_grad(3);
+    const int64_t C = x.size(1), M = x.numel() / C;
+    auto dy = grads[0].scalar_type() == x.scalar_type() ? grads[0] : grads[0].to(x.scalar_type());
+    if (!rows_of_channels(dy)) dy = dy.contiguous(at::MemoryFormat::ChannelsLast);
+    auto dx = torch::empty_like(x);
+    // With the activation the kernel writes the residual's gradient (its
+    // gradient gz); without it, that gradient is dy itself.
+    auto dres = res_grad ? (activate ? torch::empty_like(x) : dy.clone()) : torch::Tensor();
+    const auto f32 = x.options().dtype(torch::kFloat);
+    auto dweight = torch::empty({C}, f32), dbias = torch::empty({C}, f32);
+    auto ws = torch::empty({cuda::bn_act_workspace_floats(M, C, static_cast<int>(x.element_size()))}, f32);
+    cuda::BnActBackward b;
+    b.dtype = cuda_dtype(x);
+    b.x = x.data_ptr(), b.y = activate ? y.data_ptr() : nullptr, b.dy = dy.data_ptr(), b.dx = dx.data_ptr();
+    b.dresidual = res_grad && activate ? dres.data_ptr() : nullptr;
+    b.rows = M, b.channels = C;
+    b.weight = weight.data_ptr<float>();
+    b.save_mean = mean.data_ptr<float>(), b.save_invstd = invstd.data_ptr<float>();
+    b.dweight = dweight.data_ptr<float>(), b.dbias = dbias.data_ptr<float>();
+    b.workspace = ws.data_ptr<float>();
+    b.activate = activate, b.slope = static_cast<float>(slope);
+    check_cuda(cuda::bn_act_backward(b, c10::cuda::getCurrentCUDAStream(x.device().index()).stream()), "backward");
+    return {dx, dweight, dbias, dres, torch::Tensor(),
+            torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+#endif  // LEAVES_WITH_CUDA_KERNELS
+
+bool cuda_fusable(const BatchNorm1dImpl& bn, const torch::Tensor& x, const torch::Tensor& residual, bool activate,
+                  double negative_slope) {
+#ifdef LEAVES_WITH_CUDA_KERNELS
+  const auto dtype = x.scalar_type();
+  auto fp32_on = [&](const torch::Tensor& t) {
+    return t.defined() && t.scalar_type() == torch::kFloat && t.device() == x.device() && t.numel() == x.size(1);
+  };
+  return bn.is_training() && !bn.gather && x.is_cuda() && rows_of_channels(x) && x.size(1) == bn.features &&
+         (dtype == torch::kFloat || dtype == torch::kBFloat16 || dtype == torch::kHalf) &&
+         x.numel() / x.size(1) > 1 && x.size(1) <= (int64_t{1} << 30) && fp32_on(bn.weight) && fp32_on(bn.bias) &&
+         fp32_on(bn.running_mean) && fp32_on(bn.running_var) && (!activate || negative_slope > 0) &&
+         (!residual.defined() ||
+          (residual.sizes() == x.sizes() && residual.scalar_type() == dtype && residual.device() == x.device()));
+#else
+  (void)bn, (void)x, (void)residual, (void)activate, (void)negative_slope;
+  return false;
+#endif
+}
+
 }  // namespace
 
 torch::Tensor max_pool2(const torch::Tensor& x, bool fused) {
@@ -443,6 +562,7 @@ torch::Tensor max_pool2(const torch::Tensor& x, bool fused) {
 
 bool batch_norm_act_fusable(const BatchNorm1dImpl& bn, const torch::Tensor& x, const torch::Tensor& residual,
                             bool activate, double negative_slope) {
+  if (x.is_cuda()) return cuda_fusable(bn, x, residual, activate, negative_slope);
   const auto dtype = x.scalar_type();
   return bn.is_training() && !bn.gather && x.dim() == 3 && x.size(1) == bn.features && x.device().is_cpu() &&
          (dtype == torch::kFloat || dtype == torch::kDouble) && x.size(0) * x.size(2) > 1 &&
@@ -459,8 +579,15 @@ torch::Tensor batch_norm_act(BatchNorm1d& bn, const torch::Tensor& x, const torc
       torch::NoGradGuard no_grad;
       bn->num_batches_tracked.add_(1);
     }
-    return BatchNormActFn::apply(x, bn->weight, bn->bias, residual.defined() ? residual : torch::empty({0}, x.options()),
-                                 bn->running_mean, bn->running_var, bn->momentum, bn->eps, activate, negative_slope);
+    const auto res = residual.defined() ? residual : torch::empty({0}, x.options());
+#ifdef LEAVES_WITH_CUDA_KERNELS
+    if (x.is_cuda()) {
+      return BatchNormActCudaFn::apply(x, bn->weight, bn->bias, res, bn->running_mean, bn->running_var, bn->momentum,
+                                       bn->eps, activate, negative_slope);
+    }
+#endif
+    return BatchNormActFn::apply(x, bn->weight, bn->bias, res, bn->running_mean, bn->running_var, bn->momentum,
+                                 bn->eps, activate, negative_slope);
   }
   auto y = bn(x);
   if (residual.defined()) y = y + residual;
@@ -469,6 +596,14 @@ torch::Tensor batch_norm_act(BatchNorm1d& bn, const torch::Tensor& x, const torc
 }
 
 int64_t batch_norm_act_calls() { return fused_calls.load(); }
+
+bool batch_norm_act_cuda_built() {
+#ifdef LEAVES_WITH_CUDA_KERNELS
+  return true;
+#else
+  return false;
+#endif
+}
 
 void sync_batchnorm(torch::nn::Module& module, const BatchNorm1dImpl::Gather& gather) {
   for (const auto& m : module.modules(/*include_self=*/true))

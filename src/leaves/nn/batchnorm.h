@@ -55,6 +55,11 @@ torch::Tensor max_pool2(const torch::Tensor& x, bool fused = true);
 bool batch_norm_act_fusable(const BatchNorm1dImpl& bn, const torch::Tensor& x, const torch::Tensor& residual,
                             bool activate, double negative_slope);
 
+/// Whether this build has the CUDA kernels (nn/cuda/batchnorm_act.h): then a
+/// CUDA `[B, C, 1, L]` channels-last input in fp32/bf16/fp16 (fp32 parameters
+/// and running statistics, training mode, no `gather`) is fused too.
+bool batch_norm_act_cuda_built();
+
 /// How many calls took the fused kernel (forward passes), for tests and `leaves bench`.
 int64_t batch_norm_act_calls();
 

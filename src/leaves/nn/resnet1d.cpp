@@ -6,7 +6,6 @@
 
 namespace leaves::nn {
 
-namespace F = torch::nn::functional;
 
 namespace {
 // Whether this convolution runs on the BLAS (cpu_conv.h): 0 no, 1 Winograd,
@@ -59,11 +58,12 @@ void BasicBlock1dImpl::reset() {
 }
 
 torch::Tensor BasicBlock1dImpl::forward(const torch::Tensor& x) {
-  auto y = batch_norm_act(bn1, conv_any_layout(conv1, x, cpu_conv), {}, true, negative_slope, fused_norm);
+  const bool fused = fused_for(x);
+  auto y = batch_norm_act(bn1, conv_any_layout(conv1, x, cpu_conv), {}, true, negative_slope, fused);
   auto skip = shortcut_conv
-                  ? batch_norm_act(shortcut_bn, conv_any_layout(shortcut_conv, x, cpu_conv), {}, false, 0, fused_norm)
+                  ? batch_norm_act(shortcut_bn, conv_any_layout(shortcut_conv, x, cpu_conv), {}, false, 0, fused)
                   : x;
-  return batch_norm_act(bn2, conv_any_layout(conv2, y, cpu_conv), skip, true, negative_slope, fused_norm);
+  return batch_norm_act(bn2, conv_any_layout(conv2, y, cpu_conv), skip, true, negative_slope, fused);
 }
 
 ResNet1dImpl::ResNet1dImpl(const ResNet1dOptions& options_) : options(options_) { reset(); }
@@ -100,16 +100,23 @@ void ResNet1dImpl::set_fused_norm(bool on) {
   }
 }
 
+void ResNet1dImpl::set_fused_norm_cuda(bool on) {
+  fused_norm_cuda_ = on;
+  for (auto& m : body->children()) {
+    if (auto* block = dynamic_cast<BasicBlock1dImpl*>(m.get())) block->fused_norm_cuda = on;
+  }
+}
+
 torch::Tensor ResNet1dImpl::forward(const torch::Tensor& x) {
   if (x.dim() != 3 || x.size(1) != options.in_channels() || x.size(2) < 2) {
     std::ostringstream s;
     s << "ResNet1d: expected input [B, " << options.in_channels() << ", L >= 2], got " << x.sizes();
     throw std::invalid_argument(s.str());
   }
-  const auto lrelu = F::LeakyReLUFuncOptions().negative_slope(options.negative_slope());
   if (channels_last_) {
     auto y = x.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);  // [B, C, 1, L]
-    y = F::leaky_relu(stem_bn(conv_any_layout(stem_conv, y)), lrelu);
+    y = batch_norm_act(stem_bn, conv_any_layout(stem_conv, y), {}, true, options.negative_slope(),
+                       y.is_cuda() ? fused_norm_cuda_ : fused_norm_);
     y = torch::max_pool2d(y, {1, 2}, {1, 2});
     return body->forward(y).mean({2, 3});
   }

@@ -42,8 +42,10 @@ class BasicBlock1dImpl : public torch::nn::Cloneable<BasicBlock1dImpl> {
   double negative_slope;
   /// How the 3-tap stride-1 convolutions run on the CPU (see ResNet1dImpl).
   CpuConv cpu_conv = CpuConv::Auto;
-  /// BatchNorm, residual and LeakyReLU as one CPU kernel (see batch_norm_act).
-  bool fused_norm = true;
+  /// BatchNorm, residual and LeakyReLU as one kernel (see batch_norm_act):
+  /// on the CPU, and on CUDA (off by default there, see ResNet1dImpl).
+  bool fused_norm = true, fused_norm_cuda = false;
+  bool fused_for(const torch::Tensor& x) const { return x.is_cuda() ? fused_norm_cuda : fused_norm; }
   torch::nn::Conv1d conv1{nullptr}, conv2{nullptr}, shortcut_conv{nullptr};
   BatchNorm1d bn1{nullptr}, bn2{nullptr}, shortcut_bn{nullptr};
 };
@@ -75,6 +77,12 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
   /// arithmetic is the same.
   void set_fused_norm(bool on);
   bool fused_norm() const { return fused_norm_; }
+  /// The same on CUDA, for `[B, C, 1, L]` channels-last activations in
+  /// fp32/bf16/fp16 (nn/cuda/batchnorm_act.h; builds with a CUDA LibTorch and
+  /// nvcc only). Off by default until measured against cuDNN's BatchNorm on
+  /// the GPU (bench/gpu-notes.md); `leaves bench norm` checks and times it.
+  void set_fused_norm_cuda(bool on);
+  bool fused_norm_cuda() const { return fused_norm_cuda_; }
 
   ResNet1dOptions options;
   torch::nn::Conv1d stem_conv{nullptr};
@@ -84,7 +92,7 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
  private:
   bool channels_last_ = false;
   CpuConv cpu_conv_ = CpuConv::Auto;
-  bool fused_norm_ = true;
+  bool fused_norm_ = true, fused_norm_cuda_ = false;
 };
 TORCH_MODULE(ResNet1d);
 

@@ -60,6 +60,7 @@ void PretrainConfig::validate() const {
   }
   nn::parse_cpu_conv(cpu_conv);
   if (cpu_norm != "fused" && cpu_norm != "torch") bad("--cpu-norm must be fused or torch, got '" + cpu_norm + "'");
+  if (gpu_norm != "fused" && gpu_norm != "torch") bad("--gpu-norm must be fused or torch, got '" + gpu_norm + "'");
 }
 
 bool PretrainConfig::channels_last(const torch::Device& device) const {
@@ -86,7 +87,8 @@ namespace leaves::train {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PretrainConfig, data, method, epochs, batch_size, lr, generator_lr, tau,
                                                 views, width, projection_hidden, projection_dim, device, seed,
                                                 checkpoint_every, sync_batchnorm, bucket_mb, precision,
-                                                cuda_graphs, cudnn_benchmark, layout, cpu_conv, cpu_norm)
+                                                cuda_graphs, cudnn_benchmark, layout, cpu_conv, cpu_norm,
+                                                gpu_norm)
 
 json PretrainConfig::to_json() const { return json(*this); }
 
@@ -127,6 +129,11 @@ Pretrainer::Pretrainer(const PretrainConfig& config, int64_t in_channels, std::s
   encoder->set_channels_last(config_.channels_last(device_));
   encoder->set_cpu_conv(nn::parse_cpu_conv(config_.cpu_conv));
   encoder->set_fused_norm(config_.cpu_norm == "fused");
+  encoder->set_fused_norm_cuda(config_.gpu_norm == "fused");
+  if (device_.is_cuda() && config_.gpu_norm == "fused" && !nn::batch_norm_act_cuda_built()) {
+    throw std::invalid_argument("--gpu-norm fused: this build has no CUDA kernels of its own (configure with a CUDA "
+                                "LibTorch and nvcc, LEAVES_CUDA_KERNELS=ON)");
+  }
   std::vector<torch::Tensor> params = encoder->parameters();
   for (auto& p : head->parameters()) params.push_back(p);  // the head is trained too
   encoder_optimizer = std::make_unique<FlatAdam>(params, FlatAdam::Options{config_.lr});

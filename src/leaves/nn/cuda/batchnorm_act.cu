@@ -1,0 +1,502 @@
+// CUDA kernels of the fused BatchNorm + residual + LeakyReLU (see batchnorm_act.h).
+//
+// Every kernel uses the same tiling of the [M, C] activations: a block of
+// (TX, TY) = 256 threads, TX packs of V adjacent channels (V values are one
+// 16-byte load where C allows) by TY rows; a warp therefore reads whole
+// contiguous rows (C = 64 in bf16: 4 rows of 128 bytes). gridDim.y tiles the
+// channels, gridDim.x the rows (each thread strides over rows). Reductions
+// write one partial per channel per row-block; a second kernel (one block per
+// channel) combines them in double, in a fixed order.
+//
+// The same source also runs on the CPU, in the tests: with
+// LEAVES_CUDA_EMULATION defined (tests/nn/cuda_emulation.h), a launch runs
+// the blocks one after another, each block's threads as real threads with a
+// barrier for __syncthreads(); so indexing, tiling and the reductions are
+// checked against LibTorch's ops without a GPU.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#ifndef LEAVES_CUDA_EMULATION
+#include <cuda_runtime.h>
+#define LEAVES_LAUNCH(grid, block, shared, stream, ...) __VA_ARGS__<<<grid, block, shared, stream>>>
+#define LEAVES_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
+#include <atomic>
+#include <cstdint>
+#include <initializer_list>
+#include <type_traits>
+
+#include "leaves/nn/cuda/batchnorm_act.h"
+
+namespace leaves::nn::cuda {
+namespace {
+
+constexpr int kThreads = 256;     // per tile block
+constexpr int kFinalize = 128;    // per channel block of the combining kernels
+constexpr int kBlocksPerSm = 4;   // row-blocks of a reduction: about this many blocks per SM in all
+
+template <typename T>
+__device__ __forceinline__ float to_float(T v);
+template <>
+__device__ __forceinline__ float to_float<float>(float v) {
+  return v;
+}
+template <>
+__device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
+template <>
+__device__ __forceinline__ float to_float<__half>(__half v) {
+  return __half2float(v);
+}
+
+template <typename T>
+__device__ __forceinline__ T from_float(float v);
+template <>
+__device__ __forceinline__ float from_float<float>(float v) {
+  return v;
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+template <>
+__device__ __forceinline__ __half from_float<__half>(float v) {
+  return __float2half_rn(v);
+}
+
+// V values of one row, loaded and stored as one aligned vector.
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Pack {
+  T v[V];
+};
+template <typename T, int V>
+__device__ __forceinline__ Pack<T, V> load(const T* p) {
+  return *reinterpret_cast<const Pack<T, V>*>(p);
+}
+template <typename T, int V>
+__device__ __forceinline__ void store(T* p, const Pack<T, V>& q) {
+  *reinterpret_cast<Pack<T, V>*>(p) = q;
+}
+
+// LeakyReLU's gradient as LibTorch's backward computes and stores it: in
+// float, rounded to the activations' type.
+template <typename T>
+__device__ __forceinline__ float act_grad(float dy, float y, bool activate, float slope) {
+  if (!activate || y > 0.f) return dy;
+  return to_float<T>(from_float<T>(dy * slope));
+}
+
+// ---------------------------------------------------------------------------
+// Forward statistics: per-thread Welford, Chan's combination over the block's
+// rows, one (count, mean, M2) partial per channel per row-block.
+template <typename T, int V>
+__global__ void __launch_bounds__(kThreads) stats_kernel(const T* __restrict__ x, int64_t M, int C,
+                                                         float* __restrict__ part) {
+  LEAVES_DYNAMIC_SHARED(float, shared);
+  const int TX = blockDim.x, TY = blockDim.y, tx = threadIdx.x, ty = threadIdx.y;
+  const int CP = C / V, cp = blockIdx.y * TX + tx;
+  float n = 0.f, mean[V], m2[V];
+#pragma unroll
+  for (int k = 0; k < V; ++k) mean[k] = m2[k] = 0.f;
+  if (cp < CP) {
+    const int64_t step = static_cast<int64_t>(gridDim.x) * TY;
+    for (int64_t r = static_cast<int64_t>(blockIdx.x) * TY + ty; r < M; r += step) {
+      const auto p = load<T, V>(x + r * C + static_cast<int64_t>(cp) * V);
+      n += 1.f;
+      const float inv = 1.f / n;
+#pragma unroll
+      for (int k = 0; k < V; ++k) {
+        const float v = to_float(p.v[k]), d = v - mean[k];
+        mean[k] += d * inv;
+        m2[k] += d * (v - mean[k]);
+      }
+    }
+  }
+  constexpr int S = 2 * V + 1;  // count, means, M2s
+  float* mine = shared + (ty * TX + tx) * S;
+  mine[0] = n;
+#pragma unroll
+  for (int k = 0; k < V; ++k) mine[1 + k] = mean[k], mine[1 + V + k] = m2[k];
+  __syncthreads();
+  for (int s = TY / 2; s > 0; s >>= 1) {
+    if (ty < s) {
+      const float* other = shared + ((ty + s) * TX + tx) * S;
+      const float nb = other[0];
+      if (nb > 0.f) {  // an empty `mine` (na = 0) takes `other` exactly
+        const float na = mine[0], nt = na + nb, w = nb / nt;
+#pragma unroll
+        for (int k = 0; k < V; ++k) {
+          const float d = other[1 + k] - mine[1 + k];
+          mine[1 + k] += d * w;
+          mine[1 + V + k] += other[1 + V + k] + d * d * na * w;
+        }
+        mine[0] = nt;
+      }
+    }
+    __syncthreads();
+  }
+  if (ty == 0 && cp < CP) {
+    const int64_t G = gridDim.x, g = blockIdx.x;
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      const int64_t c = static_cast<int64_t>(cp) * V + k;
+      part[g * C + c] = mine[0];
+      part[(G + g) * C + c] = mine[1 + k];
+      part[(2 * G + g) * C + c] = mine[1 + V + k];
+    }
+  }
+}
+
+// One block per channel: the partials combined in double (Chan), then the
+// saved statistics, the running statistics and the affine coefficients.
+__global__ void __launch_bounds__(kFinalize) finalize_stats_kernel(
+    const float* __restrict__ part, int64_t G, int C, const float* __restrict__ weight, const float* __restrict__ bias,
+    float* running_mean, float* running_var, double momentum, double eps, float* __restrict__ save_mean,
+    float* __restrict__ save_invstd, float* __restrict__ scale, float* __restrict__ shift) {
+  __shared__ double sn[kFinalize], smean[kFinalize], sm2[kFinalize];
+  const int c = blockIdx.x, t = threadIdx.x;
+  double n = 0, mean = 0, m2 = 0;
+  for (int64_t g = t; g < G; g += blockDim.x) {
+    const double nb = part[g * C + c];
+    if (nb <= 0) continue;
+    const double mb = part[(G + g) * C + c], qb = part[(2 * G + g) * C + c];
+    const double nt = n + nb, d = mb - mean;
+    mean += d * nb / nt;
+    m2 += qb + d * d * n * nb / nt;
+    n = nt;
+  }
+  sn[t] = n, smean[t] = mean, sm2[t] = m2;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (t < s && sn[t + s] > 0) {
+      const double na = sn[t], nb = sn[t + s], nt = na + nb, d = smean[t + s] - smean[t];
+      smean[t] += d * nb / nt;
+      sm2[t] += sm2[t + s] + d * d * na * nb / nt;
+      sn[t] = nt;
+    }
+    __syncthreads();
+  }
+  if (t == 0) {
+    const double N = sn[0], mu = smean[0], var = sm2[0] / N;  // biased: the normalisation's
+    const double invstd = 1.0 / sqrt(var + eps);
+    save_mean[c] = static_cast<float>(mu);
+    save_invstd[c] = static_cast<float>(invstd);
+    const double a = static_cast<double>(weight[c]) * invstd;
+    scale[c] = static_cast<float>(a);
+    shift[c] = static_cast<float>(static_cast<double>(bias[c]) - mu * a);
+    if (running_mean) running_mean[c] = static_cast<float>((1 - momentum) * running_mean[c] + momentum * mu);
+    if (running_var) {
+      running_var[c] = static_cast<float>((1 - momentum) * running_var[c] + momentum * sm2[0] / (N - 1));
+    }
+  }
+}
+
+// y = act(x scale + shift + residual).
+template <typename T, int V>
+__global__ void __launch_bounds__(kThreads) apply_kernel(const T* __restrict__ x, const T* __restrict__ residual,
+                                                         T* __restrict__ y, int64_t M, int C,
+                                                         const float* __restrict__ scale,
+                                                         const float* __restrict__ shift, bool activate, float slope) {
+  const int TX = blockDim.x, TY = blockDim.y;
+  const int CP = C / V, cp = blockIdx.y * TX + threadIdx.x;
+  if (cp >= CP) return;
+  float a[V], b[V];
+#pragma unroll
+  for (int k = 0; k < V; ++k) a[k] = scale[cp * V + k], b[k] = shift[cp * V + k];
+  const int64_t step = static_cast<int64_t>(gridDim.x) * TY;
+  for (int64_t r = static_cast<int64_t>(blockIdx.x) * TY + threadIdx.y; r < M; r += step) {
+    const int64_t off = r * C + static_cast<int64_t>(cp) * V;
+    const auto p = load<T, V>(x + off);
+    Pack<T, V> res;
+    if (residual) res = load<T, V>(residual + off);
+    Pack<T, V> out;
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      float z = to_float(p.v[k]) * a[k] + b[k];
+      if (residual) z += to_float(res.v[k]);
+      if (activate && !(z > 0.f)) z *= slope;
+      out.v[k] = from_float<T>(z);
+    }
+    store<T, V>(y + off, out);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Backward sums: per channel sum(gz) and sum(gz (x - mean)); gz written out
+// when the residual's gradient is wanted (it is that gradient).
+template <typename T, int V>
+__global__ void __launch_bounds__(kThreads) grad_reduce_kernel(const T* __restrict__ x, const T* __restrict__ y,
+                                                               const T* __restrict__ dy, T* __restrict__ gz_out,
+                                                               int64_t M, int C, const float* __restrict__ mean,
+                                                               bool activate, float slope, float* __restrict__ part) {
+  LEAVES_DYNAMIC_SHARED(float, shared);
+  const int TX = blockDim.x, TY = blockDim.y, tx = threadIdx.x, ty = threadIdx.y;
+  const int CP = C / V, cp = blockIdx.y * TX + tx;
+  float sg[V], sgx[V], mu[V];
+#pragma unroll
+  for (int k = 0; k < V; ++k) sg[k] = sgx[k] = 0.f;
+  if (cp < CP) {
+#pragma unroll
+    for (int k = 0; k < V; ++k) mu[k] = mean[cp * V + k];
+    const int64_t step = static_cast<int64_t>(gridDim.x) * TY;
+    for (int64_t r = static_cast<int64_t>(blockIdx.x) * TY + ty; r < M; r += step) {
+      const int64_t off = r * C + static_cast<int64_t>(cp) * V;
+      const auto d = load<T, V>(dy + off);
+      const auto p = load<T, V>(x + off);
+      Pack<T, V> yp, gp;
+      if (activate) yp = load<T, V>(y + off);
+#pragma unroll
+      for (int k = 0; k < V; ++k) {
+        const float g = act_grad<T>(to_float(d.v[k]), activate ? to_float(yp.v[k]) : 1.f, activate, slope);
+        gp.v[k] = from_float<T>(g);
+        sg[k] += g;
+        sgx[k] += g * (to_float(p.v[k]) - mu[k]);
+      }
+      if (gz_out) store<T, V>(gz_out + off, gp);
+    }
+  }
+  constexpr int S = 2 * V;
+  float* mine = shared + (ty * TX + tx) * S;
+#pragma unroll
+  for (int k = 0; k < V; ++k) mine[k] = sg[k], mine[V + k] = sgx[k];
+  __syncthreads();
+  for (int s = TY / 2; s > 0; s >>= 1) {
+    if (ty < s) {
+      const float* other = shared + ((ty + s) * TX + tx) * S;
+#pragma unroll
+      for (int k = 0; k < S; ++k) mine[k] += other[k];
+    }
+    __syncthreads();
+  }
+  if (ty == 0 && cp < CP) {
+    const int64_t G = gridDim.x, g = blockIdx.x;
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      const int64_t c = static_cast<int64_t>(cp) * V + k;
+      part[g * C + c] = mine[k];
+      part[(G + g) * C + c] = mine[V + k];
+    }
+  }
+}
+
+// One block per channel: the sums in double, the parameters' gradients, and
+// the input gradient's coefficients k1 = gamma invstd, k2 = k1 sum(gz) / M,
+// k3 = k1 invstd^2 sum(gz (x - mean)) / M.
+__global__ void __launch_bounds__(kFinalize) finalize_grad_kernel(
+    const float* __restrict__ part, int64_t G, int C, double M, const float* __restrict__ weight,
+    const float* __restrict__ invstd, float* __restrict__ dweight, float* __restrict__ dbias, float* __restrict__ k) {
+  __shared__ double s1[kFinalize], s2[kFinalize];
+  const int c = blockIdx.x, t = threadIdx.x;
+  double a = 0, b = 0;
+  for (int64_t g = t; g < G; g += blockDim.x) a += part[g * C + c], b += part[(G + g) * C + c];
+  s1[t] = a, s2[t] = b;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (t < s) s1[t] += s1[t + s], s2[t] += s2[t + s];
+    __syncthreads();
+  }
+  if (t == 0) {
+    const double sg = s1[0], sgx = s2[0], is = invstd[c], k1 = static_cast<double>(weight[c]) * is;
+    dbias[c] = static_cast<float>(sg);
+    dweight[c] = static_cast<float>(sgx * is);
+    k[c] = static_cast<float>(k1);
+    k[C + c] = static_cast<float>(k1 * sg / M);
+    k[2 * C + c] = static_cast<float>(k1 * is * is * sgx / M);
+  }
+}
+
+// dx = k1 gz - k2 - k3 (x - mean), gz read back (`gz`) or recomputed from dy and y.
+template <typename T, int V>
+__global__ void __launch_bounds__(kThreads) input_grad_kernel(const T* __restrict__ x, const T* __restrict__ y,
+                                                              const T* __restrict__ dy, const T* __restrict__ gz,
+                                                              T* __restrict__ dx, int64_t M, int C,
+                                                              const float* __restrict__ mean,
+                                                              const float* __restrict__ k, bool activate,
+                                                              float slope) {
+  const int TX = blockDim.x, TY = blockDim.y;
+  const int CP = C / V, cp = blockIdx.y * TX + threadIdx.x;
+  if (cp >= CP) return;
+  float k1[V], k2[V], k3[V], mu[V];
+#pragma unroll
+  for (int i = 0; i < V; ++i) {
+    const int c = cp * V + i;
+    k1[i] = k[c], k2[i] = k[C + c], k3[i] = k[2 * C + c], mu[i] = mean[c];
+  }
+  const int64_t step = static_cast<int64_t>(gridDim.x) * TY;
+  for (int64_t r = static_cast<int64_t>(blockIdx.x) * TY + threadIdx.y; r < M; r += step) {
+    const int64_t off = r * C + static_cast<int64_t>(cp) * V;
+    const auto p = load<T, V>(x + off);
+    Pack<T, V> g, yp, out;
+    const bool recompute = gz == nullptr;
+    if (recompute) {
+      g = load<T, V>(dy + off);
+      if (activate) yp = load<T, V>(y + off);
+    } else {
+      g = load<T, V>(gz + off);
+    }
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      const float gi = recompute ? act_grad<T>(to_float(g.v[i]), activate ? to_float(yp.v[i]) : 1.f, activate, slope)
+                                 : to_float(g.v[i]);
+      out.v[i] = from_float<T>(k1[i] * gi - k2[i] - k3[i] * (to_float(p.v[i]) - mu[i]));
+    }
+    store<T, V>(dx + off, out);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Host side: tiling, dispatch.
+
+#ifdef LEAVES_CUDA_EMULATION
+int sm_count() { return emulation::sm_count; }
+const char* last_error() { return nullptr; }
+#else
+int sm_count() {
+  static std::atomic<int> cache[64];
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) dev = 0;
+  if (dev >= 0 && dev < 64) {
+    const int hit = cache[dev].load(std::memory_order_relaxed);
+    if (hit > 0) return hit;
+  }
+  int n = 0;
+  if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || n <= 0) n = 80;
+  if (dev >= 0 && dev < 64) cache[dev].store(n, std::memory_order_relaxed);
+  return n;
+}
+
+const char* last_error() {
+  const cudaError_t e = cudaGetLastError();
+  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+}
+#endif
+
+// Row-blocks of a reduction: the bound that sizes the workspace.
+int64_t max_row_blocks() { return static_cast<int64_t>(kBlocksPerSm) * sm_count(); }
+
+struct Tiling {
+  int v = 1, tx = 1, ty = kThreads;
+  int64_t channel_tiles = 1, row_blocks = 1;
+  dim3 grid() const { return dim3(static_cast<unsigned>(row_blocks), static_cast<unsigned>(channel_tiles)); }
+  dim3 block() const { return dim3(static_cast<unsigned>(tx), static_cast<unsigned>(ty)); }
+};
+
+// V: the widest pack (up to 16 bytes) that divides C and keeps every pointer
+// aligned; TX: packs per block row (a power of two up to 32), TY = 256 / TX.
+Tiling tiling(int64_t M, int64_t C, int elem, std::initializer_list<const void*> ptrs, bool reduction) {
+  Tiling t;
+  t.v = 16 / elem;
+  auto fits = [&](int v) {
+    if (C % v) return false;
+    for (const void* p : ptrs) {
+      if (p && reinterpret_cast<uintptr_t>(p) % (static_cast<uintptr_t>(v) * elem)) return false;
+    }
+    return true;
+  };
+  while (t.v > 1 && !fits(t.v)) t.v /= 2;
+  const int64_t packs = C / t.v;
+  t.tx = 1;
+  while (t.tx < packs && t.tx < 32) t.tx *= 2;
+  t.ty = kThreads / t.tx;
+  t.channel_tiles = (packs + t.tx - 1) / t.tx;
+  const int64_t rows_needed = (M + t.ty - 1) / t.ty;
+  // Reductions: about kBlocksPerSm blocks per SM in all (their partials stay
+  // few); elementwise passes: enough blocks to fill every SM several times.
+  const int64_t budget = reduction ? max_row_blocks() : static_cast<int64_t>(16) * sm_count();
+  t.row_blocks = budget / t.channel_tiles;
+  if (t.row_blocks < 1) t.row_blocks = 1;
+  if (t.row_blocks > rows_needed) t.row_blocks = rows_needed;
+  return t;
+}
+
+template <typename F>
+void with_type(Dtype d, F&& f) {
+  switch (d) {
+    case Dtype::Float: f(float{}); break;
+    case Dtype::BFloat16: f(__nv_bfloat16{}); break;
+    case Dtype::Half: f(__half{}); break;
+  }
+}
+
+template <typename T, typename F>
+void with_pack(int v, F&& f) {
+  switch (v) {
+    case 8: if constexpr (sizeof(T) <= 2) { f(std::integral_constant<int, 8>{}); break; } [[fallthrough]];
+    case 4: f(std::integral_constant<int, 4>{}); break;
+    case 2: f(std::integral_constant<int, 2>{}); break;
+    default: f(std::integral_constant<int, 1>{}); break;
+  }
+}
+
+int elem_size(Dtype d) { return d == Dtype::Float ? 4 : 2; }
+
+}  // namespace
+
+int64_t bn_act_workspace_floats(int64_t rows, int64_t channels, int elem_size) {
+  (void)rows, (void)elem_size;
+  // Per-channel coefficients (3 C), then the partials ([3][G][C] forward,
+  // [2][G][C] backward) for at most max_row_blocks() row-blocks.
+  return 3 * channels + 3 * max_row_blocks() * channels;
+}
+
+const char* bn_act_forward(const BnActForward& a, cudaStream_t stream) {
+  if (a.rows < 2 || a.channels < 1) return "bn_act_forward: need at least 2 rows and 1 channel";
+  const int C = static_cast<int>(a.channels);
+  const auto t = tiling(a.rows, a.channels, elem_size(a.dtype), {a.x, a.residual, a.y}, true);
+  const auto e = tiling(a.rows, a.channels, elem_size(a.dtype), {a.x, a.residual, a.y}, false);
+  float* scale = a.workspace;
+  float* shift = a.workspace + C;
+  float* part = a.workspace + 3 * static_cast<int64_t>(C);
+  with_type(a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    with_pack<T>(t.v, [&](auto vtag) {
+      constexpr int V = decltype(vtag)::value;
+      const size_t shared = sizeof(float) * kThreads * (2 * V + 1);
+      LEAVES_LAUNCH(t.grid(), t.block(), shared, stream, stats_kernel<T, V>)(static_cast<const T*>(a.x), a.rows, C,
+                                                                             part);
+    });
+    LEAVES_LAUNCH(dim3(C), dim3(kFinalize), 0, stream, finalize_stats_kernel)(
+        part, t.row_blocks, C, a.weight, a.bias, a.running_mean, a.running_var, a.momentum, a.eps, a.save_mean,
+        a.save_invstd, scale, shift);
+    with_pack<T>(e.v, [&](auto vtag) {
+      constexpr int V = decltype(vtag)::value;
+      LEAVES_LAUNCH(e.grid(), e.block(), 0, stream, apply_kernel<T, V>)(
+          static_cast<const T*>(a.x), static_cast<const T*>(a.residual), static_cast<T*>(a.y), a.rows, C, scale,
+          shift, a.activate, a.slope);
+    });
+  });
+  return last_error();
+}
+
+const char* bn_act_backward(const BnActBackward& a, cudaStream_t stream) {
+  if (a.rows < 2 || a.channels < 1) return "bn_act_backward: need at least 2 rows and 1 channel";
+  if (a.activate && !a.y) return "bn_act_backward: the forward output is needed with the activation";
+  const int C = static_cast<int>(a.channels);
+  void* gz = a.activate ? a.dresidual : nullptr;  // without the activation, dresidual is dy (the caller's)
+  const auto t = tiling(a.rows, a.channels, elem_size(a.dtype), {a.x, a.y, a.dy, gz, a.dx}, true);
+  const auto e = tiling(a.rows, a.channels, elem_size(a.dtype), {a.x, a.y, a.dy, gz, a.dx}, false);
+  float* k = a.workspace;
+  float* part = a.workspace + 3 * static_cast<int64_t>(C);
+  with_type(a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    with_pack<T>(t.v, [&](auto vtag) {
+      constexpr int V = decltype(vtag)::value;
+      const size_t shared = sizeof(float) * kThreads * (2 * V);
+      LEAVES_LAUNCH(t.grid(), t.block(), shared, stream, grad_reduce_kernel<T, V>)(
+          static_cast<const T*>(a.x), static_cast<const T*>(a.y), static_cast<const T*>(a.dy), static_cast<T*>(gz),
+          a.rows, C, a.save_mean, a.activate, a.slope, part);
+    });
+    LEAVES_LAUNCH(dim3(C), dim3(kFinalize), 0, stream, finalize_grad_kernel)(
+        part, t.row_blocks, C, static_cast<double>(a.rows), a.weight, a.save_invstd, a.dweight, a.dbias, k);
+    with_pack<T>(e.v, [&](auto vtag) {
+      constexpr int V = decltype(vtag)::value;
+      LEAVES_LAUNCH(e.grid(), e.block(), 0, stream, input_grad_kernel<T, V>)(
+          static_cast<const T*>(a.x), static_cast<const T*>(a.y), static_cast<const T*>(a.dy),
+          static_cast<const T*>(gz), static_cast<T*>(a.dx), a.rows, C, a.save_mean, k, a.activate, a.slope);
+    });
+  });
+  return last_error();
+}
+
+}  // namespace leaves::nn::cuda

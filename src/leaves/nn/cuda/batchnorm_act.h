@@ -1,0 +1,76 @@
+// CUDA kernels of the fused BatchNorm (training statistics) + residual add +
+// LeakyReLU of a ResNet block's tail, for activations stored channels-last:
+// M = B L rows of C channels each, channels innermost (a `[B, C, 1, L]`
+// tensor in ChannelsLast format, as the encoder runs on CUDA).
+//
+// Plain CUDA behind a C++ interface of raw pointers and a stream, so that nvcc
+// never compiles LibTorch's headers; the autograd function that calls these is
+// in nn/batchnorm.cpp. Statistics are kept in fp32 (the activations may be
+// bf16, fp16 or fp32; parameters, running statistics and the saved mean and
+// inverse standard deviation are fp32), combined across blocks in double in a
+// fixed order: the result does not depend on scheduling, and two runs agree
+// bit for bit.
+//
+// Forward (3 passes over memory): per-thread Welford statistics, combined with
+// Chan's formula per block and then per channel (no E[x^2] - E[x]^2
+// cancellation); then y = act(x * scale + shift + residual) with
+// scale = gamma invstd, shift = beta - mean scale.
+// Backward (3 passes; 2 without a residual gradient to write): the
+// activation's gradient gz = dy * (y > 0 ? 1 : slope), rounded to the
+// activations' type as LeakyReLU's backward would store it, and the channel
+// sums of gz and gz (x - mean); then
+//   dx = gamma invstd (gz - sum(gz) / M - xhat sum(gz xhat) / M).
+#pragma once
+#include <cstdint>
+
+typedef struct CUstream_st* cudaStream_t;
+
+namespace leaves::nn::cuda {
+
+enum class Dtype : int { Float = 0, BFloat16 = 1, Half = 2 };
+
+/// fp32 values of workspace that `bn_act_forward` and `bn_act_backward` need
+/// for `rows` x `channels` activations of `elem_size` bytes, on the current device.
+int64_t bn_act_workspace_floats(int64_t rows, int64_t channels, int elem_size);
+
+struct BnActForward {
+  Dtype dtype = Dtype::Float;
+  const void* x = nullptr;         ///< [M, C]
+  const void* residual = nullptr;  ///< [M, C] or null
+  void* y = nullptr;               ///< [M, C]
+  int64_t rows = 0, channels = 0;
+  const float* weight = nullptr;  ///< [C]
+  const float* bias = nullptr;    ///< [C]
+  float* running_mean = nullptr;  ///< [C] or null: updated with `momentum`
+  float* running_var = nullptr;   ///< [C] or null: unbiased variance, as torch::batch_norm keeps it
+  double momentum = 0.1, eps = 1e-5;
+  float* save_mean = nullptr;    ///< [C] out
+  float* save_invstd = nullptr;  ///< [C] out
+  float* workspace = nullptr;    ///< bn_act_workspace_floats(...)
+  bool activate = true;
+  float slope = 0.01f;
+};
+
+struct BnActBackward {
+  Dtype dtype = Dtype::Float;
+  const void* x = nullptr;   ///< the forward input [M, C]
+  const void* y = nullptr;   ///< the forward output [M, C] (needed with `activate`)
+  const void* dy = nullptr;  ///< [M, C]
+  void* dx = nullptr;        ///< [M, C] out
+  void* dresidual = nullptr; ///< [M, C] out, or null (with `activate` only)
+  int64_t rows = 0, channels = 0;
+  const float* weight = nullptr;
+  const float* save_mean = nullptr;
+  const float* save_invstd = nullptr;
+  float* dweight = nullptr;  ///< [C] out
+  float* dbias = nullptr;    ///< [C] out
+  float* workspace = nullptr;
+  bool activate = true;
+  float slope = 0.01f;
+};
+
+/// Enqueue on `stream`; nullptr on success, else the CUDA error's text.
+const char* bn_act_forward(const BnActForward& a, cudaStream_t stream);
+const char* bn_act_backward(const BnActBackward& a, cudaStream_t stream);
+
+}  // namespace leaves::nn::cuda

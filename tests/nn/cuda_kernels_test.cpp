@@ -1,0 +1,190 @@
+// leaves' CUDA kernels (src/leaves/nn/cuda), run on the CPU by the emulation
+// in cuda_emulation.h, against LibTorch's BatchNorm + add + LeakyReLU in
+// float64 on the same inputs. A test executable of its own: the emulation's
+// macros (threadIdx, __shared__, ...) must not reach any other source.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <string>
+#include <tuple>
+
+#include "nn/cuda_emulation.h"
+// The kernels themselves, compiled here as host code.
+#include "leaves/nn/cuda/batchnorm_act.cu"
+
+namespace {
+
+namespace cuda = leaves::nn::cuda;
+
+struct Case {
+  torch::ScalarType dtype;
+  int64_t M, C;
+  bool residual, activate;
+  bool misaligned = false;  ///< x one element past an aligned address: the kernels' 1-wide packs
+};
+
+std::string name_of(const Case& c) {
+  return std::string(c.dtype == torch::kFloat ? "fp32" : c.dtype == torch::kBFloat16 ? "bf16" : "fp16") +
+         " M=" + std::to_string(c.M) + " C=" + std::to_string(c.C) + (c.residual ? " residual" : "") +
+         (c.activate ? " act" : "") + (c.misaligned ? " misaligned" : "");
+}
+
+cuda::Dtype dtype_of(torch::ScalarType t) {
+  return t == torch::kFloat ? cuda::Dtype::Float : t == torch::kBFloat16 ? cuda::Dtype::BFloat16 : cuda::Dtype::Half;
+}
+
+// max |a - b| / max |b|
+double rel(const torch::Tensor& a, const torch::Tensor& b) {
+  auto bd = b.to(torch::kDouble);
+  return (a.to(torch::kDouble) - bd).abs().max().item<double>() / std::max(bd.abs().max().item<double>(), 1e-30);
+}
+
+// [M, C] rows of channels, optionally one element past an aligned address.
+torch::Tensor rows(const torch::Tensor& values, bool misaligned) {
+  if (!misaligned) return values.contiguous();
+  auto storage = torch::empty({values.numel() + 1}, values.options());
+  auto view = storage.narrow(0, 1, values.numel()).view(values.sizes());
+  view.copy_(values);
+  return view;
+}
+
+void check(const Case& c) {
+  SCOPED_TRACE(name_of(c));
+  torch::manual_seed(7);
+  const double slope = 0.01, eps = 1e-5, momentum = 0.1;
+  const auto f64 = torch::TensorOptions().dtype(torch::kDouble);
+  // Values away from zero mean and unit scale, as a convolution's output is.
+  auto x = rows((torch::randn({c.M, c.C}, f64) * 3 + 1.5).to(c.dtype), c.misaligned);
+  auto res = (torch::randn({c.M, c.C}, f64)).to(c.dtype).contiguous();
+  auto dy = (torch::randn({c.M, c.C}, f64)).to(c.dtype).contiguous();
+  auto weight = (torch::randn({c.C}, f64) * 0.3 + 1).to(torch::kFloat);
+  auto bias = (torch::randn({c.C}, f64) * 0.3).to(torch::kFloat);
+  auto running_mean = (torch::randn({c.C}, f64) * 0.5).to(torch::kFloat);
+  auto running_var = torch::rand({c.C}, f64).add(0.5).to(torch::kFloat);
+
+  // Reference: LibTorch's ops in float64 on the same (rounded) inputs, [1, C, M].
+  auto xr = x.to(torch::kDouble).t().unsqueeze(0).detach().requires_grad_(true);
+  auto rr = res.to(torch::kDouble).t().unsqueeze(0).detach().requires_grad_(true);
+  auto wr = weight.to(torch::kDouble).detach().requires_grad_(true);
+  auto br = bias.to(torch::kDouble).detach().requires_grad_(true);
+  auto rm_ref = running_mean.to(torch::kDouble), rv_ref = running_var.to(torch::kDouble);
+  auto z = torch::batch_norm(xr, wr, br, rm_ref, rv_ref, true, momentum, eps, false);
+  if (c.residual) z = z + rr;
+  if (c.activate) z = torch::leaky_relu(z, slope);
+  z.backward(dy.to(torch::kDouble).t().unsqueeze(0));
+  auto y_ref = z.detach().squeeze(0).t();
+
+  // The kernels.
+  auto y = torch::empty({c.M, c.C}, x.options());
+  auto f32 = torch::TensorOptions().dtype(torch::kFloat);
+  auto mean = torch::empty({c.C}, f32), invstd = torch::empty({c.C}, f32);
+  auto ws = torch::full({cuda::bn_act_workspace_floats(c.M, c.C, static_cast<int>(x.element_size()))}, NAN, f32);
+  auto rm = running_mean.clone(), rv = running_var.clone();
+  cuda::BnActForward a;
+  a.dtype = dtype_of(c.dtype);
+  a.x = x.data_ptr(), a.residual = c.residual ? res.data_ptr() : nullptr, a.y = y.data_ptr();
+  a.rows = c.M, a.channels = c.C;
+  a.weight = weight.data_ptr<float>(), a.bias = bias.data_ptr<float>();
+  a.running_mean = rm.data_ptr<float>(), a.running_var = rv.data_ptr<float>();
+  a.momentum = momentum, a.eps = eps;
+  a.save_mean = mean.data_ptr<float>(), a.save_invstd = invstd.data_ptr<float>();
+  a.workspace = ws.data_ptr<float>();
+  a.activate = c.activate, a.slope = static_cast<float>(slope);
+  ASSERT_EQ(cuda::bn_act_forward(a, nullptr), nullptr);
+
+  auto dx = torch::empty({c.M, c.C}, x.options());
+  auto dres = torch::empty({c.M, c.C}, x.options());
+  auto dweight = torch::empty({c.C}, f32), dbias = torch::empty({c.C}, f32);
+  cuda::BnActBackward b;
+  b.dtype = a.dtype;
+  b.x = x.data_ptr(), b.y = y.data_ptr(), b.dy = dy.data_ptr(), b.dx = dx.data_ptr();
+  b.dresidual = c.residual && c.activate ? dres.data_ptr() : nullptr;
+  b.rows = c.M, b.channels = c.C;
+  b.weight = weight.data_ptr<float>(), b.save_mean = mean.data_ptr<float>(), b.save_invstd = invstd.data_ptr<float>();
+  b.dweight = dweight.data_ptr<float>(), b.dbias = dbias.data_ptr<float>();
+  b.workspace = ws.data_ptr<float>();
+  b.activate = c.activate, b.slope = a.slope;
+  ASSERT_EQ(cuda::bn_act_backward(b, nullptr), nullptr);
+
+  // Statistics are fp32 from exactly the same inputs: tight in every type.
+  auto xd = x.to(torch::kDouble);
+  auto var = xd.var(0, /*unbiased=*/false);
+  EXPECT_LT(rel(mean, xd.mean(0)), 1e-6);
+  EXPECT_LT(rel(invstd, (var + eps).rsqrt()), 1e-5);
+  EXPECT_LT(rel(rm, rm_ref), 1e-6);
+  EXPECT_LT(rel(rv, rv_ref), 1e-5);
+  // Outputs are rounded to the activations' type: one rounding (plus the
+  // float arithmetic before it) in fp32, a few bf16/fp16 units in the others.
+  const double tol = c.dtype == torch::kFloat ? 2e-6 : c.dtype == torch::kHalf ? 4e-3 : 2e-2;
+  EXPECT_LT(rel(y, y_ref), tol);
+  EXPECT_LT(rel(dx, xr.grad().squeeze(0).t()), tol);
+  EXPECT_LT(rel(dweight, wr.grad()), tol);
+  EXPECT_LT(rel(dbias, br.grad()), tol);
+  if (c.residual && c.activate) EXPECT_LT(rel(dres, rr.grad().squeeze(0).t()), tol);
+}
+
+TEST(CudaKernelsEmulated, BatchNormActMatchesLibTorchInFloat64) {
+  const int before = cuda::emulation::launches;
+  // fp32 packs of 4 (C = 64, 12), 2 (C = 6), 1 (C = 7); several row-blocks and rows per thread.
+  for (const Case& c : {Case{torch::kFloat, 1000, 64, true, true}, Case{torch::kFloat, 700, 12, false, true},
+                        Case{torch::kFloat, 300, 7, false, false}, Case{torch::kFloat, 257, 6, true, true},
+                        Case{torch::kFloat, 500, 64, true, true, true}}) {
+    check(c);
+  }
+  // bf16 packs of 8 (C = 64, 512: two channel tiles), 4 (C = 12), 1 (misaligned); fp16 packs of 8.
+  for (const Case& c : {Case{torch::kBFloat16, 1000, 64, true, true}, Case{torch::kBFloat16, 96, 512, true, true},
+                        Case{torch::kBFloat16, 700, 12, false, true}, Case{torch::kBFloat16, 300, 64, false, false},
+                        Case{torch::kBFloat16, 400, 16, true, true, true}, Case{torch::kHalf, 640, 32, true, true}}) {
+    check(c);
+  }
+  EXPECT_GE(cuda::emulation::launches - before, 11 * 6);  // three kernels each way per case
+}
+
+TEST(CudaKernelsEmulated, TilingSplitsRowsAndChannels) {
+  // bf16, C = 512: 8-wide packs, 32 packs per block row, two channel tiles;
+  // a reduction takes at most kBlocksPerSm blocks per SM in all.
+  const auto t = cuda::tiling(100000, 512, 2, {}, true);
+  EXPECT_EQ(t.v, 8);
+  EXPECT_EQ(t.tx, 32);
+  EXPECT_EQ(t.ty, 8);
+  EXPECT_EQ(t.channel_tiles, 2);
+  EXPECT_EQ(t.row_blocks * t.channel_tiles, cuda::kBlocksPerSm * cuda::emulation::sm_count);
+  // C = 7 in fp32: 1-wide packs; a misaligned pointer halves the pack until it fits.
+  EXPECT_EQ(cuda::tiling(10, 7, 4, {}, false).v, 1);
+  alignas(16) static float buf[8];
+  EXPECT_EQ(cuda::tiling(10, 64, 4, {buf + 2}, false).v, 2);
+  // Never more row-blocks than rows need.
+  EXPECT_EQ(cuda::tiling(5, 64, 4, {}, false).row_blocks, 1);
+}
+
+TEST(CudaKernelsEmulated, ForwardIsDeterministic) {
+  torch::manual_seed(3);
+  const int64_t M = 900, C = 32;
+  auto x = torch::randn({M, C}).to(torch::kBFloat16);
+  auto w = torch::ones({C}), b = torch::zeros({C});
+  auto run = [&] {
+    auto y = torch::empty_like(x);
+    auto mean = torch::empty({C}), invstd = torch::empty({C});
+    auto ws = torch::empty({cuda::bn_act_workspace_floats(M, C, 2)});
+    cuda::BnActForward a;
+    a.dtype = cuda::Dtype::BFloat16, a.x = x.data_ptr(), a.y = y.data_ptr(), a.rows = M, a.channels = C;
+    a.weight = w.data_ptr<float>(), a.bias = b.data_ptr<float>();
+    a.save_mean = mean.data_ptr<float>(), a.save_invstd = invstd.data_ptr<float>(), a.workspace = ws.data_ptr<float>();
+    EXPECT_EQ(cuda::bn_act_forward(a, nullptr), nullptr);
+    return std::make_tuple(y, mean, invstd);
+  };
+  auto [y1, m1, i1] = run();
+  auto [y2, m2, i2] = run();
+  EXPECT_TRUE(torch::equal(y1, y2));
+  EXPECT_TRUE(torch::equal(m1, m2));
+  EXPECT_TRUE(torch::equal(i1, i2));
+}
+
+TEST(CudaKernelsEmulated, RejectsFewerThanTwoRows) {
+  cuda::BnActForward a;
+  a.rows = 1, a.channels = 4;
+  EXPECT_NE(cuda::bn_act_forward(a, nullptr), nullptr);
+}
+
+}  // namespace
