@@ -15,6 +15,9 @@
 #   precision: bf16 against fp32: the loss of one batch, then `leaves pretrain`
 #              on the built-in set, 4 epochs, seeds 1 and 2, in each precision;
 #   nccl:      the NCCL process group for a world of one;
+#   profile:   where the step's GPU time goes, kernel by kernel (Kineto): ours at the Sleep-EDF
+#              shape (default, --gpu-norm fused, eager), then the peer --bf16 --compile
+#              (scripts/profile-peer.py); traces stay under /tmp, the summaries are printed;
 # and prints one table. Needs .deps/ from scripts/fetch-device-deps.sh (carried).
 # Logs go to $OUT when it is set (the device tool), else to build-device/.
 # Usage: bash scripts/device-bench.sh [SECTION...]   (default: all of them; `build` builds only)
@@ -129,7 +132,21 @@ for section in $SECTIONS; do
       rm -rf "$PREFIX/nccl-run"
       LEAVES_DIST=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=0 $L pretrain --device cuda --data synthetic --epochs 1 \
         --batch-size 64 --out "$PREFIX/nccl-run" 2>&1 | grep -E "worker|epoch|failed" || echo "NCCL run failed" ;;
-    *) echo "unknown section '$section' (build norm ours ours-short peers epoch precision nccl)"; exit 2 ;;
+    profile)
+      for flags in "" "--gpu-norm fused" "--no-cuda-graphs"; do
+        echo "## leaves bench pretrain ${flags:-(default)}, C=1, L=3000: GPU time per step"
+        if $L bench pretrain "${COMMON[@]}" --channels 1 --length 3000 --steps 5 --rounds 1 --warmup 5 $flags \
+             --trace "$PREFIX/trace-ours.json" >>"$LOG/profile.log" 2>&1; then
+          python3 scripts/trace-summary.py "$PREFIX/trace-ours.json" 5 25 | sed -n '/^GPU/,/^thread/p' | head -27
+        else
+          echo "trace failed ($flags): see profile.log"
+        fi
+      done
+      echo "## peer --bf16 --compile, C=1, L=3000"
+      timeout 240 python3 scripts/profile-peer.py "$PEER" -- --B 128 --C 1 --L 3000 --steps 5 --warmup 3 --bf16 --compile \
+        2>>"$LOG/profile.log" | head -32 || echo "peer profile failed: see profile.log"
+      stamp "profile done" ;;
+    *) echo "unknown section '$section' (build norm ours ours-short peers epoch precision nccl profile)"; exit 2 ;;
   esac
 done
 echo

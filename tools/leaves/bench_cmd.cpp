@@ -8,13 +8,19 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 #define LEAVES_HAS_RECORD_PROFILE 1
 #endif
+#if __has_include(<torch/csrc/autograd/profiler_kineto.h>)
+#include <torch/csrc/autograd/profiler_kineto.h>
+#define LEAVES_HAS_KINETO 1
+#endif
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <set>
 #include <memory>
 #include <string>
 #include <utility>
@@ -63,9 +69,42 @@ struct BenchArgs {
   int64_t channels = 1, length = 3000, steps = 10, warmup = 3, rounds = 3, epoch_size = 0;
   bool check_precision = false, breakdown = false;
   std::string trace;  ///< non-empty: profile `steps` more steps into this chrome-trace file
+  std::string profiler = "auto";  ///< kineto | legacy | auto (kineto on CUDA: GPU kernels too)
 };
 
 using Clock = std::chrono::steady_clock;
+
+// Kineto, LibTorch's current profiler: the operators and, on CUDA, every GPU
+// kernel with its device time (also inside CUDA graphs), as a chrome trace
+// written to `path`. False when this LibTorch cannot run it.
+bool kineto_trace(const std::string& path, bool cuda, const std::function<void()>& work) {
+#ifdef LEAVES_HAS_KINETO
+  namespace pi = torch::profiler::impl;
+  std::set<pi::ActivityType> activities{pi::ActivityType::CPU};
+  if (cuda) activities.insert(pi::ActivityType::CUDA);
+  const pi::ProfilerConfig config(pi::ProfilerState::KINETO);
+  try {
+    torch::autograd::profiler::prepareProfiler(config, activities);
+    torch::autograd::profiler::enableProfiler(config, activities);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "leaves bench: Kineto profiler unavailable (%s)\n", e.what());
+    return false;
+  }
+  work();
+  auto result = torch::autograd::profiler::disableProfiler();
+  try {
+    result->save(path);  // a LibTorch built without Kineto (Debian's) fails only here
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "leaves bench: Kineto cannot save a trace in this LibTorch (%s)\n",
+                 std::string(e.what()).substr(0, std::string(e.what()).find('\n')).c_str());
+    return false;
+  }
+  return true;
+#else
+  (void)path, (void)cuda, (void)work;
+  return false;
+#endif
+}
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -177,16 +216,26 @@ int run_bench(const BenchArgs& a) {
 
   if (!a.trace.empty()) {
     // LibTorch's profiler over `steps` more steps, written as a chrome trace
-    // (chrome://tracing, or scripts/trace-summary.py for self time per op).
+    // (chrome://tracing, or scripts/trace-summary.py for self time per
+    // operator and, from Kineto on CUDA, per GPU kernel).
     compat::synchronize(device);
-#ifdef LEAVES_HAS_RECORD_PROFILE
-    {
-      torch::autograd::profiler::RecordProfile guard(out);
+    auto steps = [&] {
       for (int64_t i = 0; i < a.steps; ++i) loss = trainer.step(x);
       compat::synchronize(device);
-    }
+    };
+    const bool kineto = a.profiler == "kineto" || (a.profiler == "auto" && device.is_cuda());
+    std::string used = "kineto";
+    if (kineto) out.close();  // Kineto writes the file itself
+    if (!kineto || !kineto_trace(a.trace, device.is_cuda(), steps)) {
+      used = "legacy";
+#ifdef LEAVES_HAS_RECORD_PROFILE
+      if (!out.is_open()) out.open(a.trace);
+      torch::autograd::profiler::RecordProfile guard(out);
+      steps();
 #endif
-    std::printf("leaves bench trace: %lld steps profiled into %s\n", static_cast<long long>(a.steps), a.trace.c_str());
+    }
+    std::printf("leaves bench trace: %lld steps profiled into %s (profiler=%s)\n", static_cast<long long>(a.steps),
+                a.trace.c_str(), used.c_str());
   }
   if (a.epoch_size > 0) {
     // A full epoch over a resident random set, as `leaves pretrain` runs it.
@@ -394,6 +443,10 @@ Action add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--breakdown", a->breakdown, "also time the augmentations and the encoder apart (eager)");
   cmd->add_option("--trace", a->trace, "also profile --steps more steps into this chrome-trace file");
+  cmd->add_option("--profiler", a->profiler,
+                  "for --trace: kineto (operators, and GPU kernels on CUDA), legacy (operators), or auto (kineto on CUDA)")
+      ->check(CLI::IsMember({"auto", "kineto", "legacy"}))
+      ->capture_default_str();
   cmd->add_flag("--check-precision", a->check_precision, "compare the bf16 loss with fp32 on the same batch and views");
   cmd->add_option("--seed", c.seed, "random seed")->capture_default_str();
   add_generator_options(cmd, c.views);
