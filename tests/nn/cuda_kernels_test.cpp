@@ -22,12 +22,13 @@ struct Case {
   int64_t M, C;
   bool residual, activate;
   bool misaligned = false;  ///< x one element past an aligned address: the kernels' 1-wide packs
+  bool mask_from_x = false;  ///< backward without y: the activation's sign recomputed from x (no residual)
 };
 
 std::string name_of(const Case& c) {
   return std::string(c.dtype == torch::kFloat ? "fp32" : c.dtype == torch::kBFloat16 ? "bf16" : "fp16") +
          " M=" + std::to_string(c.M) + " C=" + std::to_string(c.C) + (c.residual ? " residual" : "") +
-         (c.activate ? " act" : "") + (c.misaligned ? " misaligned" : "");
+         (c.activate ? " act" : "") + (c.misaligned ? " misaligned" : "") + (c.mask_from_x ? " mask-from-x" : "");
 }
 
 cuda::Dtype dtype_of(torch::ScalarType t) {
@@ -81,6 +82,7 @@ void check(const Case& c) {
   auto mean = torch::empty({c.C}, f32), invstd = torch::empty({c.C}, f32);
   auto ws = torch::full({cuda::bn_act_workspace_floats(c.M, c.C, static_cast<int>(x.element_size()))}, NAN, f32);
   auto rm = running_mean.clone(), rv = running_var.clone();
+  auto affine = torch::full({2 * c.C}, NAN, f32);
   cuda::BnActForward a;
   a.dtype = dtype_of(c.dtype);
   a.x = x.data_ptr(), a.residual = c.residual ? res.data_ptr() : nullptr, a.y = y.data_ptr();
@@ -89,6 +91,7 @@ void check(const Case& c) {
   a.running_mean = rm.data_ptr<float>(), a.running_var = rv.data_ptr<float>();
   a.momentum = momentum, a.eps = eps;
   a.save_mean = mean.data_ptr<float>(), a.save_invstd = invstd.data_ptr<float>();
+  a.save_affine = affine.data_ptr<float>();
   a.workspace = ws.data_ptr<float>();
   a.activate = c.activate, a.slope = static_cast<float>(slope);
   ASSERT_EQ(cuda::bn_act_forward(a, nullptr), nullptr);
@@ -98,7 +101,8 @@ void check(const Case& c) {
   auto dweight = torch::empty({c.C}, f32), dbias = torch::empty({c.C}, f32);
   cuda::BnActBackward b;
   b.dtype = a.dtype;
-  b.x = x.data_ptr(), b.y = y.data_ptr(), b.dy = dy.data_ptr(), b.dx = dx.data_ptr();
+  b.x = x.data_ptr(), b.y = c.mask_from_x ? nullptr : y.data_ptr(), b.dy = dy.data_ptr(), b.dx = dx.data_ptr();
+  b.affine = affine.data_ptr<float>();
   b.dresidual = c.residual && c.activate ? dres.data_ptr() : nullptr;
   b.rows = c.M, b.channels = c.C;
   b.weight = weight.data_ptr<float>(), b.save_mean = mean.data_ptr<float>(), b.save_invstd = invstd.data_ptr<float>();
@@ -128,6 +132,7 @@ TEST(CudaKernelsEmulated, BatchNormActMatchesLibTorchInFloat64) {
   const int before = cuda::emulation::launches;
   // fp32 packs of 4 (C = 64, 12), 2 (C = 6), 1 (C = 7); several row-blocks and rows per thread.
   for (const Case& c : {Case{torch::kFloat, 1000, 64, true, true}, Case{torch::kFloat, 700, 12, false, true},
+                        Case{torch::kFloat, 700, 12, false, true, false, true},
                         Case{torch::kFloat, 300, 7, false, false}, Case{torch::kFloat, 257, 6, true, true},
                         Case{torch::kFloat, 500, 64, true, true, true}}) {
     check(c);
@@ -135,10 +140,12 @@ TEST(CudaKernelsEmulated, BatchNormActMatchesLibTorchInFloat64) {
   // bf16 packs of 8 (C = 64, 512: two channel tiles), 4 (C = 12), 1 (misaligned); fp16 packs of 8.
   for (const Case& c : {Case{torch::kBFloat16, 1000, 64, true, true}, Case{torch::kBFloat16, 96, 512, true, true},
                         Case{torch::kBFloat16, 700, 12, false, true}, Case{torch::kBFloat16, 300, 64, false, false},
+                        Case{torch::kBFloat16, 1000, 64, false, true, false, true},
+                        Case{torch::kBFloat16, 333, 24, false, true, true, true},
                         Case{torch::kBFloat16, 400, 16, true, true, true}, Case{torch::kHalf, 640, 32, true, true}}) {
     check(c);
   }
-  EXPECT_GE(cuda::emulation::launches - before, 11 * 6);  // three kernels each way per case
+  EXPECT_GE(cuda::emulation::launches - before, 14 * 6);  // three kernels each way per case
 }
 
 TEST(CudaKernelsEmulated, TilingSplitsRowsAndChannels) {
@@ -181,10 +188,47 @@ TEST(CudaKernelsEmulated, ForwardIsDeterministic) {
   EXPECT_TRUE(torch::equal(i1, i2));
 }
 
-TEST(CudaKernelsEmulated, RejectsFewerThanTwoRows) {
+TEST(CudaKernelsEmulated, MaskFromXGivesTheSameBitsAsFromY) {
+  // The recomputed sign is the forward's: dx, dweight, dbias agree bit for bit.
+  torch::manual_seed(5);
+  const int64_t M = 640, C = 16;
+  auto x = (torch::randn({M, C}) * 2).to(torch::kBFloat16), dy = torch::randn({M, C}).to(torch::kBFloat16);
+  auto w = torch::randn({C}), bias = torch::randn({C});
+  auto y = torch::empty_like(x), mean = torch::empty({C}), invstd = torch::empty({C}), affine = torch::empty({2 * C});
+  auto ws = torch::empty({cuda::bn_act_workspace_floats(M, C, 2)});
+  cuda::BnActForward a;
+  a.dtype = cuda::Dtype::BFloat16, a.x = x.data_ptr(), a.y = y.data_ptr(), a.rows = M, a.channels = C;
+  a.weight = w.data_ptr<float>(), a.bias = bias.data_ptr<float>(), a.save_mean = mean.data_ptr<float>();
+  a.save_invstd = invstd.data_ptr<float>(), a.save_affine = affine.data_ptr<float>(), a.workspace = ws.data_ptr<float>();
+  ASSERT_EQ(cuda::bn_act_forward(a, nullptr), nullptr);
+  auto backward = [&](bool from_x) {
+    auto dx = torch::empty_like(x), dw = torch::empty({C}), db = torch::empty({C});
+    cuda::BnActBackward b;
+    b.dtype = a.dtype, b.x = x.data_ptr(), b.y = from_x ? nullptr : y.data_ptr(), b.dy = dy.data_ptr();
+    b.dx = dx.data_ptr(), b.rows = M, b.channels = C, b.weight = w.data_ptr<float>();
+    b.save_mean = mean.data_ptr<float>(), b.save_invstd = invstd.data_ptr<float>(), b.affine = affine.data_ptr<float>();
+    b.dweight = dw.data_ptr<float>(), b.dbias = db.data_ptr<float>(), b.workspace = ws.data_ptr<float>();
+    EXPECT_EQ(cuda::bn_act_backward(b, nullptr), nullptr);
+    return std::make_tuple(dx, dw, db);
+  };
+  auto [dx1, dw1, db1] = backward(false);
+  auto [dx2, dw2, db2] = backward(true);
+  EXPECT_TRUE(torch::equal(dx1, dx2));
+  EXPECT_TRUE(torch::equal(dw1, dw2));
+  EXPECT_TRUE(torch::equal(db1, db2));
+}
+
+TEST(CudaKernelsEmulated, RejectsWhatItCannotCompute) {
   cuda::BnActForward a;
   a.rows = 1, a.channels = 4;
-  EXPECT_NE(cuda::bn_act_forward(a, nullptr), nullptr);
+  EXPECT_NE(cuda::bn_act_forward(a, nullptr), nullptr);  // fewer than two rows
+  cuda::BnActBackward b;
+  b.rows = 8, b.channels = 4, b.activate = true;
+  EXPECT_NE(cuda::bn_act_backward(b, nullptr), nullptr);  // neither y nor affine
+  float affine[8] = {};
+  int dres = 0;
+  b.affine = affine, b.dresidual = &dres;
+  EXPECT_NE(cuda::bn_act_backward(b, nullptr), nullptr);  // a residual needs y
 }
 
 }  // namespace

@@ -473,6 +473,10 @@ struct BatchNormActCudaFn : public torch::autograd::Function<BatchNormActCudaFn>
     auto y = torch::empty_like(x);  // keeps x's (channels-last) strides
     const auto f32 = x.options().dtype(torch::kFloat);
     auto mean = torch::empty({C}, f32), invstd = torch::empty({C}, f32);
+    // Without a residual the backward recomputes the activation's sign from x
+    // and this affine map: y is neither kept nor read again.
+    const bool mask_from_x = activate && !has_res;
+    auto affine = mask_from_x ? torch::empty({2 * C}, f32) : torch::Tensor();
     auto ws = torch::empty({cuda::bn_act_workspace_floats(M, C, static_cast<int>(x.element_size()))}, f32);
     cuda::BnActForward a;
     a.dtype = cuda_dtype(x);
@@ -484,10 +488,11 @@ struct BatchNormActCudaFn : public torch::autograd::Function<BatchNormActCudaFn>
     a.running_mean = running_mean.data_ptr<float>(), a.running_var = running_var.data_ptr<float>();
     a.momentum = momentum, a.eps = eps;
     a.save_mean = mean.data_ptr<float>(), a.save_invstd = invstd.data_ptr<float>();
+    a.save_affine = mask_from_x ? affine.data_ptr<float>() : nullptr;
     a.workspace = ws.data_ptr<float>();
     a.activate = activate, a.slope = static_cast<float>(slope);
     check_cuda(cuda::bn_act_forward(a, c10::cuda::getCurrentCUDAStream(x.device().index()).stream()), "forward");
-    ctx->save_for_backward({x, activate ? y : torch::Tensor(), weight, mean, invstd});
+    ctx->save_for_backward({x, activate && !mask_from_x ? y : torch::Tensor(), weight, mean, invstd, affine});
     ctx->saved_data["activate"] = activate;
     ctx->saved_data["slope"] = slope;
     ctx->saved_data["has_res"] = has_res;
@@ -499,6 +504,7 @@ struct BatchNormActCudaFn : public torch::autograd::Function<BatchNormActCudaFn>
                                                torch::autograd::tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
     const auto &x = saved[0], &y = saved[1], &weight = saved[2], &mean = saved[3], &invstd = saved[4];
+    const auto& affine = saved[5];
     const c10::cuda::CUDAGuard guard(x.device());
     const bool activate = ctx->saved_data["activate"].toBool();
     const double slope = ctx->saved_data["slope"].toDouble();
@@ -515,7 +521,8 @@ struct BatchNormActCudaFn : public torch::autograd::Function<BatchNormActCudaFn>
     auto ws = torch::empty({cuda::bn_act_workspace_floats(M, C, static_cast<int>(x.element_size()))}, f32);
     cuda::BnActBackward b;
     b.dtype = cuda_dtype(x);
-    b.x = x.data_ptr(), b.y = activate ? y.data_ptr() : nullptr, b.dy = dy.data_ptr(), b.dx = dx.data_ptr();
+    b.x = x.data_ptr(), b.y = y.defined() ? y.data_ptr() : nullptr, b.dy = dy.data_ptr(), b.dx = dx.data_ptr();
+    b.affine = affine.defined() ? affine.data_ptr<float>() : nullptr;
     b.dresidual = res_grad && activate ? dres.data_ptr() : nullptr;
     b.rows = M, b.channels = C;
     b.weight = weight.data_ptr<float>();

@@ -79,11 +79,16 @@ __device__ __forceinline__ void store(T* p, const Pack<T, V>& q) {
   *reinterpret_cast<Pack<T, V>*>(p) = q;
 }
 
+// The normalised value before residual and activation. One function for the
+// forward and for the backward's recomputation, so both round (and contract
+// into an FMA) identically: the recomputed sign is the forward's.
+__device__ __forceinline__ float normalized(float x, float scale, float shift) { return x * scale + shift; }
+
 // LeakyReLU's gradient as LibTorch's backward computes and stores it: in
-// float, rounded to the activations' type.
+// float, rounded to the activations' type. `positive`: the activation's input > 0.
 template <typename T>
-__device__ __forceinline__ float act_grad(float dy, float y, bool activate, float slope) {
-  if (!activate || y > 0.f) return dy;
+__device__ __forceinline__ float act_grad(float dy, bool positive, bool activate, float slope) {
+  if (!activate || positive) return dy;
   return to_float<T>(from_float<T>(dy * slope));
 }
 
@@ -213,7 +218,7 @@ __global__ void __launch_bounds__(kThreads) apply_kernel(const T* __restrict__ x
     Pack<T, V> out;
 #pragma unroll
     for (int k = 0; k < V; ++k) {
-      float z = to_float(p.v[k]) * a[k] + b[k];
+      float z = normalized(to_float(p.v[k]), a[k], b[k]);
       if (residual) z += to_float(res.v[k]);
       if (activate && !(z > 0.f)) z *= slope;
       out.v[k] = from_float<T>(z);
@@ -225,33 +230,43 @@ __global__ void __launch_bounds__(kThreads) apply_kernel(const T* __restrict__ x
 // ---------------------------------------------------------------------------
 // Backward sums: per channel sum(gz) and sum(gz (x - mean)); gz written out
 // when the residual's gradient is wanted (it is that gradient).
+// The activation's input is positive where the output is (y), or, without a
+// residual, where the recomputed normalised x is (`affine`: scale, shift).
 template <typename T, int V>
 __global__ void __launch_bounds__(kThreads) grad_reduce_kernel(const T* __restrict__ x, const T* __restrict__ y,
                                                                const T* __restrict__ dy, T* __restrict__ gz_out,
                                                                int64_t M, int C, const float* __restrict__ mean,
-                                                               bool activate, float slope, float* __restrict__ part) {
+                                                               const float* __restrict__ affine, bool activate,
+                                                               float slope, float* __restrict__ part) {
   LEAVES_DYNAMIC_SHARED(float, shared);
   const int TX = blockDim.x, TY = blockDim.y, tx = threadIdx.x, ty = threadIdx.y;
   const int CP = C / V, cp = blockIdx.y * TX + tx;
-  float sg[V], sgx[V], mu[V];
+  const bool from_x = activate && y == nullptr;
+  float sg[V], sgx[V], mu[V], a[V], b[V];
 #pragma unroll
   for (int k = 0; k < V; ++k) sg[k] = sgx[k] = 0.f;
   if (cp < CP) {
 #pragma unroll
-    for (int k = 0; k < V; ++k) mu[k] = mean[cp * V + k];
+    for (int k = 0; k < V; ++k) {
+      mu[k] = mean[cp * V + k];
+      a[k] = from_x ? affine[cp * V + k] : 0.f;
+      b[k] = from_x ? affine[C + cp * V + k] : 0.f;
+    }
     const int64_t step = static_cast<int64_t>(gridDim.x) * TY;
     for (int64_t r = static_cast<int64_t>(blockIdx.x) * TY + ty; r < M; r += step) {
       const int64_t off = r * C + static_cast<int64_t>(cp) * V;
       const auto d = load<T, V>(dy + off);
       const auto p = load<T, V>(x + off);
       Pack<T, V> yp, gp;
-      if (activate) yp = load<T, V>(y + off);
+      if (activate && !from_x) yp = load<T, V>(y + off);
 #pragma unroll
       for (int k = 0; k < V; ++k) {
-        const float g = act_grad<T>(to_float(d.v[k]), activate ? to_float(yp.v[k]) : 1.f, activate, slope);
+        const float xv = to_float(p.v[k]);
+        const bool positive = from_x ? normalized(xv, a[k], b[k]) > 0.f : activate && to_float(yp.v[k]) > 0.f;
+        const float g = act_grad<T>(to_float(d.v[k]), positive, activate, slope);
         gp.v[k] = from_float<T>(g);
         sg[k] += g;
-        sgx[k] += g * (to_float(p.v[k]) - mu[k]);
+        sgx[k] += g * (xv - mu[k]);
       }
       if (gz_out) store<T, V>(gz_out + off, gp);
     }
@@ -312,16 +327,20 @@ __global__ void __launch_bounds__(kThreads) input_grad_kernel(const T* __restric
                                                               const T* __restrict__ dy, const T* __restrict__ gz,
                                                               T* __restrict__ dx, int64_t M, int C,
                                                               const float* __restrict__ mean,
+                                                              const float* __restrict__ affine,
                                                               const float* __restrict__ k, bool activate,
                                                               float slope) {
   const int TX = blockDim.x, TY = blockDim.y;
   const int CP = C / V, cp = blockIdx.y * TX + threadIdx.x;
   if (cp >= CP) return;
-  float k1[V], k2[V], k3[V], mu[V];
+  const bool from_x = activate && y == nullptr;
+  float k1[V], k2[V], k3[V], mu[V], a[V], b[V];
 #pragma unroll
   for (int i = 0; i < V; ++i) {
     const int c = cp * V + i;
     k1[i] = k[c], k2[i] = k[C + c], k3[i] = k[2 * C + c], mu[i] = mean[c];
+    a[i] = from_x ? affine[c] : 0.f;
+    b[i] = from_x ? affine[C + c] : 0.f;
   }
   const int64_t step = static_cast<int64_t>(gridDim.x) * TY;
   for (int64_t r = static_cast<int64_t>(blockIdx.x) * TY + threadIdx.y; r < M; r += step) {
@@ -331,15 +350,19 @@ __global__ void __launch_bounds__(kThreads) input_grad_kernel(const T* __restric
     const bool recompute = gz == nullptr;
     if (recompute) {
       g = load<T, V>(dy + off);
-      if (activate) yp = load<T, V>(y + off);
+      if (activate && !from_x) yp = load<T, V>(y + off);
     } else {
       g = load<T, V>(gz + off);
     }
 #pragma unroll
     for (int i = 0; i < V; ++i) {
-      const float gi = recompute ? act_grad<T>(to_float(g.v[i]), activate ? to_float(yp.v[i]) : 1.f, activate, slope)
-                                 : to_float(g.v[i]);
-      out.v[i] = from_float<T>(k1[i] * gi - k2[i] - k3[i] * (to_float(p.v[i]) - mu[i]));
+      const float xv = to_float(p.v[i]);
+      float gi = to_float(g.v[i]);
+      if (recompute) {
+        const bool positive = from_x ? normalized(xv, a[i], b[i]) > 0.f : activate && to_float(yp.v[i]) > 0.f;
+        gi = act_grad<T>(gi, positive, activate, slope);
+      }
+      out.v[i] = from_float<T>(k1[i] * gi - k2[i] - k3[i] * (xv - mu[i]));
     }
     store<T, V>(dx + off, out);
   }
@@ -445,8 +468,8 @@ const char* bn_act_forward(const BnActForward& a, cudaStream_t stream) {
   const int C = static_cast<int>(a.channels);
   const auto t = tiling(a.rows, a.channels, elem_size(a.dtype), {a.x, a.residual, a.y}, true);
   const auto e = tiling(a.rows, a.channels, elem_size(a.dtype), {a.x, a.residual, a.y}, false);
-  float* scale = a.workspace;
-  float* shift = a.workspace + C;
+  float* scale = a.save_affine ? a.save_affine : a.workspace;
+  float* shift = scale + C;
   float* part = a.workspace + 3 * static_cast<int64_t>(C);
   with_type(a.dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -471,7 +494,8 @@ const char* bn_act_forward(const BnActForward& a, cudaStream_t stream) {
 
 const char* bn_act_backward(const BnActBackward& a, cudaStream_t stream) {
   if (a.rows < 2 || a.channels < 1) return "bn_act_backward: need at least 2 rows and 1 channel";
-  if (a.activate && !a.y) return "bn_act_backward: the forward output is needed with the activation";
+  if (a.activate && !a.y && !a.affine) return "bn_act_backward: the activation needs the forward output or affine";
+  if (a.activate && !a.y && a.dresidual) return "bn_act_backward: with a residual, the activation needs the output";
   const int C = static_cast<int>(a.channels);
   void* gz = a.activate ? a.dresidual : nullptr;  // without the activation, dresidual is dy (the caller's)
   const auto t = tiling(a.rows, a.channels, elem_size(a.dtype), {a.x, a.y, a.dy, gz, a.dx}, true);
@@ -485,7 +509,7 @@ const char* bn_act_backward(const BnActBackward& a, cudaStream_t stream) {
       const size_t shared = sizeof(float) * kThreads * (2 * V);
       LEAVES_LAUNCH(t.grid(), t.block(), shared, stream, grad_reduce_kernel<T, V>)(
           static_cast<const T*>(a.x), static_cast<const T*>(a.y), static_cast<const T*>(a.dy), static_cast<T*>(gz),
-          a.rows, C, a.save_mean, a.activate, a.slope, part);
+          a.rows, C, a.save_mean, a.affine, a.activate, a.slope, part);
     });
     LEAVES_LAUNCH(dim3(C), dim3(kFinalize), 0, stream, finalize_grad_kernel)(
         part, t.row_blocks, C, static_cast<double>(a.rows), a.weight, a.save_invstd, a.dweight, a.dbias, k);
@@ -493,7 +517,8 @@ const char* bn_act_backward(const BnActBackward& a, cudaStream_t stream) {
       constexpr int V = decltype(vtag)::value;
       LEAVES_LAUNCH(e.grid(), e.block(), 0, stream, input_grad_kernel<T, V>)(
           static_cast<const T*>(a.x), static_cast<const T*>(a.y), static_cast<const T*>(a.dy),
-          static_cast<const T*>(gz), static_cast<T*>(a.dx), a.rows, C, a.save_mean, k, a.activate, a.slope);
+          static_cast<const T*>(gz), static_cast<T*>(a.dx), a.rows, C, a.save_mean, a.affine, k, a.activate,
+          a.slope);
     });
   });
   return last_error();

@@ -15,10 +15,12 @@
 // Chan's formula per block and then per channel (no E[x^2] - E[x]^2
 // cancellation); then y = act(x * scale + shift + residual) with
 // scale = gamma invstd, shift = beta - mean scale.
-// Backward (3 passes; 2 without a residual gradient to write): the
-// activation's gradient gz = dy * (y > 0 ? 1 : slope), rounded to the
-// activations' type as LeakyReLU's backward would store it, and the channel
-// sums of gz and gz (x - mean); then
+// Backward (two kernels over memory): the activation's gradient
+// gz = dy * (z > 0 ? 1 : slope), rounded to the activations' type as
+// LeakyReLU's backward would store it, with the sign of z read from the output
+// y, or, without a residual, recomputed from x (then y is not read, nor kept);
+// the channel sums of gz and gz (x - mean), gz written out as the residual's
+// gradient when there is one; then
 //   dx = gamma invstd (gz - sum(gz) / M - xhat sum(gz xhat) / M).
 #pragma once
 #include <cstdint>
@@ -46,6 +48,7 @@ struct BnActForward {
   double momentum = 0.1, eps = 1e-5;
   float* save_mean = nullptr;    ///< [C] out
   float* save_invstd = nullptr;  ///< [C] out
+  float* save_affine = nullptr;  ///< [2 C] out, or null: scale then shift, for a backward without y
   float* workspace = nullptr;    ///< bn_act_workspace_floats(...)
   bool activate = true;
   float slope = 0.01f;
@@ -54,7 +57,7 @@ struct BnActForward {
 struct BnActBackward {
   Dtype dtype = Dtype::Float;
   const void* x = nullptr;   ///< the forward input [M, C]
-  const void* y = nullptr;   ///< the forward output [M, C] (needed with `activate`)
+  const void* y = nullptr;   ///< the forward output [M, C]: with `activate`, this or `affine`
   const void* dy = nullptr;  ///< [M, C]
   void* dx = nullptr;        ///< [M, C] out
   void* dresidual = nullptr; ///< [M, C] out, or null (with `activate` only)
@@ -62,6 +65,10 @@ struct BnActBackward {
   const float* weight = nullptr;
   const float* save_mean = nullptr;
   const float* save_invstd = nullptr;
+  /// The forward's save_affine: with `activate`, no residual and no `y`, the
+  /// activation's mask is recomputed from x (one pass over memory less each
+  /// way, and the output need not be kept).
+  const float* affine = nullptr;
   float* dweight = nullptr;  ///< [C] out
   float* dbias = nullptr;    ///< [C] out
   float* workspace = nullptr;
