@@ -95,53 +95,57 @@ __device__ __forceinline__ float act_grad(float dy, bool positive, bool activate
 // ---------------------------------------------------------------------------
 // Forward statistics: per-thread Welford, Chan's combination over the block's
 // rows, one (count, mean, M2) partial per channel per row-block.
-template <typename T, int V>
-__global__ void __launch_bounds__(kThreads) stats_kernel(const T* __restrict__ x, int64_t M, int C,
-                                                         float* __restrict__ part) {
-  LEAVES_DYNAMIC_SHARED(float, shared);
-  const int TX = blockDim.x, TY = blockDim.y, tx = threadIdx.x, ty = threadIdx.y;
-  const int CP = C / V, cp = blockIdx.y * TX + tx;
+template <int V>
+struct Welford {
   float n = 0.f, mean[V], m2[V];
+  __device__ Welford() {
 #pragma unroll
-  for (int k = 0; k < V; ++k) mean[k] = m2[k] = 0.f;
-  if (cp < CP) {
-    const int64_t step = static_cast<int64_t>(gridDim.x) * TY;
-    for (int64_t r = static_cast<int64_t>(blockIdx.x) * TY + ty; r < M; r += step) {
-      const auto p = load<T, V>(x + r * C + static_cast<int64_t>(cp) * V);
-      n += 1.f;
-      const float inv = 1.f / n;
+    for (int k = 0; k < V; ++k) mean[k] = m2[k] = 0.f;
+  }
+  __device__ __forceinline__ void add(const float (&v)[V]) {
+    n += 1.f;
+    const float inv = 1.f / n;
 #pragma unroll
-      for (int k = 0; k < V; ++k) {
-        const float v = to_float(p.v[k]), d = v - mean[k];
-        mean[k] += d * inv;
-        m2[k] += d * (v - mean[k]);
-      }
+    for (int k = 0; k < V; ++k) {
+      const float d = v[k] - mean[k];
+      mean[k] += d * inv;
+      m2[k] += d * (v[k] - mean[k]);
     }
   }
+};
+
+// Chan's combination of the block's TY threads of each channel pack (a tree
+// in shared memory, fixed order), then the block's partial per channel:
+// part[0][g][c] count, part[1][g][c] mean, part[2][g][c] M2. Every thread of
+// the block must call it (it synchronises); `shared` holds 256 (2 V + 1) floats.
+template <int V>
+__device__ void welford_partials(const Welford<V>& w, float* shared, bool active, int cp, int C,
+                                 float* __restrict__ part) {
+  const int TX = blockDim.x, TY = blockDim.y, tx = threadIdx.x, ty = threadIdx.y;
   constexpr int S = 2 * V + 1;  // count, means, M2s
   float* mine = shared + (ty * TX + tx) * S;
-  mine[0] = n;
+  mine[0] = w.n;
 #pragma unroll
-  for (int k = 0; k < V; ++k) mine[1 + k] = mean[k], mine[1 + V + k] = m2[k];
+  for (int k = 0; k < V; ++k) mine[1 + k] = w.mean[k], mine[1 + V + k] = w.m2[k];
   __syncthreads();
   for (int s = TY / 2; s > 0; s >>= 1) {
     if (ty < s) {
       const float* other = shared + ((ty + s) * TX + tx) * S;
       const float nb = other[0];
       if (nb > 0.f) {  // an empty `mine` (na = 0) takes `other` exactly
-        const float na = mine[0], nt = na + nb, w = nb / nt;
+        const float na = mine[0], nt = na + nb, wb = nb / nt;
 #pragma unroll
         for (int k = 0; k < V; ++k) {
           const float d = other[1 + k] - mine[1 + k];
-          mine[1 + k] += d * w;
-          mine[1 + V + k] += other[1 + V + k] + d * d * na * w;
+          mine[1 + k] += d * wb;
+          mine[1 + V + k] += other[1 + V + k] + d * d * na * wb;
         }
         mine[0] = nt;
       }
     }
     __syncthreads();
   }
-  if (ty == 0 && cp < CP) {
+  if (ty == 0 && active) {
     const int64_t G = gridDim.x, g = blockIdx.x;
 #pragma unroll
     for (int k = 0; k < V; ++k) {
@@ -151,6 +155,57 @@ __global__ void __launch_bounds__(kThreads) stats_kernel(const T* __restrict__ x
       part[(2 * G + g) * C + c] = mine[1 + V + k];
     }
   }
+}
+
+// Sums over the block's TY threads of each channel pack, then the block's
+// partial per channel: part[0][g][c] sum(gz), part[1][g][c] sum(gz (x - mean)).
+// Every thread must call it; `shared` holds 256 (2 V) floats.
+template <int V>
+__device__ void sum_partials(const float (&sg)[V], const float (&sgx)[V], float* shared, bool active, int cp, int C,
+                             float* __restrict__ part) {
+  const int TX = blockDim.x, TY = blockDim.y, tx = threadIdx.x, ty = threadIdx.y;
+  constexpr int S = 2 * V;
+  float* mine = shared + (ty * TX + tx) * S;
+#pragma unroll
+  for (int k = 0; k < V; ++k) mine[k] = sg[k], mine[V + k] = sgx[k];
+  __syncthreads();
+  for (int s = TY / 2; s > 0; s >>= 1) {
+    if (ty < s) {
+      const float* other = shared + ((ty + s) * TX + tx) * S;
+#pragma unroll
+      for (int k = 0; k < S; ++k) mine[k] += other[k];
+    }
+    __syncthreads();
+  }
+  if (ty == 0 && active) {
+    const int64_t G = gridDim.x, g = blockIdx.x;
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      const int64_t c = static_cast<int64_t>(cp) * V + k;
+      part[g * C + c] = mine[k];
+      part[(G + g) * C + c] = mine[V + k];
+    }
+  }
+}
+
+template <typename T, int V>
+__global__ void __launch_bounds__(kThreads) stats_kernel(const T* __restrict__ x, int64_t M, int C,
+                                                         float* __restrict__ part) {
+  LEAVES_DYNAMIC_SHARED(float, shared);
+  const int TY = blockDim.y;
+  const int CP = C / V, cp = blockIdx.y * blockDim.x + threadIdx.x;
+  Welford<V> w;
+  if (cp < CP) {
+    const int64_t step = static_cast<int64_t>(gridDim.x) * TY;
+    for (int64_t r = static_cast<int64_t>(blockIdx.x) * TY + threadIdx.y; r < M; r += step) {
+      const auto p = load<T, V>(x + r * C + static_cast<int64_t>(cp) * V);
+      float v[V];
+#pragma unroll
+      for (int k = 0; k < V; ++k) v[k] = to_float(p.v[k]);
+      w.add(v);
+    }
+  }
+  welford_partials<V>(w, shared, cp < CP, cp, C, part);
 }
 
 // One block per channel: the partials combined in double (Chan), then the
@@ -271,28 +326,7 @@ __global__ void __launch_bounds__(kThreads) grad_reduce_kernel(const T* __restri
       if (gz_out) store<T, V>(gz_out + off, gp);
     }
   }
-  constexpr int S = 2 * V;
-  float* mine = shared + (ty * TX + tx) * S;
-#pragma unroll
-  for (int k = 0; k < V; ++k) mine[k] = sg[k], mine[V + k] = sgx[k];
-  __syncthreads();
-  for (int s = TY / 2; s > 0; s >>= 1) {
-    if (ty < s) {
-      const float* other = shared + ((ty + s) * TX + tx) * S;
-#pragma unroll
-      for (int k = 0; k < S; ++k) mine[k] += other[k];
-    }
-    __syncthreads();
-  }
-  if (ty == 0 && cp < CP) {
-    const int64_t G = gridDim.x, g = blockIdx.x;
-#pragma unroll
-    for (int k = 0; k < V; ++k) {
-      const int64_t c = static_cast<int64_t>(cp) * V + k;
-      part[g * C + c] = mine[k];
-      part[(G + g) * C + c] = mine[V + k];
-    }
-  }
+  sum_partials<V>(sg, sgx, shared, cp < CP, cp, C, part);
 }
 
 // One block per channel: the sums in double, the parameters' gradients, and
