@@ -218,6 +218,88 @@ TEST(CudaKernelsEmulated, MaskFromXGivesTheSameBitsAsFromY) {
   EXPECT_TRUE(torch::equal(db1, db2));
 }
 
+// The stem: convolution + BatchNorm + LeakyReLU + max-pool, forward and
+// backward, against LibTorch's ops in float64 on the same inputs.
+void check_stem(torch::ScalarType dtype, int64_t B, int64_t L, int Ci, int C) {
+  SCOPED_TRACE("stem " + std::string(dtype == torch::kFloat ? "fp32" : "bf16") + " B=" + std::to_string(B) +
+               " L=" + std::to_string(L) + " Ci=" + std::to_string(Ci) + " C=" + std::to_string(C));
+  torch::manual_seed(11);
+  const double slope = 0.01, eps = 1e-5, momentum = 0.1;
+  const auto f64 = torch::TensorOptions().dtype(torch::kDouble);
+  auto x = torch::randn({B, Ci, L}, f64).to(torch::kFloat);            // [B, Ci, L]
+  auto w = (torch::randn({C, Ci, 3}, f64) * 0.5).to(torch::kFloat);
+  auto cb = (torch::randn({C}, f64) * 0.2).to(torch::kFloat);
+  auto gamma = (torch::randn({C}, f64) * 0.3 + 1).to(torch::kFloat);
+  auto beta = (torch::randn({C}, f64) * 0.3).to(torch::kFloat);
+  auto rm = torch::zeros({C}), rv = torch::ones({C});
+  auto dout = torch::randn({B, C, L / 2}, f64).to(dtype);
+
+  auto xr = x.to(torch::kDouble).requires_grad_(true);
+  auto wr = w.to(torch::kDouble).requires_grad_(true), cbr = cb.to(torch::kDouble).requires_grad_(true);
+  auto gr = gamma.to(torch::kDouble).requires_grad_(true), br = beta.to(torch::kDouble).requires_grad_(true);
+  auto rm_ref = rm.to(torch::kDouble), rv_ref = rv.to(torch::kDouble);
+  auto z = torch::conv1d(xr, wr, cbr, 1, 1);
+  z = torch::batch_norm(z, gr, br, rm_ref, rv_ref, true, momentum, eps, false);
+  auto y_ref = torch::max_pool1d(torch::leaky_relu(z, slope), 2);
+  y_ref.backward(dout.to(torch::kDouble));
+
+  // The kernels take rows of channels: [B, L, Ci] in, [B, L / 2, C] out.
+  auto xrows = x.transpose(1, 2).contiguous();
+  auto f32 = torch::TensorOptions().dtype(torch::kFloat);
+  auto out = torch::empty({B, L / 2, C}, torch::TensorOptions().dtype(dtype));
+  auto mean = torch::empty({C}), invstd = torch::empty({C}), affine = torch::empty({2 * C});
+  auto ws = torch::full({cuda::stem_workspace_floats(B, L, Ci, C)}, NAN, f32);
+  auto dx = torch::full({B, L, Ci}, NAN, f32), dw = torch::full({C, Ci, 3}, NAN, f32);
+  auto dcb = torch::full({C}, NAN, f32), dgamma = torch::full({C}, NAN, f32), dbeta = torch::full({C}, NAN, f32);
+  auto doutrows = dout.transpose(1, 2).contiguous();
+  cuda::StemArgs a;
+  a.dtype = dtype_of(dtype);
+  a.x = xrows.data_ptr<float>(), a.batch = B, a.length = L, a.in_channels = Ci, a.channels = C;
+  a.conv_weight = w.data_ptr<float>(), a.conv_bias = cb.data_ptr<float>();
+  a.weight = gamma.data_ptr<float>(), a.bias = beta.data_ptr<float>();
+  a.running_mean = rm.data_ptr<float>(), a.running_var = rv.data_ptr<float>();
+  a.momentum = momentum, a.eps = eps, a.slope = static_cast<float>(slope);
+  a.save_mean = mean.data_ptr<float>(), a.save_invstd = invstd.data_ptr<float>();
+  a.save_affine = affine.data_ptr<float>();
+  a.out = out.data_ptr(), a.dout = doutrows.data_ptr();
+  a.dx = dx.data_ptr<float>(), a.dconv_weight = dw.data_ptr<float>(), a.dconv_bias = dcb.data_ptr<float>();
+  a.dweight = dgamma.data_ptr<float>(), a.dbias = dbeta.data_ptr<float>();
+  a.workspace = ws.data_ptr<float>();
+  ASSERT_TRUE(cuda::stem_supported(Ci, C));
+  ASSERT_EQ(cuda::stem_forward(a, nullptr), nullptr);
+  ASSERT_EQ(cuda::stem_backward(a, nullptr), nullptr);
+
+  const double tol = dtype == torch::kFloat ? 2e-5 : 2e-2;
+  EXPECT_LT(rel(out.transpose(1, 2), y_ref.detach()), tol);
+  EXPECT_LT(rel(rm, rm_ref), 1e-5);
+  EXPECT_LT(rel(rv, rv_ref), 1e-5);
+  EXPECT_LT(rel(dx.transpose(1, 2), xr.grad()), tol);
+  EXPECT_LT(rel(dw, wr.grad()), tol);
+  EXPECT_LT(rel(dgamma, gr.grad()), tol);
+  EXPECT_LT(rel(dbeta, br.grad()), tol);
+  // The conv bias's gradient is zero in exact arithmetic (BatchNorm follows):
+  // compare on the scale of the other gradients.
+  EXPECT_LT((dcb.to(torch::kDouble) - cbr.grad()).abs().max().item<double>() /
+                dw.abs().max().item<double>(), tol);
+}
+
+TEST(CudaKernelsEmulated, StemMatchesLibTorchInFloat64) {
+  check_stem(torch::kFloat, 3, 300, 1, 64);   // Sleep-EDF's stem: one input channel, packs of 4; 15 tiles, 8 blocks
+  check_stem(torch::kFloat, 2, 101, 12, 16);  // PTB-XL's 12 leads; odd L: the last position is not pooled
+  check_stem(torch::kFloat, 2, 64, 3, 6);     // packs of 1
+  check_stem(torch::kBFloat16, 3, 300, 1, 64);
+  check_stem(torch::kBFloat16, 2, 130, 12, 16);
+}
+
+TEST(CudaKernelsEmulated, StemLimits) {
+  EXPECT_TRUE(cuda::stem_supported(1, 64));
+  EXPECT_TRUE(cuda::stem_supported(12, 64));
+  EXPECT_FALSE(cuda::stem_supported(64, 256));  // its weights would not fit in shared memory
+  cuda::StemArgs a;
+  a.batch = 1, a.length = 1, a.in_channels = 1, a.channels = 4;
+  EXPECT_NE(cuda::stem_forward(a, nullptr), nullptr);
+}
+
 TEST(CudaKernelsEmulated, RejectsWhatItCannotCompute) {
   cuda::BnActForward a;
   a.rows = 1, a.channels = 4;

@@ -403,6 +403,263 @@ __global__ void __launch_bounds__(kThreads) input_grad_kernel(const T* __restric
 }
 
 // ---------------------------------------------------------------------------
+// The stem (see batchnorm_act.h): the convolution recomputed in every pass.
+
+constexpr int kStemTile = 64;  // positions per tile of the backward's last pass
+
+struct StemShape {
+  int64_t B, L;
+  int Ci, C;
+};
+
+// The block's copy of the convolution's weights [C][Ci][3]; every thread
+// must call it (it synchronises).
+__device__ void load_weights(const float* __restrict__ w, int n, float* ws) {
+  const int t = threadIdx.y * blockDim.x + threadIdx.x, nt = blockDim.x * blockDim.y;
+  for (int i = t; i < n; i += nt) ws[i] = w[i];
+  __syncthreads();
+}
+
+// The convolution at position l of sample b for channels c0 .. c0 + V - 1:
+// bias, then the taps in order, each over the input channels in order. Every
+// pass computes z with this function: the same value each time.
+template <int V>
+__device__ __forceinline__ void stem_conv(const float* __restrict__ x, int64_t b, int64_t l, const StemShape& s,
+                                          const float* ws, const float* __restrict__ bias, int c0, float (&z)[V]) {
+#pragma unroll
+  for (int k = 0; k < V; ++k) z[k] = bias[c0 + k];
+  for (int t = 0; t < 3; ++t) {
+    const int64_t pos = l + t - 1;
+    if (pos < 0 || pos >= s.L) continue;
+    const float* xp = x + (b * s.L + pos) * s.Ci;
+    for (int ci = 0; ci < s.Ci; ++ci) {
+      const float xv = xp[ci];
+#pragma unroll
+      for (int k = 0; k < V; ++k) z[k] += ws[((c0 + k) * s.Ci + ci) * 3 + t] * xv;
+    }
+  }
+}
+
+__device__ __forceinline__ float leaky(float z, float slope) { return z > 0.f ? z : z * slope; }
+
+// LibTorch's max-pool rule for a pair: the second when it is larger or NaN.
+__device__ __forceinline__ bool pool_second(float y0, float y1) { return y1 > y0 || y1 != y1; }
+
+// Statistics of the convolution's output over all B L positions.
+template <int V>
+__global__ void __launch_bounds__(kThreads) stem_stats_kernel(const float* __restrict__ x, StemShape s,
+                                                              const float* __restrict__ w,
+                                                              const float* __restrict__ bias,
+                                                              float* __restrict__ part) {
+  LEAVES_DYNAMIC_SHARED(float, shared);
+  float* ws = shared + kThreads * (2 * V + 1);
+  load_weights(w, s.C * s.Ci * 3, ws);
+  const int TY = blockDim.y;
+  const int CP = s.C / V, cp = blockIdx.y * blockDim.x + threadIdx.x;
+  Welford<V> acc;
+  if (cp < CP) {
+    const int64_t M = s.B * s.L, step = static_cast<int64_t>(gridDim.x) * TY;
+    for (int64_t r = static_cast<int64_t>(blockIdx.x) * TY + threadIdx.y; r < M; r += step) {
+      const int64_t b = r / s.L, l = r - b * s.L;
+      float z[V];
+      stem_conv<V>(x, b, l, s, ws, bias, cp * V, z);
+      acc.add(z);
+    }
+  }
+  welford_partials<V>(acc, shared, cp < CP, cp, s.C, part);
+}
+
+// out[b, j] = max(act(norm(z[2j])), act(norm(z[2j + 1]))).
+template <typename T, int V>
+__global__ void __launch_bounds__(kThreads) stem_apply_kernel(const float* __restrict__ x, StemShape s,
+                                                              const float* __restrict__ w,
+                                                              const float* __restrict__ bias,
+                                                              const float* __restrict__ affine, float slope,
+                                                              T* __restrict__ out) {
+  LEAVES_DYNAMIC_SHARED(float, ws);
+  load_weights(w, s.C * s.Ci * 3, ws);
+  const int TY = blockDim.y;
+  const int CP = s.C / V, cp = blockIdx.y * blockDim.x + threadIdx.x;
+  if (cp >= CP) return;
+  float a[V], sh[V];
+#pragma unroll
+  for (int k = 0; k < V; ++k) a[k] = affine[cp * V + k], sh[k] = affine[s.C + cp * V + k];
+  const int64_t Lh = s.L / 2, M = s.B * Lh, step = static_cast<int64_t>(gridDim.x) * TY;
+  for (int64_t q = static_cast<int64_t>(blockIdx.x) * TY + threadIdx.y; q < M; q += step) {
+    const int64_t b = q / Lh, j = q - b * Lh;
+    float z0[V], z1[V];
+    stem_conv<V>(x, b, 2 * j, s, ws, bias, cp * V, z0);
+    stem_conv<V>(x, b, 2 * j + 1, s, ws, bias, cp * V, z1);
+    Pack<T, V> o;
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      const float y0 = leaky(normalized(z0[k], a[k], sh[k]), slope), y1 = leaky(normalized(z1[k], a[k], sh[k]), slope);
+      o.v[k] = from_float<T>(pool_second(y0, y1) ? y1 : y0);
+    }
+    store<T, V>(out + q * s.C + static_cast<int64_t>(cp) * V, o);
+  }
+}
+
+// The pooled gradient routed to the maximum, through the activation: gz
+// (zero elsewhere), and the sums of gz and gz (z - mean).
+template <typename T, int V>
+__global__ void __launch_bounds__(kThreads) stem_grad_reduce_kernel(const float* __restrict__ x, StemShape s,
+                                                                    const float* __restrict__ w,
+                                                                    const float* __restrict__ bias,
+                                                                    const T* __restrict__ dout,
+                                                                    const float* __restrict__ mean,
+                                                                    const float* __restrict__ affine, float slope,
+                                                                    float* __restrict__ part) {
+  LEAVES_DYNAMIC_SHARED(float, shared);
+  float* ws = shared + kThreads * (2 * V);
+  load_weights(w, s.C * s.Ci * 3, ws);
+  const int TY = blockDim.y;
+  const int CP = s.C / V, cp = blockIdx.y * blockDim.x + threadIdx.x;
+  float sg[V], sgx[V];
+#pragma unroll
+  for (int k = 0; k < V; ++k) sg[k] = sgx[k] = 0.f;
+  if (cp < CP) {
+    float a[V], sh[V], mu[V];
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      a[k] = affine[cp * V + k], sh[k] = affine[s.C + cp * V + k], mu[k] = mean[cp * V + k];
+    }
+    const int64_t Lh = s.L / 2, M = s.B * Lh, step = static_cast<int64_t>(gridDim.x) * TY;
+    for (int64_t q = static_cast<int64_t>(blockIdx.x) * TY + threadIdx.y; q < M; q += step) {
+      const int64_t b = q / Lh, j = q - b * Lh;
+      float z0[V], z1[V];
+      stem_conv<V>(x, b, 2 * j, s, ws, bias, cp * V, z0);
+      stem_conv<V>(x, b, 2 * j + 1, s, ws, bias, cp * V, z1);
+      const auto d = load<T, V>(dout + q * s.C + static_cast<int64_t>(cp) * V);
+#pragma unroll
+      for (int k = 0; k < V; ++k) {
+        const float n0 = normalized(z0[k], a[k], sh[k]), n1 = normalized(z1[k], a[k], sh[k]);
+        const bool second = pool_second(leaky(n0, slope), leaky(n1, slope));
+        const float g = act_grad<T>(to_float(d.v[k]), (second ? n1 : n0) > 0.f, true, slope);
+        sg[k] += g;
+        sgx[k] += g * ((second ? z1[k] : z0[k]) - mu[k]);
+      }
+    }
+  }
+  sum_partials<V>(sg, sgx, shared, cp < CP, cp, s.C, part);
+}
+
+// Per tile of kStemTile positions of one sample: the convolution's output
+// gradient dz = k1 gz - k2 - k3 (z - mean) at every position (and one either
+// side), then the input gradient, and the block's running sums of the
+// weights' and the bias's gradients. Blocks stride over the tiles; at the
+// end each writes its sums as one partial.
+template <typename T>
+__global__ void __launch_bounds__(kThreads) stem_input_grad_kernel(const float* __restrict__ x, StemShape s,
+                                                                   const float* __restrict__ w,
+                                                                   const float* __restrict__ bias,
+                                                                   const T* __restrict__ dout,
+                                                                   const float* __restrict__ mean,
+                                                                   const float* __restrict__ affine,
+                                                                   const float* __restrict__ k, float slope,
+                                                                   float* __restrict__ dx, float* __restrict__ wpart) {
+  LEAVES_DYNAMIC_SHARED(float, shared);
+  const int C = s.C, Ci = s.Ci, NW = C * Ci * 3, TL = kStemTile;
+  float* ws = shared;                // [C][Ci][3]
+  float* xs = ws + NW;               // [TL + 6][Ci]: positions l0 - 3 .. l0 + TL + 2
+  float* dz = xs + (TL + 6) * Ci;    // [TL + 2][C]: positions l0 - 1 .. l0 + TL
+  float* acc = dz + (TL + 2) * C;    // [NW + C]: this block's sums
+  load_weights(w, NW, ws);
+  const int t = threadIdx.x, nt = blockDim.x;
+  for (int o = t; o < NW + C; o += nt) acc[o] = 0.f;
+  const int64_t Lh = s.L / 2, tiles_per_row = (s.L + TL - 1) / TL, tiles = s.B * tiles_per_row;
+  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const int64_t b = tile / tiles_per_row, l0 = (tile - b * tiles_per_row) * TL;
+    for (int e = t; e < (TL + 6) * Ci; e += nt) {
+      const int64_t pos = l0 - 3 + e / Ci;
+      xs[e] = pos >= 0 && pos < s.L ? x[(b * s.L + pos) * Ci + e % Ci] : 0.f;
+    }
+    __syncthreads();
+    // xs holds rows l0 - 3 ..: as a [B, L, Ci] array it starts at position l0 - 3 of a sample of its own.
+    const StemShape local{1, s.L, Ci, C};
+    for (int e = t; e < (TL + 2) * C; e += nt) {
+      const int c = e % C;
+      const int64_t p = l0 - 1 + e / C;
+      float value = 0.f;
+      if (p >= 0 && p < s.L) {
+        // z at p and at its pool partner, by the same function as the other passes
+        // (positions outside the sample are skipped there, as here).
+        auto conv_at = [&](int64_t pos) {
+          float z[1];
+          stem_conv<1>(xs - (l0 - 3) * Ci, 0, pos, local, ws, bias, c, z);
+          return z[0];
+        };
+        const float zp = conv_at(p), a = affine[c], sh = affine[C + c];
+        float g = 0.f;
+        const int64_t j = p / 2;
+        if (j < Lh) {
+          const float zq = conv_at(p ^ 1);
+          const float z0 = (p & 1) ? zq : zp, z1 = (p & 1) ? zp : zq;
+          const bool second = pool_second(leaky(normalized(z0, a, sh), slope), leaky(normalized(z1, a, sh), slope));
+          if (second == static_cast<bool>(p & 1)) {
+            g = act_grad<T>(to_float(dout[(b * Lh + j) * C + c]), normalized(zp, a, sh) > 0.f, true, slope);
+          }
+        }
+        value = k[c] * g - k[C + c] - k[2 * C + c] * (zp - mean[c]);
+      }
+      dz[e] = value;
+    }
+    __syncthreads();
+    // dx[l, ci] = sum_c w[c, ci, 0] dz[l + 1] + w[c, ci, 1] dz[l] + w[c, ci, 2] dz[l - 1].
+    for (int e = t; e < TL * Ci; e += nt) {
+      const int li = e / Ci, ci = e % Ci;
+      const int64_t l = l0 + li;
+      if (l >= s.L) continue;
+      const float* d = dz + (li + 1) * C;  // position l
+      float sum = 0.f;
+      for (int c = 0; c < C; ++c) {
+        const float* wc = ws + (c * Ci + ci) * 3;
+        sum += wc[0] * d[C + c] + wc[1] * d[c] + wc[2] * d[-C + c];
+      }
+      dx[(b * s.L + l) * Ci + ci] = sum;
+    }
+    // dW[c, ci, tap] += sum_l dz[l] x[l + tap - 1]; dbias[c] += sum_l dz[l].
+    const int n = static_cast<int>(s.L - l0 < TL ? s.L - l0 : TL);
+    for (int o = t; o < NW + C; o += nt) {
+      float sum = 0.f;
+      if (o < NW) {
+        const int c = o / (Ci * 3), ci = (o / 3) % Ci, tap = o % 3;
+        for (int li = 0; li < n; ++li) sum += dz[(li + 1) * C + c] * xs[(li + 2 + tap) * Ci + ci];
+      } else {
+        for (int li = 0; li < n; ++li) sum += dz[(li + 1) * C + (o - NW)];
+      }
+      acc[o] += sum;
+    }
+    __syncthreads();
+  }
+  for (int o = t; o < NW + C; o += nt) wpart[static_cast<int64_t>(blockIdx.x) * (NW + C) + o] = acc[o];
+}
+
+// One block per output: the blocks' partials of the weights' (then the
+// bias's) gradients in double, in order.
+__global__ void __launch_bounds__(kFinalize) stem_finalize_weights_kernel(const float* __restrict__ wpart, int64_t G,
+                                                                          int NW, int C, float* __restrict__ dw,
+                                                                          float* __restrict__ db) {
+  __shared__ double sum[kFinalize];
+  const int o = blockIdx.x, t = threadIdx.x;
+  double a = 0;
+  for (int64_t g = t; g < G; g += blockDim.x) a += wpart[g * (NW + C) + o];
+  sum[t] = a;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (t < s) sum[t] += sum[t + s];
+    __syncthreads();
+  }
+  if (t == 0) {
+    if (o < NW) {
+      dw[o] = static_cast<float>(sum[0]);
+    } else {
+      db[o - NW] = static_cast<float>(sum[0]);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Host side: tiling, dispatch.
 
 #ifdef LEAVES_CUDA_EMULATION
@@ -439,31 +696,37 @@ struct Tiling {
   dim3 block() const { return dim3(static_cast<unsigned>(tx), static_cast<unsigned>(ty)); }
 };
 
-// V: the widest pack (up to 16 bytes) that divides C and keeps every pointer
-// aligned; TX: packs per block row (a power of two up to 32), TY = 256 / TX.
-Tiling tiling(int64_t M, int64_t C, int elem, std::initializer_list<const void*> ptrs, bool reduction) {
+// TX: packs per block row (a power of two up to 32), TY = 256 / TX; the row-blocks:
+// for reductions about kBlocksPerSm blocks per SM in all (their partials stay
+// few), for elementwise passes enough blocks to fill every SM several times.
+Tiling tile_rows(int64_t M, int64_t packs, bool reduction) {
   Tiling t;
-  t.v = 16 / elem;
-  auto fits = [&](int v) {
-    if (C % v) return false;
-    for (const void* p : ptrs) {
-      if (p && reinterpret_cast<uintptr_t>(p) % (static_cast<uintptr_t>(v) * elem)) return false;
-    }
-    return true;
-  };
-  while (t.v > 1 && !fits(t.v)) t.v /= 2;
-  const int64_t packs = C / t.v;
   t.tx = 1;
   while (t.tx < packs && t.tx < 32) t.tx *= 2;
   t.ty = kThreads / t.tx;
   t.channel_tiles = (packs + t.tx - 1) / t.tx;
   const int64_t rows_needed = (M + t.ty - 1) / t.ty;
-  // Reductions: about kBlocksPerSm blocks per SM in all (their partials stay
-  // few); elementwise passes: enough blocks to fill every SM several times.
   const int64_t budget = reduction ? max_row_blocks() : static_cast<int64_t>(16) * sm_count();
   t.row_blocks = budget / t.channel_tiles;
   if (t.row_blocks < 1) t.row_blocks = 1;
   if (t.row_blocks > rows_needed) t.row_blocks = rows_needed;
+  return t;
+}
+
+// V: the widest pack (up to 16 bytes) that divides C and keeps every pointer
+// aligned; then the tiling of M rows of C / V packs.
+Tiling tiling(int64_t M, int64_t C, int elem, std::initializer_list<const void*> ptrs, bool reduction) {
+  int v = 16 / elem;
+  auto fits = [&](int w) {
+    if (C % w) return false;
+    for (const void* p : ptrs) {
+      if (p && reinterpret_cast<uintptr_t>(p) % (static_cast<uintptr_t>(w) * elem)) return false;
+    }
+    return true;
+  };
+  while (v > 1 && !fits(v)) v /= 2;
+  Tiling t = tile_rows(M, C / v, reduction);
+  t.v = v;
   return t;
 }
 
@@ -555,6 +818,108 @@ const char* bn_act_backward(const BnActBackward& a, cudaStream_t stream) {
           a.slope);
     });
   });
+  return last_error();
+}
+
+
+// ---------------------------------------------------------------------------
+// The stem.
+
+namespace {
+
+// Shared memory of the backward's tile pass, in floats.
+int64_t stem_tile_floats(int Ci, int C) {
+  const int64_t NW = static_cast<int64_t>(C) * Ci * 3;
+  return NW + (kStemTile + 6) * static_cast<int64_t>(Ci) + (kStemTile + 2) * static_cast<int64_t>(C) + NW + C;
+}
+constexpr int64_t kMaxSharedFloats = 48 * 1024 / 4;  // without opting in to more
+
+int stem_pack(int C) { return C % 4 == 0 ? 4 : 1; }
+
+template <typename F>
+void with_stem_pack(int v, F&& f) {
+  if (v == 4) {
+    f(std::integral_constant<int, 4>{});
+  } else {
+    f(std::integral_constant<int, 1>{});
+  }
+}
+
+}  // namespace
+
+bool stem_supported(int in_channels, int channels) {
+  if (in_channels < 1 || channels < 1) return false;
+  const int64_t NW = static_cast<int64_t>(channels) * in_channels * 3;
+  // The statistics pass holds its reduction scratch and the weights.
+  return stem_tile_floats(in_channels, channels) <= kMaxSharedFloats && kThreads * 9 + NW <= kMaxSharedFloats;
+}
+
+int64_t stem_workspace_floats(int64_t batch, int64_t length, int in_channels, int channels) {
+  (void)batch, (void)length;
+  const int64_t C = channels, NW = C * in_channels * 3;
+  // Coefficients (3 C), the per-channel partials, the weights' partials.
+  return 3 * C + 3 * max_row_blocks() * C + max_row_blocks() * (NW + C);
+}
+
+const char* stem_forward(const StemArgs& a, cudaStream_t stream) {
+  if (a.batch < 1 || a.length < 2) return "stem_forward: need at least one sample of length 2";
+  if (!stem_supported(a.in_channels, a.channels)) return "stem_forward: too many channels for the kernels";
+  const StemShape s{a.batch, a.length, a.in_channels, a.channels};
+  const int V = stem_pack(a.channels), C = a.channels, NW = a.channels * a.in_channels * 3;
+  const int64_t Lh = a.length / 2;
+  const auto t = tile_rows(a.batch * a.length, C / V, true);  // rows (b, l), packs of V channels
+  const auto tp = tile_rows(a.batch * Lh, C / V, false);     // pooled rows (b, j)
+  float* part = a.workspace + 3 * static_cast<int64_t>(C);
+  with_stem_pack(V, [&](auto vtag) {
+    constexpr int W = decltype(vtag)::value;
+    const size_t shared = sizeof(float) * (kThreads * (2 * W + 1) + NW);
+    LEAVES_LAUNCH(t.grid(), t.block(), shared, stream, stem_stats_kernel<W>)(a.x, s, a.conv_weight, a.conv_bias, part);
+  });
+  LEAVES_LAUNCH(dim3(C), dim3(kFinalize), 0, stream, finalize_stats_kernel)(
+      part, t.row_blocks, C, a.weight, a.bias, a.running_mean, a.running_var, a.momentum, a.eps, a.save_mean,
+      a.save_invstd, a.save_affine, a.save_affine + C);
+  with_type(a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    with_stem_pack(V, [&](auto vtag) {
+      constexpr int W = decltype(vtag)::value;
+      LEAVES_LAUNCH(tp.grid(), tp.block(), sizeof(float) * NW, stream, stem_apply_kernel<T, W>)(
+          a.x, s, a.conv_weight, a.conv_bias, a.save_affine, a.slope, static_cast<T*>(a.out));
+    });
+  });
+  return last_error();
+}
+
+const char* stem_backward(const StemArgs& a, cudaStream_t stream) {
+  if (a.batch < 1 || a.length < 2) return "stem_backward: need at least one sample of length 2";
+  if (!stem_supported(a.in_channels, a.channels)) return "stem_backward: too many channels for the kernels";
+  const StemShape s{a.batch, a.length, a.in_channels, a.channels};
+  const int V = stem_pack(a.channels), C = a.channels, NW = a.channels * a.in_channels * 3;
+  const int64_t Lh = a.length / 2;
+  const auto t = tile_rows(a.batch * Lh, C / V, true);  // pooled rows (b, j), packs of V channels
+  float* k = a.workspace;
+  float* part = a.workspace + 3 * static_cast<int64_t>(C);
+  float* wpart = part + 3 * max_row_blocks() * C;
+  const int64_t tiles = a.batch * ((a.length + kStemTile - 1) / kStemTile);
+  const int64_t wblocks = tiles < max_row_blocks() ? tiles : max_row_blocks();
+  with_type(a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    with_stem_pack(V, [&](auto vtag) {
+      constexpr int W = decltype(vtag)::value;
+      const size_t shared = sizeof(float) * (kThreads * (2 * W) + NW);
+      LEAVES_LAUNCH(t.grid(), t.block(), shared, stream, stem_grad_reduce_kernel<T, W>)(
+          a.x, s, a.conv_weight, a.conv_bias, static_cast<const T*>(a.dout), a.save_mean, a.save_affine, a.slope,
+          part);
+    });
+    LEAVES_LAUNCH(dim3(C), dim3(kFinalize), 0, stream, finalize_grad_kernel)(
+        part, t.row_blocks, C, static_cast<double>(a.batch * a.length), a.weight, a.save_invstd, a.dweight, a.dbias,
+        k);
+    LEAVES_LAUNCH(dim3(static_cast<unsigned>(wblocks)), dim3(kThreads), sizeof(float) * stem_tile_floats(a.in_channels, C),
+                  stream, stem_input_grad_kernel<T>)(a.x, s, a.conv_weight, a.conv_bias,
+                                                     static_cast<const T*>(a.dout), a.save_mean, a.save_affine, k,
+                                                     a.slope, a.dx, wpart);
+  });
+  LEAVES_LAUNCH(dim3(NW + C), dim3(kFinalize), 0, stream, stem_finalize_weights_kernel)(wpart, wblocks, NW, C,
+                                                                                        a.dconv_weight, a.dconv_bias);
   return last_error();
 }
 

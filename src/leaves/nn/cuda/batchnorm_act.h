@@ -80,4 +80,52 @@ struct BnActBackward {
 const char* bn_act_forward(const BnActForward& a, cudaStream_t stream);
 const char* bn_act_backward(const BnActBackward& a, cudaStream_t stream);
 
+// ---------------------------------------------------------------------------
+// The encoder's stem as one forward and one backward: convolution (Ci -> C
+// channels, 3 taps, padding 1, stride 1, with bias) + BatchNorm (training
+// statistics) + LeakyReLU + max-pool (kernel 2, stride 2), without
+// materialising the convolution's or the activation's full-length output
+// (the largest tensors of the encoder) nor the pool's indices: each pass
+// recomputes the convolution from the fp32 input (Ci x 3 products a value),
+// always in the same order, so every pass sees the same values.
+// x: fp32 [B, L, Ci] (rows of channels); out, dout: [B, L / 2, C] of `dtype`.
+// Forward: statistics pass, then normalise + activate + pool. Backward: the
+// sums of gz and gz (z - mean) (gz nonzero only where the pool took its
+// maximum, LibTorch's tie rule: the first, unless the second is NaN), then
+// per tile of positions the convolution's output gradient, the input
+// gradient and per-block partials of the weights' gradients, combined in
+// double in a fixed order.
+struct StemArgs {
+  Dtype dtype = Dtype::BFloat16;  ///< of `out` and `dout`
+  const float* x = nullptr;       ///< [B, L, Ci]
+  int64_t batch = 0, length = 0;
+  int in_channels = 0, channels = 0;
+  const float* conv_weight = nullptr;  ///< [C, Ci, 3]
+  const float* conv_bias = nullptr;    ///< [C]
+  const float* weight = nullptr;       ///< BatchNorm gamma [C]
+  const float* bias = nullptr;         ///< BatchNorm beta [C]
+  float* running_mean = nullptr;       ///< [C] or null
+  float* running_var = nullptr;        ///< [C] or null
+  double momentum = 0.1, eps = 1e-5;
+  float slope = 0.01f;
+  float* save_mean = nullptr;    ///< [C]: forward out, backward in
+  float* save_invstd = nullptr;  ///< [C]: forward out, backward in
+  float* save_affine = nullptr;  ///< [2 C]: forward out, backward in
+  void* out = nullptr;           ///< forward: [B, L / 2, C]
+  const void* dout = nullptr;    ///< backward: [B, L / 2, C]
+  float* dx = nullptr;           ///< backward out: [B, L, Ci]
+  float* dconv_weight = nullptr; ///< backward out: [C, Ci, 3]
+  float* dconv_bias = nullptr;   ///< backward out: [C]
+  float* dweight = nullptr;      ///< backward out: [C]
+  float* dbias = nullptr;        ///< backward out: [C]
+  float* workspace = nullptr;    ///< stem_workspace_floats(...)
+};
+
+/// Whether the kernels take this stem (their shared memory holds the weights
+/// and a tile of positions).
+bool stem_supported(int in_channels, int channels);
+int64_t stem_workspace_floats(int64_t batch, int64_t length, int in_channels, int channels);
+const char* stem_forward(const StemArgs& a, cudaStream_t stream);
+const char* stem_backward(const StemArgs& a, cudaStream_t stream);
+
 }  // namespace leaves::nn::cuda
