@@ -2,9 +2,11 @@
 # On the GPU machine, in one call: builds leaves against the LibTorch that ships
 # with PyTorch (CUDA), then
 #   norm:      leaves' fused BatchNorm + residual + LeakyReLU CUDA kernels against cuDNN's
-#              BatchNorm and LibTorch's ops at every BatchNorm shape of the encoder (B = 256
-#              rows, L = 3000 and 1000; bf16, then fp32): time, and the error of each against
-#              float64 (`leaves bench norm` exits 1 when the fused error exceeds twice LibTorch's);
+#              BatchNorm and LibTorch's ops at every BatchNorm shape of the encoder, and the fused
+#              stem (convolution + BatchNorm + LeakyReLU + max-pool) against the separate ops
+#              (B = 256 rows; L = 3000 with 1 input channel, L = 1000 with 12; bf16, then fp32):
+#              time, and the error of each against float64 (`leaves bench norm` exits 1 when
+#              the fused error exceeds twice LibTorch's);
 #   ours:      (ours-short: fewer variants) times our adversarial LEAVES step at the Sleep-EDF shape (C=1,
 #              L=3000) and the PTB-XL shape (C=12, L=1000), batch 128: the
 #              default (bf16, channels-last, CUDA graph, cuDNN BatchNorm), the fused
@@ -66,7 +68,7 @@ COMMON=(--device cuda --batch-size 128 --projection-hidden 0 --normalize --mixtu
 ours() {  # C L [N: only the first N variants]
   local C=$1 Lx=$2 variant flags out sps
   local variants=("bf16, channels-last, CUDA graph (default)|--breakdown"
-                  "bf16, channels-last, CUDA graph, fused BatchNorm kernels|--gpu-norm fused --breakdown"
+                  "bf16, channels-last, CUDA graph, fused BatchNorm and stem kernels|--gpu-norm fused --breakdown"
                   "bf16, channels-first, CUDA graph|--layout channels-first"
                   "bf16, channels-last, eager|--no-cuda-graphs" "fp32, channels-last, CUDA graph|--precision fp32")
   for variant in "${variants[@]:0:${3:-5}}"; do
@@ -104,10 +106,11 @@ for section in $SECTIONS; do
     ours) ours 1 3000; ours 12 1000 ;;
     ours-short) ours 1 3000 3; ours 12 1000 2 ;;  # default, fused BatchNorm (and channels-first at C=1)
     norm)
-      for shape in 3000 1000; do
+      for shape in "3000 1" "1000 12"; do  # length, input channels: Sleep-EDF, PTB-XL
+        read -r Lx Cx <<<"$shape"
         for p in bf16 fp32; do
-          $L bench norm --device cuda --precision "$p" --batch-size 256 --length "$shape" --iters 20 2>&1 |
-            tee -a "$LOG/norm.log" | grep -E "bench norm (total|.*MISMATCH)" || echo "bench norm failed (L=$shape, $p)"
+          $L bench norm --device cuda --precision "$p" --batch-size 256 --length "$Lx" --in-channels "$Cx" --iters 20 2>&1 |
+            tee -a "$LOG/norm.log" | grep -E "bench norm (total|stem|.*MISMATCH)" || echo "bench norm failed (L=$Lx, $p)"
         done
       done
       stamp "norm done" ;;

@@ -23,6 +23,7 @@
 #include <set>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -273,7 +274,7 @@ int run_bench(const BenchArgs& a) {
 // (1e-5 in fp32, 1e-2 in bf16/fp16); any other result exits 1.
 struct NormArgs {
   std::string device = "cpu", precision = "auto";
-  int64_t batch = 256, length = 3000, width = 64, iters = 20, warmup = 3;
+  int64_t batch = 256, length = 3000, width = 64, in_channels = 1, iters = 20, warmup = 3;
   double slope = 0.01;
   uint64_t seed = 1;
 };
@@ -333,6 +334,92 @@ std::pair<double, std::string> norm_error(const NormOutputs& a, const NormOutput
     if (!(d / scale <= worst)) worst = d / scale, which = names[i];  // NaN is the worst
   }
   return {worst, which};
+}
+
+// The stem on CUDA: leaves' fused kernels (nn::fused_stem) against the
+// encoder's separate ops (convolution, BatchNorm, LeakyReLU, max-pool), under
+// bf16 autocast when `bf16`, and both against the separate ops in float64.
+// Compared: the output, the input's gradient, the convolution's weight
+// gradient, BatchNorm's gradients and running statistics (not the convolution
+// bias's gradient: it is zero in exact arithmetic, so only rounding noise).
+struct StemResult {
+  double fused_ms, torch_ms, err_fused, err_torch;
+  std::string worst_fused, worst_torch;
+};
+
+StemResult run_stem(const NormArgs& a, const torch::Device& device, bool bf16, int64_t iters, int64_t warmup) {
+  const auto opts = torch::TensorOptions().device(device);
+  auto x = (torch::randn({a.batch, a.in_channels, a.length}, opts) * 2 + 0.5).unsqueeze(2).contiguous(
+      at::MemoryFormat::ChannelsLast);
+  const int64_t C = a.width;
+  torch::nn::Conv1d conv(torch::nn::Conv1dOptions(a.in_channels, C, 3).padding(1));
+  nn::BatchNorm1d bn(C);
+  {
+    torch::NoGradGuard no_grad;
+    bn->weight.normal_(1.0, 0.2);
+    bn->bias.normal_(0.0, 0.2);
+  }
+  conv->to(device);
+  bn->to(device);
+  auto g = torch::randn({a.batch, C, 1, a.length / 2}, opts).contiguous(at::MemoryFormat::ChannelsLast);
+  if (bf16) g = g.to(torch::kBFloat16);
+  // One forward + backward; returns the compared outputs.
+  auto once = [&](torch::nn::Conv1d c, nn::BatchNorm1d b, const torch::Tensor& input, bool fused, bool amp) {
+    auto xi = input.detach().clone().requires_grad_(true);
+    for (auto* t : {&c->weight, &c->bias, &b->weight, &b->bias}) t->mutable_grad() = torch::Tensor();
+    torch::Tensor y;
+    {
+      compat::AutocastGuard guard(device, amp);
+      if (fused) {
+        y = nn::fused_stem(c, b, xi, a.slope);
+      } else {
+        y = nn::batch_norm_act(b, nn::conv_any_layout(c, xi), {}, true, a.slope, false);
+        y = torch::max_pool2d(y, {1, 2}, {1, 2});
+      }
+    }
+    y.backward(g.to(y.scalar_type()));
+    NormOutputs o;
+    o.t = {y.detach(), xi.grad(), c->weight.grad(), b->weight.grad(), b->bias.grad(), b->running_mean.clone(),
+           b->running_var.clone()};
+    return o;
+  };
+  auto conv_copy = [](const torch::nn::Conv1d& c) {
+    return torch::nn::Conv1d(std::dynamic_pointer_cast<torch::nn::Conv1dImpl>(c->clone()));
+  };
+  auto ref_conv = conv_copy(conv);
+  auto ref_bn = copy_of(bn);
+  ref_conv->to(torch::kDouble);
+  ref_bn->to(torch::kDouble);
+  const auto ref = once(ref_conv, ref_bn, x.to(torch::kDouble), false, false);
+  if (!nn::stem_fusable(conv, *bn, x, a.slope)) throw std::runtime_error("bench norm: the fused stem does not apply");
+  const auto fused = once(conv_copy(conv), copy_of(bn), x, true, bf16);
+  const auto plain = once(conv_copy(conv), copy_of(bn), x, false, bf16);
+  static const char* names[] = {"y", "dx", "dconv_weight", "dweight", "dbias", "running_mean", "running_var"};
+  auto error = [&](const NormOutputs& o) {
+    double worst = 0;
+    std::string which = names[0];
+    for (size_t i = 0; i < ref.t.size(); ++i) {
+      auto r = ref.t[i].to(torch::kCPU, torch::kDouble);
+      const double d = (o.t[i].to(torch::kCPU, torch::kDouble) - r).abs().max().item<double>() /
+                       std::max(r.abs().max().item<double>(), 1e-30);
+      if (!(d <= worst)) worst = d, which = names[i];
+    }
+    return std::make_pair(worst, which);
+  };
+  StemResult r;
+  std::tie(r.err_fused, r.worst_fused) = error(fused);
+  std::tie(r.err_torch, r.worst_torch) = error(plain);
+  for (int f = 0; f < 2; ++f) {
+    auto c = conv_copy(conv);
+    auto b = copy_of(bn);
+    for (int64_t i = 0; i < warmup; ++i) once(c, b, x, f == 0, bf16);
+    compat::synchronize(device);
+    const auto t0 = Clock::now();
+    for (int64_t i = 0; i < iters; ++i) once(c, b, x, f == 0, bf16);
+    compat::synchronize(device);
+    (f == 0 ? r.fused_ms : r.torch_ms) = 1e3 * seconds_since(t0) / iters;
+  }
+  return r;
 }
 
 int run_norm(const NormArgs& a) {
@@ -409,6 +496,20 @@ int run_norm(const NormArgs& a) {
                 static_cast<long long>(k.L), prec.c_str(), ms[0], ms[1], ms[1] / ms[0], ef.first, ef.second.c_str(),
                 et.first, et.second.c_str(), ok ? "ok" : "MISMATCH");
   }
+  if (device.is_cuda() && (dtype == torch::kFloat || dtype == torch::kBFloat16)) {
+    // The stem as one kernel pair: convolution, BatchNorm, LeakyReLU and max-pool.
+    const auto r = run_stem(a, device, dtype == torch::kBFloat16, a.iters, a.warmup);
+    const bool ok = r.err_fused <= 2 * r.err_torch + floor;
+    failed += !ok;
+    fused_total += r.fused_ms;
+    torch_total += r.torch_ms;
+    std::printf("bench norm %-20s B=%lld Ci=%lld C=%lld L=%lld dtype=%s fused_ms=%.4f torch_ms=%.4f speedup=%.2f "
+                "err_fused=%.2e (%s) err_torch=%.2e (%s) %s\n",
+                "stem+conv+pool", static_cast<long long>(a.batch), static_cast<long long>(a.in_channels),
+                static_cast<long long>(a.width), static_cast<long long>(a.length), prec.c_str(), r.fused_ms,
+                r.torch_ms, r.torch_ms / r.fused_ms, r.err_fused, r.worst_fused.c_str(), r.err_torch,
+                r.worst_torch.c_str(), ok ? "ok" : "MISMATCH");
+  }
   std::printf("bench norm total device=%s name=\"%s\" dtype=%s fused_ms=%.3f torch_ms=%.3f speedup=%.2f "
               "(forward + backward of every BatchNorm of one encoder pass, B=%lld) %s\n",
               device.str().c_str(), compat::device_name(device).c_str(), prec.c_str(), fused_total, torch_total,
@@ -453,7 +554,8 @@ Action add_bench_command(CLI::App& app) {
 
   auto n = std::make_shared<NormArgs>();
   auto* norm = bench->add_subcommand(
-      "norm", "The fused BatchNorm + residual + LeakyReLU against LibTorch's ops: time and float64 error per shape");
+      "norm", "The fused BatchNorm + residual + LeakyReLU (and on CUDA the fused stem) against LibTorch's ops: time "
+              "and float64 error per shape");
   norm->add_option("--device", n->device, "cpu | cuda | cuda:N")->capture_default_str();
   norm->add_option("--precision", n->precision, "activations: fp32, bf16, fp16 (CUDA), or auto (bf16 on CUDA)")
       ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp16"}))
@@ -463,6 +565,9 @@ Action add_bench_command(CLI::App& app) {
       ->capture_default_str();
   norm->add_option("--length", n->length, "input length L of the encoder")->check(CLI::Range(8, 1 << 24))->capture_default_str();
   norm->add_option("--width", n->width, "encoder first-stage width")->check(CLI::Range(1, 4096))->capture_default_str();
+  norm->add_option("--in-channels", n->in_channels, "input channels of the stem (CUDA: the fused stem is timed too)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
   norm->add_option("--iters", n->iters, "timed forward + backward passes per shape")->capture_default_str();
   norm->add_option("--warmup", n->warmup, "untimed passes first")->capture_default_str();
   norm->add_option("--seed", n->seed, "random seed")->capture_default_str();

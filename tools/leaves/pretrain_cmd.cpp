@@ -97,8 +97,9 @@ void add_accelerator_options(CLI::App* cmd, train::PretrainConfig& c) {
       ->check(CLI::IsMember({"fused", "torch"}))
       ->capture_default_str();
   cmd->add_option("--gpu-norm", c.gpu_norm,
-                  "CUDA: each BatchNorm with its residual add and LeakyReLU as leaves' own fused kernels (fused, "
-                  "channels-last), or cuDNN's BatchNorm and separate ops (torch)")
+                  "CUDA: each BatchNorm with its residual add and LeakyReLU, and the stem (convolution, BatchNorm, "
+                  "LeakyReLU, max-pool), as leaves' own fused kernels (fused, channels-last), or cuDNN's and "
+                  "LibTorch's separate ops (torch)")
       ->check(CLI::IsMember({"fused", "torch"}))
       ->capture_default_str();
   auto* cp = &c;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <variant>
 #include <cmath>
 
 #include "leaves/compat.h"
@@ -535,6 +536,75 @@ struct BatchNormActCudaFn : public torch::autograd::Function<BatchNormActCudaFn>
             torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
+
+// The stem (convolution + BatchNorm + LeakyReLU + max-pool) on channels-last
+// [B, Ci, 1, L] fp32 input: [B, C, 1, L / 2] out, bf16 under autocast.
+struct StemCudaFn : public torch::autograd::Function<StemCudaFn> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& conv_weight, const torch::Tensor& conv_bias,
+                               const torch::Tensor& weight, const torch::Tensor& bias, torch::Tensor running_mean,
+                               torch::Tensor running_var, double momentum, double eps, double slope, bool bf16) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    const int64_t B = x.size(0), Ci = x.size(1), L = x.size(3), C = conv_weight.size(0);
+    const auto f32 = x.options().dtype(torch::kFloat);
+    auto out = torch::empty({B, C, 1, L / 2}, x.options().dtype(bf16 ? torch::kBFloat16 : torch::kFloat))
+                   .contiguous(at::MemoryFormat::ChannelsLast);
+    auto mean = torch::empty({C}, f32), invstd = torch::empty({C}, f32), affine = torch::empty({2 * C}, f32);
+    auto ws = torch::empty({cuda::stem_workspace_floats(B, L, static_cast<int>(Ci), static_cast<int>(C))}, f32);
+    auto w = conv_weight.contiguous();
+    cuda::StemArgs a;
+    a.dtype = bf16 ? cuda::Dtype::BFloat16 : cuda::Dtype::Float;
+    a.x = x.data_ptr<float>(), a.batch = B, a.length = L;
+    a.in_channels = static_cast<int>(Ci), a.channels = static_cast<int>(C);
+    a.conv_weight = w.data_ptr<float>(), a.conv_bias = conv_bias.data_ptr<float>();
+    a.weight = weight.data_ptr<float>(), a.bias = bias.data_ptr<float>();
+    a.running_mean = running_mean.data_ptr<float>(), a.running_var = running_var.data_ptr<float>();
+    a.momentum = momentum, a.eps = eps, a.slope = static_cast<float>(slope);
+    a.save_mean = mean.data_ptr<float>(), a.save_invstd = invstd.data_ptr<float>();
+    a.save_affine = affine.data_ptr<float>();
+    a.out = out.data_ptr();
+    a.workspace = ws.data_ptr<float>();
+    check_cuda(cuda::stem_forward(a, c10::cuda::getCurrentCUDAStream(x.device().index()).stream()), "stem forward");
+    ctx->save_for_backward({x, w, conv_bias, weight, mean, invstd, affine});
+    ctx->saved_data["slope"] = slope;
+    ctx->saved_data["bf16"] = bf16;
+    ++fused_calls;
+    return out;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto v = ctx->get_saved_variables();
+    const auto &x = v[0], &w = v[1], &conv_bias = v[2], &weight = v[3], &mean = v[4], &invstd = v[5],
+               &affine = v[6];
+    const c10::cuda::CUDAGuard guard(x.device());
+    const bool bf16 = ctx->saved_data["bf16"].toBool();
+    const int64_t B = x.size(0), Ci = x.size(1), L = x.size(3), C = w.size(0);
+    auto dout = grads[0].to(bf16 ? torch::kBFloat16 : torch::kFloat);
+    if (!rows_of_channels(dout)) dout = dout.contiguous(at::MemoryFormat::ChannelsLast);
+    const auto f32 = x.options().dtype(torch::kFloat);
+    auto dx = torch::empty_like(x);  // channels-last, as x
+    auto dw = torch::empty_like(w), dcb = torch::empty({C}, f32);
+    auto dweight = torch::empty({C}, f32), dbias = torch::empty({C}, f32);
+    auto ws = torch::empty({cuda::stem_workspace_floats(B, L, static_cast<int>(Ci), static_cast<int>(C))}, f32);
+    cuda::StemArgs a;
+    a.dtype = bf16 ? cuda::Dtype::BFloat16 : cuda::Dtype::Float;
+    a.x = x.data_ptr<float>(), a.batch = B, a.length = L;
+    a.in_channels = static_cast<int>(Ci), a.channels = static_cast<int>(C);
+    a.conv_weight = w.data_ptr<float>(), a.conv_bias = conv_bias.data_ptr<float>();
+    a.weight = weight.data_ptr<float>();
+    a.slope = static_cast<float>(ctx->saved_data["slope"].toDouble());
+    a.save_mean = mean.data_ptr<float>(), a.save_invstd = invstd.data_ptr<float>();
+    a.save_affine = affine.data_ptr<float>();
+    a.dout = dout.data_ptr();
+    a.dx = dx.data_ptr<float>(), a.dconv_weight = dw.data_ptr<float>(), a.dconv_bias = dcb.data_ptr<float>();
+    a.dweight = dweight.data_ptr<float>(), a.dbias = dbias.data_ptr<float>();
+    a.workspace = ws.data_ptr<float>();
+    check_cuda(cuda::stem_backward(a, c10::cuda::getCurrentCUDAStream(x.device().index()).stream()), "stem backward");
+    return {dx, dw, dcb, dweight, dbias, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(),
+            torch::Tensor(), torch::Tensor()};
+  }
+};
 #endif  // LEAVES_WITH_CUDA_KERNELS
 
 bool cuda_fusable(const BatchNorm1dImpl& bn, const torch::Tensor& x, const torch::Tensor& residual, bool activate,
@@ -600,6 +670,50 @@ torch::Tensor batch_norm_act(BatchNorm1d& bn, const torch::Tensor& x, const torc
   if (residual.defined()) y = y + residual;
   if (activate) y = torch::leaky_relu(y, negative_slope);
   return y;
+}
+
+bool stem_fusable(const torch::nn::Conv1d& conv, const BatchNorm1dImpl& bn, const torch::Tensor& x,
+                  double negative_slope) {
+#ifdef LEAVES_WITH_CUDA_KERNELS
+  const auto& o = conv->options;
+  const auto& w = conv->weight;
+  // The padding is a variant: c10::variant in LibTorch 1.x, std::variant in
+  // 2.x; with std::get_if visible, argument-dependent lookup finds either.
+  using std::get_if;
+  const auto* padding = get_if<torch::ExpandingArray<1>>(&o.padding());
+  auto fp32_on = [&](const torch::Tensor& t, int64_t n) {
+    return t.defined() && t.scalar_type() == torch::kFloat && t.device() == x.device() && t.numel() == n;
+  };
+  if (!(x.is_cuda() && x.scalar_type() == torch::kFloat && rows_of_channels(x) && x.size(3) >= 2 && w.dim() == 3 &&
+        w.size(2) == 3 && w.size(1) == x.size(1) && padding && (*padding)->at(0) == 1 && o.stride()->at(0) == 1 &&
+        o.dilation()->at(0) == 1 && o.groups() == 1 && bn.is_training() && !bn.gather && bn.features == w.size(0) &&
+        negative_slope > 0)) {
+    return false;
+  }
+  const int64_t C = w.size(0);
+  return fp32_on(w, C * x.size(1) * 3) && fp32_on(conv->bias, C) && fp32_on(bn.weight, C) && fp32_on(bn.bias, C) &&
+         fp32_on(bn.running_mean, C) && fp32_on(bn.running_var, C) && x.size(1) <= 4096 && C <= 4096 &&
+         cuda::stem_supported(static_cast<int>(x.size(1)), static_cast<int>(C));
+#else
+  (void)conv, (void)bn, (void)x, (void)negative_slope;
+  return false;
+#endif
+}
+
+torch::Tensor fused_stem(torch::nn::Conv1d& conv, BatchNorm1d& bn, const torch::Tensor& x, double negative_slope) {
+  if (!stem_fusable(conv, *bn, x, negative_slope)) {
+    throw std::invalid_argument("fused_stem: these arguments take the separate ops (see stem_fusable)");
+  }
+#ifdef LEAVES_WITH_CUDA_KERNELS
+  {
+    torch::NoGradGuard no_grad;
+    bn->num_batches_tracked.add_(1);
+  }
+  return StemCudaFn::apply(x, conv->weight, conv->bias, bn->weight, bn->bias, bn->running_mean, bn->running_var,
+                           bn->momentum, bn->eps, negative_slope, compat::autocast_on(torch::kCUDA));
+#else
+  return {};
+#endif
 }
 
 int64_t batch_norm_act_calls() { return fused_calls.load(); }

@@ -60,6 +60,20 @@ bool batch_norm_act_fusable(const BatchNorm1dImpl& bn, const torch::Tensor& x, c
 /// and running statistics, training mode, no `gather`) is fused too.
 bool batch_norm_act_cuda_built();
 
+/// Whether `fused_stem` takes these arguments: a CUDA build with the kernels,
+/// `x` fp32 `[B, Ci, 1, L]` channels-last, `conv` 3 taps with padding 1 and
+/// stride 1 and a bias (fp32), `bn` in training mode (fp32, no `gather`),
+/// `negative_slope` > 0, and weights small enough for the kernels.
+bool stem_fusable(const torch::nn::Conv1d& conv, const BatchNorm1dImpl& bn, const torch::Tensor& x,
+                  double negative_slope);
+
+/// The encoder's stem, `max_pool(leaky_relu(bn(conv(x))))` over time with
+/// kernel 2, as leaves' CUDA kernels (nn/cuda/batchnorm_act.h): the
+/// full-length convolution output is never stored. `[B, C, 1, L / 2]`
+/// channels-last, bf16 under CUDA autocast, else fp32. Throws unless
+/// `stem_fusable`.
+torch::Tensor fused_stem(torch::nn::Conv1d& conv, BatchNorm1d& bn, const torch::Tensor& x, double negative_slope);
+
 /// How many calls took the fused kernel (forward passes), for tests and `leaves bench`.
 int64_t batch_norm_act_calls();
 

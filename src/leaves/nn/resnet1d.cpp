@@ -115,9 +115,13 @@ torch::Tensor ResNet1dImpl::forward(const torch::Tensor& x) {
   }
   if (channels_last_) {
     auto y = x.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);  // [B, C, 1, L]
-    y = batch_norm_act(stem_bn, conv_any_layout(stem_conv, y), {}, true, options.negative_slope(),
-                       y.is_cuda() ? fused_norm_cuda_ : fused_norm_);
-    y = torch::max_pool2d(y, {1, 2}, {1, 2});
+    const bool fused = y.is_cuda() ? fused_norm_cuda_ : fused_norm_;
+    if (fused && stem_fusable(stem_conv, *stem_bn, y, options.negative_slope())) {
+      y = fused_stem(stem_conv, stem_bn, y, options.negative_slope());
+    } else {
+      y = batch_norm_act(stem_bn, conv_any_layout(stem_conv, y), {}, true, options.negative_slope(), fused);
+      y = torch::max_pool2d(y, {1, 2}, {1, 2});
+    }
     return body->forward(y).mean({2, 3});
   }
   auto y = batch_norm_act(stem_bn, conv_any_layout(stem_conv, x, cpu_conv_), {}, true, options.negative_slope(),

@@ -78,9 +78,11 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
   void set_fused_norm(bool on);
   bool fused_norm() const { return fused_norm_; }
   /// The same on CUDA, for `[B, C, 1, L]` channels-last activations in
-  /// fp32/bf16/fp16 (nn/cuda/batchnorm_act.h; builds with a CUDA LibTorch and
-  /// nvcc only). Off by default until measured against cuDNN's BatchNorm on
-  /// the GPU (bench/gpu-notes.md); `leaves bench norm` checks and times it.
+  /// fp32/bf16/fp16, and the stem (convolution + BatchNorm + LeakyReLU +
+  /// max-pool) as one kernel pair (nn/cuda/batchnorm_act.h; builds with a
+  /// CUDA LibTorch and nvcc only). Off by default until measured against
+  /// cuDNN on the GPU (bench/gpu-notes.md); `leaves bench norm` checks and
+  /// times it.
   void set_fused_norm_cuda(bool on);
   bool fused_norm_cuda() const { return fused_norm_cuda_; }
 

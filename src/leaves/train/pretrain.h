@@ -85,9 +85,11 @@ struct PretrainConfig {
   /// arithmetic; only the fp32/fp64 channels-first training case is fused.
   std::string cpu_norm = "fused";
   /// CUDA: the same fusion by leaves' own kernels on channels-last
-  /// activations ("fused", nn/cuda/batchnorm_act.h; needs a build with them),
-  /// or cuDNN's BatchNorm and LibTorch's separate ops ("torch", the default
-  /// until the fused kernels are measured faster on the GPU).
+  /// activations, and the stem's convolution + BatchNorm + LeakyReLU +
+  /// max-pool as one kernel pair ("fused", nn/cuda/batchnorm_act.h; needs a
+  /// build with them), or cuDNN's convolution and BatchNorm and LibTorch's
+  /// separate ops ("torch", the default until the fused kernels are measured
+  /// faster on the GPU).
   std::string gpu_norm = "torch";
 
   /// Throws std::invalid_argument naming the first bad option.
