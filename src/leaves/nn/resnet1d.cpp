@@ -6,7 +6,6 @@
 
 namespace leaves::nn {
 
-
 namespace {
 // Whether this convolution runs on the BLAS (cpu_conv.h): 0 no, 1 Winograd,
 // 2 im2col.
