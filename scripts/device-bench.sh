@@ -26,7 +26,7 @@
 #   STEPS=20 (timed steps per round), PEER_MODES="fp32,--bf16,--bf16 --compile",
 #   EPOCH_FLAGS="--gpu-norm fused" (extra flags of the epoch section)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 SECTIONS=${*:-norm ours peers epoch precision nccl}
 STEPS=${STEPS:-20}
 PEER_MODES=${PEER_MODES:-fp32,--bf16,--bf16 --compile}
@@ -152,10 +152,12 @@ for section in $SECTIONS; do
     *) echo "unknown section '$section' (build norm ours ours-short peers epoch precision nccl profile)"; exit 2 ;;
   esac
 done
-echo
-echo "| implementation | C | L | samples/s | step s | peak MiB |"
-echo "|---|---|---|---|---|---|"
-cat "$LOG/table.md"
+if [ -f "$LOG/table.md" ]; then
+  echo
+  echo "| implementation | C | L | samples/s | step s | peak MiB |"
+  echo "|---|---|---|---|---|---|"
+  cat "$LOG/table.md"
+fi
 for C in 1 12; do
   awk -v o="${best[ours_$C]:-0}" -v p="${best[peer_$C]:-0}" -v c="$C" \
     'BEGIN{ if (p > 0 && o > 0) printf("C=%s: leaves default / best peer = %.2fx\n", c, o / p) }'
