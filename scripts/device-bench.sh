@@ -34,6 +34,7 @@ EPOCH_FLAGS=${EPOCH_FLAGS:-}
 PREFIX="${TMPDIR:-/tmp}/deps-for-leaves"  # never into /
 LOG="${OUT:-build-device}"
 mkdir -p "$PREFIX" "$LOG"
+rm -f "$LOG/table.md"  # this run's rows only
 t0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 for deb in .deps/*.deb; do dpkg -x "$deb" "$PREFIX"; done
