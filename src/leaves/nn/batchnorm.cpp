@@ -582,6 +582,8 @@ struct StemCudaFn : public torch::autograd::Function<StemCudaFn> {
     const int64_t B = x.size(0), Ci = x.size(1), L = x.size(3), C = w.size(0);
     auto dout = grads[0].to(bf16 ? torch::kBFloat16 : torch::kFloat);
     if (!rows_of_channels(dout)) dout = dout.contiguous(at::MemoryFormat::ChannelsLast);
+    // The kernels read dout in 16-byte vectors: a view at an odd offset is copied.
+    if (reinterpret_cast<uintptr_t>(dout.data_ptr()) % 16 != 0) dout = dout.clone(at::MemoryFormat::ChannelsLast);
     const auto f32 = x.options().dtype(torch::kFloat);
     auto dx = torch::empty_like(x);  // channels-last, as x
     auto dw = torch::empty_like(w), dcb = torch::empty({C}, f32);
