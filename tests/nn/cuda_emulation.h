@@ -3,13 +3,15 @@
 // its own: it compiles the device code as host code (CUDA's headers define
 // __global__ and __device__ as nothing for a host compiler) and replaces a
 // launch by a loop over the grid's blocks, one block at a time. A block's
-// threads are fibers (ucontext) on the calling thread, run round-robin: each
-// runs until its next __syncthreads() or its end, so no thread passes a
-// barrier before every thread of its block has reached it. `__shared__`
+// threads are fibers (ucontext) on the calling thread, run in rounds, in a
+// shuffled order each round: each runs until its next __syncthreads() or its
+// end, so no thread passes a barrier before every thread of its block has
+// reached it, and a missing barrier shows as stale data. `__shared__`
 // arrays become statics, which is what they are to one block at a time.
 // What this checks: indexing, tiling, the vector packs, the block reductions
-// and the partials' combination; what it cannot: timing, races between
-// barriers (fibers do not interleave there), and the compiler's device code
+// and the partials' combination; what it cannot: timing, races inside one
+// interval between barriers beyond what the shuffled order exposes (fibers do
+// not interleave there), and the compiler's device code
 // (nvcc compiles that in the test `cuda.*_compiles`).
 #pragma once
 #include <cuda_bf16.h>
@@ -56,7 +58,12 @@ inline void sync_threads() {
   if (swapcontext(&fibers[current].context, &scheduler) != 0) throw std::runtime_error("emulation: swapcontext");
 }
 
-/// One block: `n` fibers running `body` round-robin until all have ended.
+/// The order the fibers run in each round: a fixed pseudo-random shuffle per
+/// round, so that a read of another thread's write with no barrier between
+/// them sees stale data (as it may on a GPU) instead of always the write.
+inline unsigned shuffle_seed = 12345;
+
+/// One block: `n` fibers running `body` in rounds until all have ended.
 inline void run_block(unsigned n) {
   constexpr size_t kStack = 64 * 1024;
   if (fibers.size() < n) fibers.resize(n);
@@ -70,9 +77,18 @@ inline void run_block(unsigned n) {
     makecontext(&f.context, fiber_main, 0);
     f.done = false;
   }
+  std::vector<unsigned> order(n);
+  for (unsigned t = 0; t < n; ++t) order[t] = t;
   for (bool running = true; running;) {
     running = false;
-    for (unsigned t = 0; t < n; ++t) {
+    for (unsigned i = n; i > 1; --i) {  // Fisher-Yates with a small LCG: deterministic
+      shuffle_seed = shuffle_seed * 1103515245u + 12345u;
+      const unsigned j = (shuffle_seed >> 8) % i;
+      const unsigned tmp = order[i - 1];
+      order[i - 1] = order[j];
+      order[j] = tmp;
+    }
+    for (unsigned t : order) {
       if (fibers[t].done) continue;
       current = t;
       thread_idx = dim3(t % block_dim.x, (t / block_dim.x) % block_dim.y, t / (block_dim.x * block_dim.y));
