@@ -296,6 +296,22 @@ double channel_sum(const std::vector<double>& s, int64_t B, int64_t C, int64_t c
   return t;
 }
 
+// The non-tensor arguments the fused functions' backward passes need.
+struct ActOptions {
+  bool activate;
+  double slope;
+  bool res_grad;  ///< a residual was given and wants its gradient
+};
+void save_options(torch::autograd::AutogradContext* ctx, bool activate, double slope, bool has_res) {
+  ctx->saved_data["activate"] = activate;
+  ctx->saved_data["slope"] = slope;
+  ctx->saved_data["has_res"] = has_res;
+}
+ActOptions saved_options(torch::autograd::AutogradContext* ctx) {
+  return {ctx->saved_data["activate"].toBool(), ctx->saved_data["slope"].toDouble(),
+          ctx->saved_data["has_res"].toBool() && ctx->needs_input_grad(3)};
+}
+
 struct BatchNormActFn : public torch::autograd::Function<BatchNormActFn> {
   // An empty `residual` stands for none (autograd functions take defined tensors).
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
@@ -348,9 +364,7 @@ struct BatchNormActFn : public torch::autograd::Function<BatchNormActFn> {
     running_mean.mul_(1 - momentum).add_(mean.to(running_mean.scalar_type()), momentum);
     running_var.mul_(1 - momentum).add_(var.to(running_var.scalar_type()), momentum * n / (n - 1));
     ctx->save_for_backward({xc, activate ? y : torch::Tensor(), weight, mean, invstd});
-    ctx->saved_data["activate"] = activate;
-    ctx->saved_data["slope"] = slope;
-    ctx->saved_data["has_res"] = has_res;
+    save_options(ctx, activate, slope, has_res);
     ++fused_calls;
     return y;
   }
@@ -362,9 +376,9 @@ struct BatchNormActFn : public torch::autograd::Function<BatchNormActFn> {
                                                torch::autograd::tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
     const auto &x = saved[0], &y = saved[1], &weight = saved[2], &mean = saved[3], &invstd = saved[4];
-    const bool activate = ctx->saved_data["activate"].toBool();
-    const double slope = ctx->saved_data["slope"].toDouble();
-    const bool res_grad = ctx->saved_data["has_res"].toBool() && ctx->needs_input_grad(3);
+    const ActOptions options = saved_options(ctx);  // plain names: lambdas below capture them
+    const bool activate = options.activate, res_grad = options.res_grad;
+    const double slope = options.slope;
     const int64_t B = x.size(0), C = x.size(1), L = x.size(2);
     const double n = static_cast<double>(B) * L;
     auto dy = grads[0].contiguous();
@@ -494,9 +508,7 @@ struct BatchNormActCudaFn : public torch::autograd::Function<BatchNormActCudaFn>
     a.activate = activate, a.slope = static_cast<float>(slope);
     check_cuda(cuda::bn_act_forward(a, c10::cuda::getCurrentCUDAStream(x.device().index()).stream()), "forward");
     ctx->save_for_backward({x, activate && !mask_from_x ? y : torch::Tensor(), weight, mean, invstd, affine});
-    ctx->saved_data["activate"] = activate;
-    ctx->saved_data["slope"] = slope;
-    ctx->saved_data["has_res"] = has_res;
+    save_options(ctx, activate, slope, has_res);
     ++fused_calls;
     return y;
   }
@@ -507,9 +519,9 @@ struct BatchNormActCudaFn : public torch::autograd::Function<BatchNormActCudaFn>
     const auto &x = saved[0], &y = saved[1], &weight = saved[2], &mean = saved[3], &invstd = saved[4];
     const auto& affine = saved[5];
     const c10::cuda::CUDAGuard guard(x.device());
-    const bool activate = ctx->saved_data["activate"].toBool();
-    const double slope = ctx->saved_data["slope"].toDouble();
-    const bool res_grad = ctx->saved_data["has_res"].toBool() && ctx->needs_input_grad(3);
+    const ActOptions options = saved_options(ctx);  // plain names: lambdas below capture them
+    const bool activate = options.activate, res_grad = options.res_grad;
+    const double slope = options.slope;
     const int64_t C = x.size(1), M = x.numel() / C;
     auto dy = grads[0].scalar_type() == x.scalar_type() ? grads[0] : grads[0].to(x.scalar_type());
     if (!rows_of_channels(dy)) dy = dy.contiguous(at::MemoryFormat::ChannelsLast);
