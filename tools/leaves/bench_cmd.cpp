@@ -38,11 +38,15 @@ namespace leaves::cli {
 namespace {
 
 // How the encoder's convolutions ran on the CPU: the mode, how many of them
-// took each BLAS path per step (of the 20), and the BLAS's measured speed;
-// "n/a" on CUDA.
+// took each BLAS path per step (of the 20), and the BLAS's measured speed. On
+// CUDA: the normalisation mode and how many calls took leaves' fused kernels
+// (replays of a CUDA graph call no C++ code: eager steps and the capture only).
 std::string cpu_conv_label(const torch::Device& device, const train::Pretrainer& trainer,
                            const nn::CpuConvCalls& before, int64_t norm_before, int64_t steps) {
-  if (!device.is_cpu()) return "n/a";
+  if (!device.is_cpu()) {
+    return std::string("n/a gpu_norm=") + (trainer.encoder->fused_norm_cuda() ? "fused" : "torch") +
+           " fused_norm_calls=" + std::to_string(nn::batch_norm_act_calls() - norm_before);
+  }
   const auto after = nn::cpu_conv_calls();
   const int64_t norm = (nn::batch_norm_act_calls() - norm_before) / std::max<int64_t>(steps, 1);
   std::string lib = nn::blas_library();
