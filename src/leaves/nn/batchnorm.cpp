@@ -559,8 +559,9 @@ struct StemCudaFn : public torch::autograd::Function<StemCudaFn> {
     const c10::cuda::CUDAGuard guard(x.device());
     const int64_t B = x.size(0), Ci = x.size(1), L = x.size(3), C = conv_weight.size(0);
     const auto f32 = x.options().dtype(torch::kFloat);
-    auto out = torch::empty({B, C, 1, L / 2}, x.options().dtype(bf16 ? torch::kBFloat16 : torch::kFloat))
-                   .contiguous(at::MemoryFormat::ChannelsLast);
+    auto out = torch::empty({B, C, 1, L / 2}, x.options()
+                                                  .dtype(bf16 ? torch::kBFloat16 : torch::kFloat)
+                                                  .memory_format(at::MemoryFormat::ChannelsLast));
     auto mean = torch::empty({C}, f32), invstd = torch::empty({C}, f32), affine = torch::empty({2 * C}, f32);
     auto ws = torch::empty({cuda::stem_workspace_floats(B, L, static_cast<int>(Ci), static_cast<int>(C))}, f32);
     auto w = conv_weight.contiguous();
