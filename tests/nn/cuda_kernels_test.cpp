@@ -80,7 +80,7 @@ void check(const Case& c) {
   auto y = torch::empty({c.M, c.C}, x.options());
   auto f32 = torch::TensorOptions().dtype(torch::kFloat);
   auto mean = torch::empty({c.C}, f32), invstd = torch::empty({c.C}, f32);
-  auto ws = torch::full({cuda::bn_act_workspace_floats(c.M, c.C, static_cast<int>(x.element_size()))}, NAN, f32);
+  auto ws = torch::full({cuda::bn_act_workspace_floats(c.C)}, NAN, f32);
   auto rm = running_mean.clone(), rv = running_var.clone();
   auto affine = torch::full({2 * c.C}, NAN, f32);
   cuda::BnActForward a;
@@ -173,7 +173,7 @@ TEST(CudaKernelsEmulated, ForwardIsDeterministic) {
   auto run = [&] {
     auto y = torch::empty_like(x);
     auto mean = torch::empty({C}), invstd = torch::empty({C});
-    auto ws = torch::empty({cuda::bn_act_workspace_floats(M, C, 2)});
+    auto ws = torch::empty({cuda::bn_act_workspace_floats(C)});
     cuda::BnActForward a;
     a.dtype = cuda::Dtype::BFloat16, a.x = x.data_ptr(), a.y = y.data_ptr(), a.rows = M, a.channels = C;
     a.weight = w.data_ptr<float>(), a.bias = b.data_ptr<float>();
@@ -195,7 +195,7 @@ TEST(CudaKernelsEmulated, MaskFromXGivesTheSameBitsAsFromY) {
   auto x = (torch::randn({M, C}) * 2).to(torch::kBFloat16), dy = torch::randn({M, C}).to(torch::kBFloat16);
   auto w = torch::randn({C}), bias = torch::randn({C});
   auto y = torch::empty_like(x), mean = torch::empty({C}), invstd = torch::empty({C}), affine = torch::empty({2 * C});
-  auto ws = torch::empty({cuda::bn_act_workspace_floats(M, C, 2)});
+  auto ws = torch::empty({cuda::bn_act_workspace_floats(C)});
   cuda::BnActForward a;
   a.dtype = cuda::Dtype::BFloat16, a.x = x.data_ptr(), a.y = y.data_ptr(), a.rows = M, a.channels = C;
   a.weight = w.data_ptr<float>(), a.bias = bias.data_ptr<float>(), a.save_mean = mean.data_ptr<float>();
@@ -248,7 +248,7 @@ void check_stem(torch::ScalarType dtype, int64_t B, int64_t L, int Ci, int C) {
   auto f32 = torch::TensorOptions().dtype(torch::kFloat);
   auto out = torch::empty({B, L / 2, C}, torch::TensorOptions().dtype(dtype));
   auto mean = torch::empty({C}), invstd = torch::empty({C}), affine = torch::empty({2 * C});
-  auto ws = torch::full({cuda::stem_workspace_floats(B, L, Ci, C)}, NAN, f32);
+  auto ws = torch::full({cuda::stem_workspace_floats(Ci, C)}, NAN, f32);
   auto dx = torch::full({B, L, Ci}, NAN, f32), dw = torch::full({C, Ci, 3}, NAN, f32);
   auto dcb = torch::full({C}, NAN, f32), dgamma = torch::full({C}, NAN, f32), dbeta = torch::full({C}, NAN, f32);
   auto doutrows = dout.transpose(1, 2).contiguous();

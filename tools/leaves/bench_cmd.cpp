@@ -306,8 +306,21 @@ std::vector<NormCase> encoder_norms(int64_t width, int64_t length) {
 }
 
 struct NormOutputs {
-  std::vector<torch::Tensor> t;  // y, dx, dweight, dbias, running mean, running var, [dresidual]
+  std::vector<torch::Tensor> t;
+  std::vector<const char*> names;  // of each of t
 };
+
+// Milliseconds per call of `fn`: `warmup` calls, then `iters` timed ones, the
+// device synchronised around them.
+template <typename Fn>
+double ms_per_call(const torch::Device& device, int64_t warmup, int64_t iters, Fn fn) {
+  for (int64_t i = 0; i < warmup; ++i) fn();
+  compat::synchronize(device);
+  const auto t0 = Clock::now();
+  for (int64_t i = 0; i < iters; ++i) fn();
+  compat::synchronize(device);
+  return 1e3 * seconds_since(t0) / iters;
+}
 
 NormOutputs run_norm_once(nn::BatchNorm1d bn, const torch::Tensor& x, const torch::Tensor& res,
                           const torch::Tensor& g, const NormCase& k, double slope, bool fused) {
@@ -318,7 +331,8 @@ NormOutputs run_norm_once(nn::BatchNorm1d bn, const torch::Tensor& x, const torc
   NormOutputs o;
   o.t = {y.detach(), xi.grad(), bn->weight.grad(), bn->bias.grad(), bn->running_mean.clone(),
          bn->running_var.clone()};
-  if (k.residual) o.t.push_back(ri.grad());
+  o.names = {"y", "dx", "dweight", "dbias", "running_mean", "running_var"};
+  if (k.residual) o.t.push_back(ri.grad()), o.names.push_back("dresidual");
   return o;
 }
 
@@ -328,14 +342,13 @@ nn::BatchNorm1d copy_of(const nn::BatchNorm1d& bn) {
 
 // max |a - ref| / max |ref| over every output; the worst output's name.
 std::pair<double, std::string> norm_error(const NormOutputs& a, const NormOutputs& ref) {
-  static const char* names[] = {"y", "dx", "dweight", "dbias", "running_mean", "running_var", "dresidual"};
   double worst = 0;
-  std::string which = "y";
+  std::string which = ref.names.at(0);
   for (size_t i = 0; i < ref.t.size(); ++i) {
     auto r = ref.t[i].to(torch::kCPU, torch::kDouble);
     auto d = (a.t[i].to(torch::kCPU, torch::kDouble) - r).abs().max().item<double>();
     const double scale = std::max(r.abs().max().item<double>(), 1e-30);
-    if (!(d / scale <= worst)) worst = d / scale, which = names[i];  // NaN is the worst
+    if (!(d / scale <= worst)) worst = d / scale, which = ref.names.at(i);  // NaN is the worst
   }
   return {worst, which};
 }
@@ -385,6 +398,7 @@ StemResult run_stem(const NormArgs& a, const torch::Device& device, bool bf16, i
     NormOutputs o;
     o.t = {y.detach(), xi.grad(), c->weight.grad(), b->weight.grad(), b->bias.grad(), b->running_mean.clone(),
            b->running_var.clone()};
+    o.names = {"y", "dx", "dconv_weight", "dweight", "dbias", "running_mean", "running_var"};
     return o;
   };
   auto conv_copy = [](const torch::nn::Conv1d& c) {
@@ -398,30 +412,13 @@ StemResult run_stem(const NormArgs& a, const torch::Device& device, bool bf16, i
   if (!nn::stem_fusable(conv, *bn, x, a.slope)) throw std::runtime_error("bench norm: the fused stem does not apply");
   const auto fused = once(conv_copy(conv), copy_of(bn), x, true, bf16);
   const auto plain = once(conv_copy(conv), copy_of(bn), x, false, bf16);
-  static const char* names[] = {"y", "dx", "dconv_weight", "dweight", "dbias", "running_mean", "running_var"};
-  auto error = [&](const NormOutputs& o) {
-    double worst = 0;
-    std::string which = names[0];
-    for (size_t i = 0; i < ref.t.size(); ++i) {
-      auto r = ref.t[i].to(torch::kCPU, torch::kDouble);
-      const double d = (o.t[i].to(torch::kCPU, torch::kDouble) - r).abs().max().item<double>() /
-                       std::max(r.abs().max().item<double>(), 1e-30);
-      if (!(d <= worst)) worst = d, which = names[i];
-    }
-    return std::make_pair(worst, which);
-  };
   StemResult r;
-  std::tie(r.err_fused, r.worst_fused) = error(fused);
-  std::tie(r.err_torch, r.worst_torch) = error(plain);
+  std::tie(r.err_fused, r.worst_fused) = norm_error(fused, ref);
+  std::tie(r.err_torch, r.worst_torch) = norm_error(plain, ref);
   for (int f = 0; f < 2; ++f) {
     auto c = conv_copy(conv);
     auto b = copy_of(bn);
-    for (int64_t i = 0; i < warmup; ++i) once(c, b, x, f == 0, bf16);
-    compat::synchronize(device);
-    const auto t0 = Clock::now();
-    for (int64_t i = 0; i < iters; ++i) once(c, b, x, f == 0, bf16);
-    compat::synchronize(device);
-    (f == 0 ? r.fused_ms : r.torch_ms) = 1e3 * seconds_since(t0) / iters;
+    (f == 0 ? r.fused_ms : r.torch_ms) = ms_per_call(device, warmup, iters, [&] { once(c, b, x, f == 0, bf16); });
   }
   return r;
 }
@@ -485,12 +482,7 @@ int run_norm(const NormArgs& a) {
         }
         nn::batch_norm_act(b, xi, ri, k.activate, a.slope, f == 0).backward(g);
       };
-      for (int64_t i = 0; i < a.warmup; ++i) once();
-      compat::synchronize(device);
-      const auto t0 = Clock::now();
-      for (int64_t i = 0; i < a.iters; ++i) once();
-      compat::synchronize(device);
-      ms[f] = 1e3 * seconds_since(t0) / a.iters;
+      ms[f] = ms_per_call(device, a.warmup, a.iters, once);
     }
     fused_total += k.per_step * ms[0];
     torch_total += k.per_step * ms[1];

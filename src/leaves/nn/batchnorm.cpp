@@ -492,7 +492,7 @@ struct BatchNormActCudaFn : public torch::autograd::Function<BatchNormActCudaFn>
     // and this affine map: y is neither kept nor read again.
     const bool mask_from_x = activate && !has_res;
     auto affine = mask_from_x ? torch::empty({2 * C}, f32) : torch::Tensor();
-    auto ws = torch::empty({cuda::bn_act_workspace_floats(M, C, static_cast<int>(x.element_size()))}, f32);
+    auto ws = torch::empty({cuda::bn_act_workspace_floats(C)}, f32);
     cuda::BnActForward a;
     a.dtype = cuda_dtype(x);
     a.x = x.data_ptr();
@@ -531,7 +531,7 @@ struct BatchNormActCudaFn : public torch::autograd::Function<BatchNormActCudaFn>
     auto dres = res_grad ? (activate ? torch::empty_like(x) : dy.clone()) : torch::Tensor();
     const auto f32 = x.options().dtype(torch::kFloat);
     auto dweight = torch::empty({C}, f32), dbias = torch::empty({C}, f32);
-    auto ws = torch::empty({cuda::bn_act_workspace_floats(M, C, static_cast<int>(x.element_size()))}, f32);
+    auto ws = torch::empty({cuda::bn_act_workspace_floats(C)}, f32);
     cuda::BnActBackward b;
     b.dtype = cuda_dtype(x);
     b.x = x.data_ptr(), b.y = y.defined() ? y.data_ptr() : nullptr, b.dy = dy.data_ptr(), b.dx = dx.data_ptr();
@@ -563,7 +563,7 @@ struct StemCudaFn : public torch::autograd::Function<StemCudaFn> {
                                                   .dtype(bf16 ? torch::kBFloat16 : torch::kFloat)
                                                   .memory_format(at::MemoryFormat::ChannelsLast));
     auto mean = torch::empty({C}, f32), invstd = torch::empty({C}, f32), affine = torch::empty({2 * C}, f32);
-    auto ws = torch::empty({cuda::stem_workspace_floats(B, L, static_cast<int>(Ci), static_cast<int>(C))}, f32);
+    auto ws = torch::empty({cuda::stem_workspace_floats(static_cast<int>(Ci), static_cast<int>(C))}, f32);
     auto w = conv_weight.contiguous();
     cuda::StemArgs a;
     a.dtype = bf16 ? cuda::Dtype::BFloat16 : cuda::Dtype::Float;
@@ -601,7 +601,7 @@ struct StemCudaFn : public torch::autograd::Function<StemCudaFn> {
     auto dx = torch::empty_like(x);  // channels-last, as x
     auto dw = torch::empty_like(w), dcb = torch::empty({C}, f32);
     auto dweight = torch::empty({C}, f32), dbias = torch::empty({C}, f32);
-    auto ws = torch::empty({cuda::stem_workspace_floats(B, L, static_cast<int>(Ci), static_cast<int>(C))}, f32);
+    auto ws = torch::empty({cuda::stem_workspace_floats(static_cast<int>(Ci), static_cast<int>(C))}, f32);
     cuda::StemArgs a;
     a.dtype = bf16 ? cuda::Dtype::BFloat16 : cuda::Dtype::Float;
     a.x = x.data_ptr<float>(), a.batch = B, a.length = L;

@@ -753,8 +753,7 @@ int elem_size(Dtype d) { return d == Dtype::Float ? 4 : 2; }
 
 }  // namespace
 
-int64_t bn_act_workspace_floats(int64_t rows, int64_t channels, int elem_size) {
-  (void)rows, (void)elem_size;
+int64_t bn_act_workspace_floats(int64_t channels) {
   // Per-channel coefficients (3 C), then the partials ([3][G][C] forward,
   // [2][G][C] backward) for at most max_row_blocks() row-blocks.
   return 3 * channels + 3 * max_row_blocks() * channels;
@@ -854,8 +853,7 @@ bool stem_supported(int in_channels, int channels) {
   return stem_tile_floats(in_channels, channels) <= kMaxSharedFloats && kThreads * 9 + NW <= kMaxSharedFloats;
 }
 
-int64_t stem_workspace_floats(int64_t batch, int64_t length, int in_channels, int channels) {
-  (void)batch, (void)length;
+int64_t stem_workspace_floats(int in_channels, int channels) {
   const int64_t C = channels, NW = C * in_channels * 3;
   // Coefficients (3 C), the per-channel partials, the weights' partials.
   return 3 * C + 3 * max_row_blocks() * C + max_row_blocks() * (NW + C);

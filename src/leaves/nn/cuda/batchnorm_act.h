@@ -32,8 +32,9 @@ namespace leaves::nn::cuda {
 enum class Dtype : int { Float = 0, BFloat16 = 1, Half = 2 };
 
 /// fp32 values of workspace that `bn_act_forward` and `bn_act_backward` need
-/// for `rows` x `channels` activations of `elem_size` bytes, on the current device.
-int64_t bn_act_workspace_floats(int64_t rows, int64_t channels, int elem_size);
+/// for `channels` channels on the current device (any number of rows: the
+/// reductions' row-blocks are bounded by the device's multiprocessors).
+int64_t bn_act_workspace_floats(int64_t channels);
 
 struct BnActForward {
   Dtype dtype = Dtype::Float;
@@ -124,7 +125,8 @@ struct StemArgs {
 /// Whether the kernels take this stem (their shared memory holds the weights
 /// and a tile of positions).
 bool stem_supported(int in_channels, int channels);
-int64_t stem_workspace_floats(int64_t batch, int64_t length, int in_channels, int channels);
+/// Workspace of stem_forward and stem_backward, on the current device (any batch and length).
+int64_t stem_workspace_floats(int in_channels, int channels);
 const char* stem_forward(const StemArgs& a, cudaStream_t stream);
 const char* stem_backward(const StemArgs& a, cudaStream_t stream);
 
