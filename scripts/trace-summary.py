@@ -6,11 +6,44 @@ Prints, per thread and for the top operators, the total self time (the time in
 an operator minus the time in operators nested inside it on the same thread),
 divided by STEPS (default 1), in ms, and the number of calls. A Kineto trace of
 a CUDA run (`--profiler kineto`, the default on CUDA) also holds the GPU's
-kernels, copies and fills: they are summed apart, by name, as device time.
+kernels, copies and fills: they are summed apart, by name, as device time, and
+rolled up into kinds (convolution forward, data gradient, weight gradient,
+BatchNorm, leaves' fused kernels, elementwise, indexing, ...) by their names.
 """
 import collections
 import json
+import re
 import sys
+
+# Kinds of device work, by kernel name: the first pattern that matches (case
+# insensitive) names the kind. cuDNN's and CUTLASS's convolution kernels carry
+# fprop / dgrad / wgrad in their names; a convolution kernel without one is
+# "convolution, other".
+KINDS = [
+    ("memcpy / memset", r"^memcpy|^memset|\bmemcpy|\bmemset"),
+    ("leaves fused kernels", r"leaves::nn::cuda"),
+    ("Inductor-generated (Triton)", r"^triton_"),
+    ("convolution forward", r"fprop"),
+    ("convolution data gradient", r"dgrad"),
+    ("convolution weight gradient", r"wgrad"),
+    ("layout transforms", r"nchwtonhwc|nhwctonchw|transpose"),
+    ("convolution, other", r"xmma|cudnn|implicit_convolve|conv"),
+    ("BatchNorm (LibTorch)", r"batch_norm|batchnorm|welford"),
+    ("matrix products", r"gemm|cublas|cutlass|matmul"),
+    ("optimizer", r"multi_tensor_apply|adam|foreach"),
+    ("sort / scan", r"sort|radix|scan|cumsum"),
+    ("indexing (gather, scatter, index)", r"gather|scatter|index|embedding|take"),
+    ("pooling", r"pool"),
+    ("reductions", r"reduce|softmax|norm"),
+    ("elementwise", r"elementwise|vectorized|unrolled|triton"),
+]
+
+
+def kind(name):
+    for label, pattern in KINDS:
+        if re.search(pattern, name, re.IGNORECASE):
+            return label
+    return "other"
 
 path = sys.argv[1]
 steps = int(sys.argv[2]) if len(sys.argv) > 2 else 1
@@ -34,6 +67,15 @@ for e in events:
 if device_us:
     print(f"GPU: {sum(device_us.values()) / 1000 / steps:.2f} ms of kernels, copies and fills per step "
           f"({sum(device_calls.values()) / steps:.0f} per step)")
+    kinds_us, kinds_calls = collections.Counter(), collections.Counter()
+    for name, us in device_us.items():
+        kinds_us[kind(name)] += us
+        kinds_calls[kind(name)] += device_calls[name]
+    total_us = sum(device_us.values())
+    print("GPU time by kind:")
+    for label, us in kinds_us.most_common():
+        print(f"  {us / 1000 / steps:9.3f} ms  {100 * us / total_us:5.1f} %  {kinds_calls[label] / steps:7.1f} calls  {label}")
+    print("GPU time by kernel:")
     for name, us in device_us.most_common(top):
         print(f"  {us / 1000 / steps:9.3f} ms  {device_calls[name] / steps:7.1f} calls  {name}")
 for tid, evs in sorted(by_thread.items(), key=lambda kv: -sum(d for _, d, _ in kv[1])):
