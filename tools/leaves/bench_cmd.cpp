@@ -158,32 +158,51 @@ Timing time_rounds(const BenchArgs& a, const torch::Device& device, Fn fn) {
 void breakdown(const BenchArgs& a, train::Pretrainer& t, const torch::Tensor& x) {
   const auto device = t.device();
   auto both = torch::cat({x, x});
-  const double views_s = time_rounds(a, device, [&] {
-    auto v = t.generator->forward(both);
-    if (v.requires_grad()) v.sum().backward();
-  }).median;
   torch::Tensor fixed;
   {
     torch::NoGradGuard g;
     fixed = t.generator->forward(both);
   }
   const int64_t B = x.size(0);
-  const double encoder_s = time_rounds(a, device, [&] {
-    torch::Tensor z;
-    {
-      compat::AutocastGuard amp(device, t.mixed_precision());
-      z = t.head(t.encoder(fixed));
-    }
-    z = z.to(torch::kFloat);
-    loss::nt_xent(z.narrow(0, 0, B), z.narrow(0, B, B), a.config.tau).backward();
-  }).median;
-  const double step_s = time_rounds(a, device, [&] {
-    t.compute_gradients(x);
-    t.apply_gradients();
-  }).median;
+  const std::function<void()> passes[3] = {
+      [&] {  // the views, forward and backward into the generator's parameters
+        auto v = t.generator->forward(both);
+        if (v.requires_grad()) v.sum().backward();
+      },
+      [&] {  // the encoder and head on fixed views, NT-Xent, backward
+        torch::Tensor z;
+        {
+          compat::AutocastGuard amp(device, t.mixed_precision());
+          z = t.head(t.encoder(fixed));
+        }
+        z = z.to(torch::kFloat);
+        loss::nt_xent(z.narrow(0, 0, B), z.narrow(0, B, B), a.config.tau).backward();
+      },
+      [&] {  // the whole step
+        t.compute_gradients(x);
+        t.apply_gradients();
+      }};
+  double seconds[3];
+  for (int i = 0; i < 3; ++i) seconds[i] = time_rounds(a, device, passes[i]).median;
   std::printf("breakdown (eager, per step): views fwd+bwd %.5f s, encoder+head+NT-Xent fwd+bwd %.5f s, "
               "whole eager step %.5f s\n",
-              views_s, encoder_s, step_s);
+              seconds[0], seconds[1], seconds[2]);
+  // Each pass once more, counting the operators that do work: on a GPU about
+  // the kernels it launches (and that a CUDA graph of the step replays).
+  long long ops[3], syncs = 0;
+  {
+    compat::OpCounter counter;
+    for (int i = 0; i < 3; ++i) {
+      counter.reset();
+      passes[i]();
+      compat::synchronize(device);
+      ops[i] = static_cast<long long>(counter.count());
+    }
+    syncs = static_cast<long long>(counter.syncs());
+  }
+  std::printf("breakdown (operators that do work, per pass): views fwd+bwd %lld, encoder+head+NT-Xent fwd+bwd "
+              "%lld, whole step %lld (host syncs in it: %lld)\n",
+              ops[0], ops[1], ops[2], syncs);
 }
 
 int run_bench(const BenchArgs& a) {
