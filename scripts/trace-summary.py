@@ -21,7 +21,7 @@ import sys
 # "convolution, other".
 KINDS = [
     ("memcpy / memset", r"^memcpy|^memset|\bmemcpy|\bmemset"),
-    ("leaves fused kernels", r"leaves::nn::cuda"),
+    ("leaves' own kernels", r"leaves::"),
     ("Inductor-generated (Triton)", r"^triton_"),
     ("convolution forward", r"fprop"),
     ("convolution data gradient", r"dgrad"),

@@ -3,7 +3,6 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/record_function.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -127,8 +126,12 @@ std::atomic<bool> counting{false};
 std::mutex counts_mutex;
 std::map<std::string, int64_t> counts;
 int64_t sync_count = 0;
-// Per thread: for each operator being run, whether another ran inside it.
-thread_local std::vector<char> open_ops;
+// Per thread, for each operator being run: whether it may work itself, and
+// whether a working operator ran inside it.
+struct OpenOp {
+  bool works = false, wraps = false;
+};
+thread_local std::vector<OpenOp> open_ops;
 
 bool does_no_work(const char* name) {
   // Views, allocations and metadata; `to`, `contiguous`, `reshape`, `clone`...
@@ -154,21 +157,44 @@ bool may_work(const char* name) {
   return name != nullptr && std::strncmp(name, "aten::", 6) == 0 && !does_no_work(name);
 }
 
+// Whether an operator only converts a number the caller wrote (`1 + x` wraps
+// the 1 into a CPU tensor that is converted to x's type): its tensor inputs
+// are such wrapped numbers and CPU scalars. On a GPU that number is a kernel
+// argument, no kernel of its own.
+bool converts_a_number(const at::RecordFunction& fn) {
+  bool wrapped = false;
+  for (const auto& v : fn.inputs()) {
+    if (!v.isTensor()) continue;
+    const auto& t = v.toTensor();
+    if (!t.defined()) continue;
+    if (t.unsafeGetTensorImpl()->is_wrapped_number()) {
+      wrapped = true;
+    } else if (t.dim() != 0 || !t.is_cpu()) {
+      return false;
+    }
+  }
+  return wrapped;
+}
+
 std::unique_ptr<at::ObserverContext> op_start(const at::RecordFunction& fn) {
+  OpenOp op;
+  op.works = may_work(fn.name()) && !converts_a_number(fn);
   // Every operator still open around a working one is a wrapper of it
   // (`matmul` around `mm`, `to` around `copy_`): only the innermost counts.
   // An allocation inside an operator does not make it a wrapper.
-  if (may_work(fn.name())) std::fill(open_ops.begin(), open_ops.end(), 1);
-  open_ops.push_back(0);
+  if (op.works) {
+    for (auto& o : open_ops) o.wraps = true;
+  }
+  open_ops.push_back(op);
   return nullptr;
 }
 
 void op_end(const at::RecordFunction& fn, at::ObserverContext*) {
   if (open_ops.empty()) return;  // began before the counter
-  const bool wraps_work = open_ops.back() != 0;
+  const OpenOp op = open_ops.back();
   open_ops.pop_back();
+  if (!op.works || op.wraps || !counting.load(std::memory_order_relaxed)) return;
   const char* name = fn.name();
-  if (wraps_work || !counting.load(std::memory_order_relaxed) || !may_work(name)) return;
   std::lock_guard<std::mutex> lock(counts_mutex);
   if (std::strcmp(name, "aten::_local_scalar_dense") == 0) {
     ++sync_count;
@@ -185,7 +211,7 @@ OpCounter::OpCounter() {
   }
   reset();
   handle_ = at::addGlobalCallback(
-      at::RecordFunctionCallback(op_start, op_end).scopes({at::RecordScope::FUNCTION}));
+      at::RecordFunctionCallback(op_start, op_end).needsInputs(true).scopes({at::RecordScope::FUNCTION}));
 }
 
 OpCounter::~OpCounter() {

@@ -69,7 +69,8 @@ void set_cudnn_benchmark(bool on);
 
 /// Counts, while alive, ATen's operators that do work, on every thread: an
 /// operator counts unless it only makes a view, allocates or reads metadata
-/// (`view`, `slice`, `expand`, `empty`...) or another working operator ran
+/// (`view`, `slice`, `expand`, `empty`...), only converts a number written in
+/// the code (`1 + x`: a kernel argument on a GPU), or another working operator ran
 /// inside it (then it wraps that one: `matmul` around `mm`, `to` around
 /// `copy_`; the inner one counts). On a GPU each counted operator is about one
 /// kernel launch, so the count of an eager pass approximates how many kernels

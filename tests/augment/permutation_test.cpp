@@ -1,5 +1,8 @@
 #include "leaves/augment/permutation.h"
 
+#include <cmath>
+#include <vector>
+
 #include "testing.h"
 
 using namespace leaves::augment;
@@ -65,6 +68,104 @@ TEST(PermutationIndex, EqualsTheSortingDefinitionExactly) {
       EXPECT_TRUE(torch::equal(permutation_index(counts, keys, L), permutation_index_by_sorting(counts, keys, L)))
           << "L " << L << " K " << K;
     }
+  }
+}
+
+TEST(PermutationIndex, LoopsEqualLibTorchOperatorsExactly) {
+  // The CPU loops (permutation_rows.h, also what the CUDA kernel runs) against
+  // the operator version, fp32 and fp64 keys, empty segments (n > L) included.
+  torch::manual_seed(22);
+  for (auto dtype : {torch::kFloat, torch::kDouble}) {
+    for (int64_t L : {1, 3, 8, 255, 256, 257, 3000}) {
+      for (int64_t K : {1, 2, 5, 16}) {
+        const int64_t B = 19;
+        auto counts = torch::randint(1, K + 1, {B}, torch::kLong);
+        auto keys = torch::rand({B, K}, dtype);
+        EXPECT_TRUE(torch::equal(permutation_index(counts, keys, L), permutation_index_reference(counts, keys, L)))
+            << "L " << L << " K " << K;
+      }
+    }
+  }
+}
+
+TEST(PermutationIndex, BadCountsAndShapesThrow) {
+  auto keys = torch::rand({2, 5});
+  EXPECT_THROW(permutation_index(torch::tensor({int64_t{1}, int64_t{6}}), keys, 10), std::invalid_argument);
+  EXPECT_THROW(permutation_index(torch::tensor({int64_t{0}, int64_t{1}}), keys, 10), std::invalid_argument);
+  EXPECT_THROW(permutation_index(torch::tensor({1, 2}, torch::kInt), keys, 10), std::invalid_argument);  // int32
+  EXPECT_THROW(permutation_index(torch::ones({3}, torch::kLong), keys, 10), std::invalid_argument);
+  EXPECT_THROW(permutation_index(torch::ones({2}, torch::kLong), keys, 0), std::invalid_argument);
+  EXPECT_THROW(relaxed_permutation_products(torch::zeros({2, 1, 9}), torch::zeros({2, 1, 10}), keys),
+               std::invalid_argument);
+}
+
+namespace {
+// <grad, P_n(x)> for every n by LibTorch's operators, in float64.
+torch::Tensor products_by_operators(const torch::Tensor& grad, const torch::Tensor& x, const torch::Tensor& keys) {
+  const int64_t B = x.size(0), K = keys.size(1);
+  std::vector<torch::Tensor> cols;
+  for (int64_t n = 1; n <= K; ++n) {
+    auto idx = permutation_index_reference(torch::full({B}, n, torch::kLong), keys, x.size(2));
+    cols.push_back((grad.to(torch::kDouble) * apply_permutation(x.to(torch::kDouble), idx)).sum({1, 2}));
+  }
+  return torch::stack(cols, 1);
+}
+}  // namespace
+
+TEST(PermutationIndex, RelaxedProductsEqualTheOperatorsSums) {
+  torch::manual_seed(23);
+  for (auto dtype : {torch::kFloat, torch::kDouble}) {
+    for (int64_t C : {1, 3}) {
+      for (int64_t L : {2, 97, 1000}) {
+        auto x = torch::randn({7, C, L}, dtype), g = torch::randn({7, C, L}, dtype);
+        auto keys = torch::rand({7, 5}, dtype);
+        auto got = relaxed_permutation_products(g, x, keys);
+        ASSERT_EQ(got.scalar_type(), dtype);
+        auto want = products_by_operators(g, x, keys);
+        const double tol = dtype == torch::kDouble ? 1e-12 : 1e-5;
+        EXPECT_LT((got.to(torch::kDouble) - want).abs().max().item<double>(),
+                  tol * std::max(1.0, want.abs().max().item<double>()))
+            << "C " << C << " L " << L;
+      }
+    }
+  }
+}
+
+TEST(Permutation, RelaxedGradientEqualsTheSurrogateOfAllKPermutations) {
+  // The definition the estimator implements: a zero-valued surrogate
+  // sum_n (y_n - stop(y_n)) P_n(x) added to the view; its gradient w.r.t. the
+  // raw parameter must equal the backward-only products', with and without an
+  // input that needs a gradient, in float64.
+  for (bool input_grad : {false, true}) {
+    torch::manual_seed(24);
+    Permutation p(PermutationOptions().max_segments(5));
+    p->to(torch::kDouble);
+    auto x = torch::randn({9, 2, 61}, torch::kDouble).requires_grad_(input_grad);
+    auto noise = p->sample_noise(x);
+    auto w = torch::randn({9, 2, 61}, torch::kDouble);
+    auto y = p->transform(x, noise);
+    (y * w).sum().backward();
+    const double ours = p->raw.grad().item<double>();
+    torch::Tensor ours_dx = input_grad ? x.grad().clone() : torch::Tensor();
+    p->raw.mutable_grad() = torch::Tensor();
+    if (input_grad) x.mutable_grad() = torch::Tensor();
+
+    const int64_t B = 9, K = 5, L = 61;
+    auto view = apply_permutation(x, permutation_index(p->counts(noise), noise.keys, L));
+    auto k = p->max_segments();
+    auto logits = torch::log_sigmoid((k + 0.5 - torch::arange(1, K + 1, torch::kDouble)) / 0.5);
+    auto u = noise.count_u.clamp(1e-12, 1 - 1e-7);
+    auto yw = torch::softmax(logits - torch::log(-torch::log(u)), 1);
+    auto dyw = (yw - yw.detach()).transpose(0, 1);
+    auto surrogate = torch::zeros_like(view);
+    for (int64_t n = 1; n <= K; ++n) {
+      auto idx = permutation_index_reference(torch::full({B}, n, torch::kLong), noise.keys, L);
+      surrogate = surrogate + dyw[n - 1].view({B, 1, 1}) * apply_permutation(x.detach(), idx);
+    }
+    ((view + surrogate) * w).sum().backward();
+    EXPECT_NEAR(ours, p->raw.grad().item<double>(), 1e-10 * std::max(1.0, std::abs(ours))) << input_grad;
+    EXPECT_NE(ours, 0.0);
+    if (input_grad) EXPECT_TRUE(torch::equal(ours_dx, x.grad()));
   }
 }
 

@@ -12,6 +12,8 @@
 #include "nn/cuda_emulation.h"
 // The kernels themselves, compiled here as host code.
 #include "leaves/nn/cuda/batchnorm_act.cu"
+#include "leaves/augment/cuda/permutation.cu"
+#include "leaves/augment/permutation.h"
 
 namespace {
 
@@ -311,6 +313,76 @@ TEST(CudaKernelsEmulated, RejectsWhatItCannotCompute) {
   int dres = 0;
   b.affine = affine, b.dresidual = &dres;
   EXPECT_NE(cuda::bn_act_backward(b, nullptr), nullptr);  // a residual needs y
+}
+
+// The segment permutation's kernels (augment/cuda/permutation.cu) against the
+// library's CPU loops: the index exactly, the relaxed estimator's products to
+// rounding (both sum in double, in different orders).
+namespace perm = leaves::augment;
+
+TEST(CudaKernelsEmulated, PermutationIndexEqualsTheCpuLoops) {
+  torch::manual_seed(31);
+  const int before = cuda::emulation::launches;
+  for (auto dtype : {torch::kFloat, torch::kDouble}) {
+    for (int64_t L : {1, 5, 256, 600}) {  // fewer and more positions than a block's threads
+      for (int64_t K : {1, 3, 7}) {
+        const int64_t B = 6;
+        auto counts = torch::randint(1, K + 1, {B}, torch::kLong);
+        auto keys = torch::rand({B, K}, dtype);
+        auto out = torch::full({B, L}, -1, torch::kLong);
+        ASSERT_EQ(perm::cuda::permutation_index(counts.data_ptr<int64_t>(), keys.data_ptr(),
+                                                dtype == torch::kDouble ? perm::cuda::Real::Double
+                                                                        : perm::cuda::Real::Float,
+                                                B, K, L, out.data_ptr<int64_t>(), nullptr),
+                  nullptr);
+        EXPECT_TRUE(torch::equal(out, perm::permutation_index(counts, keys, L))) << "L " << L << " K " << K;
+      }
+    }
+  }
+  EXPECT_EQ(cuda::emulation::launches - before, 2 * 4 * 3);
+  // Counts outside [1, K] are clamped (no host check on a GPU).
+  auto keys = torch::rand({2, 4});
+  auto out = torch::empty({2, 50}, torch::kLong);
+  auto counts = torch::tensor({int64_t{0}, int64_t{9}});
+  ASSERT_EQ(perm::cuda::permutation_index(counts.data_ptr<int64_t>(), keys.data_ptr(), perm::cuda::Real::Float, 2, 4,
+                                          50, out.data_ptr<int64_t>(), nullptr),
+            nullptr);
+  EXPECT_TRUE(torch::equal(out, perm::permutation_index(torch::tensor({int64_t{1}, int64_t{4}}), keys, 50)));
+}
+
+TEST(CudaKernelsEmulated, RelaxedPermutationProductsEqualTheCpuLoops) {
+  torch::manual_seed(32);
+  for (auto dtype : {torch::kFloat, torch::kDouble}) {
+    for (int64_t C : {1, 3}) {
+      for (int64_t L : {7, 300}) {
+        const int64_t B = 4, K = 5;
+        auto x = torch::randn({B, C, L}, dtype), g = torch::randn({B, C, L}, dtype);
+        auto keys = torch::rand({B, K}, dtype);
+        auto out = torch::full({B, K}, 1e30, dtype);
+        ASSERT_EQ(perm::cuda::relaxed_permutation_products(
+                      g.data_ptr(), x.data_ptr(), keys.data_ptr(),
+                      dtype == torch::kDouble ? perm::cuda::Real::Double : perm::cuda::Real::Float, B, C, L, K,
+                      out.data_ptr(), nullptr),
+                  nullptr);
+        auto want = perm::relaxed_permutation_products(g, x, keys).to(torch::kDouble);
+        const double tol = dtype == torch::kDouble ? 1e-12 : 1e-6;
+        EXPECT_LT((out.to(torch::kDouble) - want).abs().max().item<double>(),
+                  tol * std::max(1.0, want.abs().max().item<double>()))
+            << "C " << C << " L " << L;
+      }
+    }
+  }
+}
+
+TEST(CudaKernelsEmulated, PermutationKernelsRejectWhatTheyCannotCompute) {
+  int64_t counts[1] = {1}, out[4];
+  float keys[1] = {0.5f};
+  EXPECT_NE(perm::cuda::permutation_index(counts, keys, perm::cuda::Real::Float, 0, 1, 4, out, nullptr), nullptr);
+  EXPECT_NE(perm::cuda::permutation_index(counts, keys, perm::cuda::Real::Float, 1, 0, 4, out, nullptr), nullptr);
+  EXPECT_NE(perm::cuda::permutation_index(counts, keys, perm::cuda::Real::Float, 1, 70000, 4, out, nullptr), nullptr);
+  EXPECT_NE(perm::cuda::relaxed_permutation_products(keys, keys, keys, perm::cuda::Real::Float, 1, 0, 4, 1, out,
+                                                     nullptr),
+            nullptr);
 }
 
 }  // namespace

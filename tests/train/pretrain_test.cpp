@@ -11,6 +11,7 @@
 #include <iostream>
 #include <thread>
 
+#include "leaves/compat.h"
 #include "leaves/data/spec.h"
 #include "leaves/eval/linear_probe.h"
 #include "leaves/train/run_dir.h"
@@ -63,6 +64,53 @@ TEST(Pretrainer, OneAdversarialStepLowersTheLossForTheEncoderAndRaisesItForTheGe
     EXPECT_GT(eval(gen_moved), l0) << "seed " << seed << ": the generator must ascend L";
     // The head is trained: its weights moved.
     EXPECT_FALSE(torch::equal(stepped.head->parameters()[0], base.head->parameters()[0]));
+  }
+}
+
+TEST(OpCounter, CountsWorkNotViewsWrappersOrNumbers) {
+  auto a = torch::randn({4, 5}), b = torch::randn({5, 3});
+  compat::OpCounter counter;
+  auto v = a.view({5, 4}).narrow(0, 1, 2).unsqueeze(0).expand({3, 2, 4});  // views only
+  auto same = a.to(torch::kFloat).contiguous();                              // copies nothing
+  EXPECT_EQ(counter.count(), 0);
+  auto m = torch::matmul(a, b);  // matmul wraps mm: one
+  EXPECT_EQ(counter.count(), 1);
+  auto s = 1 + a * 2.0;  // two kernels; the numbers are converted, not launched
+  EXPECT_EQ(counter.count(), 3);
+  auto d = a.to(torch::kDouble);  // a real copy
+  auto z = torch::zeros({3});     // an allocation and a fill
+  const auto names = counter.by_name();
+  EXPECT_EQ(counter.count(), 5);
+  EXPECT_EQ(names.at("aten::mm"), 1);
+  EXPECT_EQ(names.at("aten::copy_"), 1);
+  EXPECT_EQ(counter.syncs(), 0);
+  (void)a.sum().item<float>();  // a host synchronisation, counted apart
+  EXPECT_EQ(counter.syncs(), 1);
+  counter.reset();
+  EXPECT_EQ(counter.count(), 0);
+  EXPECT_THROW(compat::OpCounter second, std::logic_error);
+  (void)v, (void)same, (void)m, (void)s, (void)d, (void)z;
+}
+
+TEST(Pretrainer, AStepNeverWaitsForTheDevice) {
+  // No `.item()` (or other read of a value on the host) inside the training
+  // step: on a GPU that would stall the queue every step (and forbid a CUDA
+  // graph). The CPU step runs the same code.
+  auto c = tiny();
+  c.width = 8;
+  auto batch = data::load_splits(data::parse_data_spec(c.data)).train.x.narrow(0, 0, 16);
+  for (const char* method : {"leaves", "simclr", "viewmaker"}) {
+    auto cm = tiny(method);
+    cm.width = 8;
+    torch::manual_seed(3);
+    Pretrainer t(cm, 1);
+    t.compute_gradients(batch);  // warm-up: caches, lazily made state
+    t.apply_gradients();
+    compat::OpCounter counter;
+    t.compute_gradients(batch);
+    t.apply_gradients();
+    EXPECT_EQ(counter.syncs(), 0) << method;
+    EXPECT_GT(counter.count(), 50) << method;  // the counter saw the step
   }
 }
 

@@ -1,10 +1,40 @@
 #include "leaves/augment/permutation.h"
 
+#include <ATen/Parallel.h>
+
+#include <sstream>
+#include <vector>
+
 #include "leaves/augment/common.h"
+#include "leaves/augment/permutation_rows.h"
+
+#ifdef LEAVES_WITH_CUDA_KERNELS
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "leaves/augment/cuda/permutation.h"
+#endif
 
 namespace leaves::augment {
 
-torch::Tensor permutation_index(const torch::Tensor& counts, const torch::Tensor& keys, int64_t L) {
+namespace {
+
+void check_index_args(const torch::Tensor& counts, const torch::Tensor& keys, int64_t L) {
+  if (counts.dim() != 1 || counts.scalar_type() != torch::kLong || keys.dim() != 2 ||
+      keys.size(0) != counts.size(0) || keys.size(1) < 1 || !keys.is_floating_point() || L < 1 ||
+      counts.device() != keys.device()) {
+    std::ostringstream s;
+    s << "permutation_index: expected int64 counts [B], floating keys [B, K >= 1] on one device and a length >= 1, "
+         "got counts "
+      << counts.sizes() << " " << counts.dtype() << ", keys " << keys.sizes() << " " << keys.dtype() << ", length "
+      << L;
+    throw std::invalid_argument(s.str());
+  }
+}
+
+// The index by LibTorch's operators (any device): the reference of the tests,
+// and what a GPU without leaves' kernels runs.
+torch::Tensor permutation_index_ops(const torch::Tensor& counts, const torch::Tensor& keys, int64_t L) {
   // Sort-free: segments are laid out in key order, so output position j lies in
   // the segment of rank r with cum[r] <= j < cum[r + 1] (cum: the lengths of the
   // segments of lower rank) and reads source start[seg_r] + j - cum[r]. One
@@ -25,6 +55,170 @@ torch::Tensor permutation_index(const torch::Tensor& counts, const torch::Tensor
   auto seg = order.gather(1, rank);
   auto before = (end - len.gather(1, order)).gather(1, rank);        // positions of lower ranks
   return start.gather(1, seg) + j - before;
+}
+
+// Sources of row b's L positions with n segments (permutation_rows.h).
+template <typename T>
+void source_row(int64_t n, const T* keys, int64_t L, std::vector<int>& order, std::vector<int64_t>& src,
+                std::vector<int64_t>& end, int64_t* out) {
+  rows::segment_layout(n, keys, L, order.data(), src.data(), end.data());
+  for (int64_t j = 0; j < L; ++j) out[j] = rows::source_of(j, n, src.data(), end.data());
+}
+
+torch::Tensor permutation_index_cpu(const torch::Tensor& counts, const torch::Tensor& keys, int64_t L) {
+  const int64_t B = counts.size(0), K = keys.size(1);
+  auto c = counts.contiguous();
+  auto k = keys.contiguous();
+  const int64_t* cp = c.data_ptr<int64_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    if (cp[b] < 1 || cp[b] > K) {
+      throw std::invalid_argument("permutation_index: segment count " + std::to_string(cp[b]) + " of row " +
+                                  std::to_string(b) + " is outside [1, " + std::to_string(K) + "]");
+    }
+  }
+  auto out = torch::empty({B, L}, c.options());
+  int64_t* op = out.data_ptr<int64_t>();
+  AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "permutation_index", [&] {
+    const scalar_t* kp = k.data_ptr<scalar_t>();
+    at::parallel_for(0, B, std::max<int64_t>(1, 4096 / L), [&](int64_t b0, int64_t b1) {
+      std::vector<int> order(K);
+      std::vector<int64_t> src(K), end(K);
+      for (int64_t b = b0; b < b1; ++b) source_row(cp[b], kp + b * K, L, order, src, end, op + b * L);
+    });
+  });
+  return out;
+}
+
+// out[b, n - 1] = <grad[b], P_n(x)[b]> for n = 1..K, summed in double.
+torch::Tensor relaxed_products_cpu(const torch::Tensor& grad, const torch::Tensor& x, const torch::Tensor& keys) {
+  const int64_t B = x.size(0), C = x.size(1), L = x.size(2), K = keys.size(1);
+  auto g = grad.contiguous();
+  auto v = x.contiguous();
+  auto k = keys.contiguous();
+  auto out = torch::empty({B, K}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "relaxed_permutation_products", [&] {
+    const scalar_t *gp = g.data_ptr<scalar_t>(), *vp = v.data_ptr<scalar_t>(), *kp = k.data_ptr<scalar_t>();
+    scalar_t* op = out.data_ptr<scalar_t>();
+    at::parallel_for(0, B * K, std::max<int64_t>(1, 16384 / (C * L)), [&](int64_t i0, int64_t i1) {
+      std::vector<int> order(K);
+      std::vector<int64_t> src(K), end(K), idx(L);
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t b = i / K, n = i % K + 1;
+        source_row(n, kp + b * K, L, order, src, end, idx.data());
+        double acc = 0;
+        for (int64_t c = 0; c < C; ++c) {
+          const scalar_t* gr = gp + (b * C + c) * L;
+          const scalar_t* vr = vp + (b * C + c) * L;
+          for (int64_t j = 0; j < L; ++j) acc += static_cast<double>(gr[j]) * static_cast<double>(vr[idx[j]]);
+        }
+        op[i] = static_cast<scalar_t>(acc);
+      }
+    });
+  });
+  return out;
+}
+
+#ifdef LEAVES_WITH_CUDA_KERNELS
+bool kernels_take(const torch::Tensor& t) {
+  return t.is_cuda() && (t.scalar_type() == torch::kFloat || t.scalar_type() == torch::kDouble);
+}
+cuda::Real real_of(const torch::Tensor& t) {
+  return t.scalar_type() == torch::kDouble ? cuda::Real::Double : cuda::Real::Float;
+}
+void check_cuda(const char* error, const char* what) {
+  if (error != nullptr) throw std::runtime_error(std::string("permutation CUDA kernel (") + what + "): " + error);
+}
+#endif
+
+// The relaxed estimator's products on any device: leaves' kernel on CUDA, the
+// loops on the CPU, else LibTorch's operators (K indices, gathers and sums).
+torch::Tensor relaxed_products(const torch::Tensor& grad, const torch::Tensor& x, const torch::Tensor& keys) {
+  if (x.is_cpu()) return relaxed_products_cpu(grad, x, keys);
+#ifdef LEAVES_WITH_CUDA_KERNELS
+  if (kernels_take(x) && keys.scalar_type() == x.scalar_type()) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    auto g = grad.contiguous();
+    auto v = x.contiguous();
+    auto k = keys.contiguous();
+    auto out = torch::empty({x.size(0), keys.size(1)}, x.options());
+    check_cuda(cuda::relaxed_permutation_products(g.data_ptr(), v.data_ptr(), k.data_ptr(), real_of(v), v.size(0),
+                                                  v.size(1), v.size(2), k.size(1), out.data_ptr(),
+                                                  c10::cuda::getCurrentCUDAStream(x.device().index()).stream()),
+               "products");
+    return out;
+  }
+#endif
+  const int64_t B = x.size(0), K = keys.size(1);
+  std::vector<torch::Tensor> columns;
+  for (int64_t n = 1; n <= K; ++n) {
+    auto idx = permutation_index_ops(torch::full({B}, n, keys.options().dtype(torch::kLong)), keys, x.size(2));
+    columns.push_back((grad * apply_permutation(x, idx)).sum({1, 2}));
+  }
+  return torch::stack(columns, 1);
+}
+
+// The relaxed estimator's straight-through step (permutation.h): the value is
+// the view of the drawn count; the gradient reaching the relaxed weights y is
+// d loss / d y_n = <grad, P_n(x)>, computed in the backward only (the forward
+// pays nothing for the K other permutations); the view's own gradient passes
+// through unchanged.
+struct RelaxedPermutationFn : public torch::autograd::Function<RelaxedPermutationFn> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& view, const torch::Tensor& y,
+                               const torch::Tensor& x, const torch::Tensor& keys) {
+    ctx->save_for_backward({x, keys});
+    ctx->saved_data["y_dtype"] = static_cast<int64_t>(y.scalar_type());
+    return view;
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& grad = grads[0];
+    torch::Tensor dy;
+    if (grad.defined()) {
+      dy = relaxed_products(grad.to(saved[0].scalar_type()), saved[0], saved[1])
+               .to(static_cast<torch::ScalarType>(ctx->saved_data["y_dtype"].toInt()));
+    }
+    return {grad, dy, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor permutation_index(const torch::Tensor& counts, const torch::Tensor& keys, int64_t L) {
+  check_index_args(counts, keys, L);
+  if (keys.is_cpu()) return permutation_index_cpu(counts, keys, L);
+#ifdef LEAVES_WITH_CUDA_KERNELS
+  if (kernels_take(keys)) {
+    const c10::cuda::CUDAGuard guard(keys.device());
+    auto c = counts.contiguous();
+    auto k = keys.contiguous();
+    auto out = torch::empty({c.size(0), L}, c.options());
+    check_cuda(cuda::permutation_index(c.data_ptr<int64_t>(), k.data_ptr(), real_of(k), c.size(0), k.size(1), L,
+                                       out.data_ptr<int64_t>(),
+                                       c10::cuda::getCurrentCUDAStream(keys.device().index()).stream()),
+               "index");
+    return out;
+  }
+#endif
+  return permutation_index_ops(counts, keys, L);
+}
+
+torch::Tensor relaxed_permutation_products(const torch::Tensor& grad, const torch::Tensor& x,
+                                           const torch::Tensor& keys) {
+  check_series(x, "relaxed_permutation_products");
+  if (grad.sizes() != x.sizes() || keys.dim() != 2 || keys.size(0) != x.size(0) || keys.size(1) < 1 ||
+      grad.device() != x.device() || keys.device() != x.device()) {
+    std::ostringstream s;
+    s << "relaxed_permutation_products: expected grad and x [B, C, L] and keys [B, K] on one device, got grad "
+      << grad.sizes() << ", x " << x.sizes() << ", keys " << keys.sizes();
+    throw std::invalid_argument(s.str());
+  }
+  return relaxed_products(grad.to(x.scalar_type()), x, keys.to(x.scalar_type()));
+}
+
+torch::Tensor permutation_index_reference(const torch::Tensor& counts, const torch::Tensor& keys, int64_t L) {
+  check_index_args(counts, keys, L);
+  return permutation_index_ops(counts, keys, L);
 }
 
 torch::Tensor apply_permutation(const torch::Tensor& x, const torch::Tensor& index) {
@@ -115,19 +309,10 @@ torch::Tensor PermutationImpl::transform(const torch::Tensor& x, const Permutati
     auto soft = (1 + (k - 1) * noise.count_u.select(1, 0)).view({B, 1, 1});
     return view + (soft - soft.detach()) * view.detach();
   }
-  // Relaxed: a zero-valued surrogate whose gradient w.r.t. k is
-  // sum_n dy_n/dk <grad, P_n(x)>; the value stays exactly P_{n*}(x).
+  // Relaxed: the value stays exactly P_{n*}(x); the gradient w.r.t. k is
+  // sum_n dy_n/dk <grad, P_n(x)>, the K products computed in the backward.
   auto y = torch::softmax((count_logits(k, K, options.window()) + gumbel(noise.count_u)) / options.temperature(), 1);
-  auto dy = (y - y.detach()).transpose(0, 1);  // [K, B], zero-valued
-  auto surrogate = torch::zeros_like(view);
-  {
-    auto xd = x.detach();
-    for (int64_t c = 1; c <= K; ++c) {
-      auto idx = permutation_index(torch::full({B}, c, n.options()), noise.keys, L);
-      surrogate = surrogate + dy[c - 1].view({B, 1, 1}) * apply_permutation(xd, idx);
-    }
-  }
-  return view + surrogate;
+  return RelaxedPermutationFn::apply(view, y, x.detach(), noise.keys.to(x.scalar_type()));
 }
 
 }  // namespace leaves::augment

@@ -21,7 +21,9 @@
 //    (straight-through): the view is treated as sum_n y_n P_n(x) with
 //    y = softmax((l + g) / tau), so dL/dk = sum_n dy_n/dk <dL/dview, P_n(x)>:
 //    a first-order estimate of how the loss would change if more or fewer
-//    segments were drawn. Costs K index computations per call.
+//    segments were drawn. The forward costs nothing more; the backward
+//    computes the K products <dL/dview, P_n(x)> (one kernel on CUDA, loops on
+//    the CPU: relaxed_permutation_products), never the K permuted signals.
 //  * StraightThrough: as in the reference code's spirit, n = round(1 + (k - 1) u),
 //    u ~ U(0, 1); the gradient passes through the rounding as if the view
 //    scaled with the unrounded n_soft: dL/dk = u <dL/dview, view>. Cheaper,
@@ -39,7 +41,21 @@ namespace leaves::augment {
 /// Source index `[B, L]` (int64) of a segment permutation: `out[b, :, j] =
 /// x[b, :, idx[b, j]]`. `counts` `[B]` int64 in [1, K] segments per sample,
 /// `keys` `[B, K]` random keys ordering the segments (only the first n used).
+/// On the CPU, loops over rows (permutation_rows.h; a count outside [1, K]
+/// throws std::invalid_argument); on CUDA one kernel where leaves' kernels are
+/// built (fp32 / fp64 keys; counts clamped into [1, K], no host
+/// synchronisation), else LibTorch's operators.
 torch::Tensor permutation_index(const torch::Tensor& counts, const torch::Tensor& keys, int64_t length);
+
+/// The same index by LibTorch's operators only (one search among the K
+/// segment bounds per position): the reference of the tests.
+torch::Tensor permutation_index_reference(const torch::Tensor& counts, const torch::Tensor& keys, int64_t length);
+
+/// The relaxed estimator's products `[B, K]`: out[b, n - 1] = sum over c, j of
+/// grad[b, c, j] x[b, c, P_n(b, j)], P_n the index with n segments ordered by
+/// keys[b, :] (in x's dtype; summed in double).
+torch::Tensor relaxed_permutation_products(const torch::Tensor& grad, const torch::Tensor& x,
+                                           const torch::Tensor& keys);
 
 /// Applies a source index `[B, L]` to `x` `[B, C, L]` (one gather).
 torch::Tensor apply_permutation(const torch::Tensor& x, const torch::Tensor& index);
