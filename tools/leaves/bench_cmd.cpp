@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "leaves/augment/permutation.h"
 #include "leaves/compat.h"
 #include "leaves/loss/nt_xent.h"
 #include "leaves/nn/batchnorm.h"
@@ -442,6 +443,45 @@ StemResult run_stem(const NormArgs& a, const torch::Device& device, bool bf16, i
   return r;
 }
 
+// The segment permutation's index and the relaxed estimator's products as the
+// library runs them on `device` (leaves' kernels on CUDA, loops on the CPU)
+// against LibTorch's operators (permutation_index_reference, K gathers and
+// sums), at B rows of C x L and K = 5 segments: equal index, products within
+// rounding; time of each. Returns whether it is ok.
+bool check_permutation(const torch::Device& device, int64_t B, int64_t C, int64_t L, int64_t warmup, int64_t iters) {
+  const int64_t K = 5;
+  const auto opts = torch::TensorOptions().device(device);
+  auto counts = torch::randint(1, K + 1, {B}, opts.dtype(torch::kLong));
+  auto keys = torch::rand({B, K}, opts);
+  auto x = torch::randn({B, C, L}, opts), g = torch::randn({B, C, L}, opts);
+  auto by_operators = [&] {
+    std::vector<torch::Tensor> cols;
+    for (int64_t n = 1; n <= K; ++n) {
+      auto idx = augment::permutation_index_reference(torch::full({B}, n, counts.options()), keys, L);
+      cols.push_back((g * augment::apply_permutation(x, idx)).sum({1, 2}));
+    }
+    return torch::stack(cols, 1);
+  };
+  const bool same_index =
+      torch::equal(augment::permutation_index(counts, keys, L), augment::permutation_index_reference(counts, keys, L));
+  auto want = by_operators().to(torch::kDouble);
+  auto got = augment::relaxed_permutation_products(g, x, keys).to(torch::kDouble);
+  const double err = ((got - want).abs().max() / want.abs().max().clamp_min(1e-30)).item<double>();
+  const bool ok = same_index && err <= 1e-5;
+  const double ms_index = ms_per_call(device, warmup, iters, [&] { augment::permutation_index(counts, keys, L); });
+  const double ms_index_ops =
+      ms_per_call(device, warmup, iters, [&] { augment::permutation_index_reference(counts, keys, L); });
+  const double ms_products =
+      ms_per_call(device, warmup, iters, [&] { augment::relaxed_permutation_products(g, x, keys); });
+  const double ms_products_ops = ms_per_call(device, warmup, iters, by_operators);
+  std::printf("bench norm permutation         B=%lld C=%lld L=%lld K=%lld index_ms=%.4f (operators %.4f) "
+              "products_ms=%.4f (operators %.4f) index %s, products rel_err=%.2e %s\n",
+              static_cast<long long>(B), static_cast<long long>(C), static_cast<long long>(L),
+              static_cast<long long>(K), ms_index, ms_index_ops, ms_products, ms_products_ops,
+              same_index ? "equal" : "DIFFERS", err, ok ? "ok" : "MISMATCH");
+  return ok;
+}
+
 int run_norm(const NormArgs& a) {
   if (a.iters < 1 || a.warmup < 0) throw std::invalid_argument("--iters must be >= 1 and --warmup >= 0");
   const auto device = train::resolve_device(a.device);
@@ -511,6 +551,9 @@ int run_norm(const NormArgs& a) {
                 static_cast<long long>(k.L), prec.c_str(), ms[0], ms[1], ms[1] / ms[0], ef.first, ef.second.c_str(),
                 et.first, et.second.c_str(), ok ? "ok" : "MISMATCH");
   }
+  // The augmentations' permutation kernels (fp32, as the views run), at the
+  // encoder's input shape.
+  failed += !check_permutation(device, a.batch, a.in_channels, a.length, a.warmup, a.iters);
   if (device.is_cuda() && (dtype == torch::kFloat || dtype == torch::kBFloat16)) {
     // The stem as one kernel pair: convolution, BatchNorm, LeakyReLU and max-pool.
     const auto r = run_stem(a, device, dtype == torch::kBFloat16, a.iters, a.warmup);
@@ -569,8 +612,8 @@ Action add_bench_command(CLI::App& app) {
 
   auto n = std::make_shared<NormArgs>();
   auto* norm = bench->add_subcommand(
-      "norm", "The fused BatchNorm + residual + LeakyReLU (and on CUDA the fused stem) against LibTorch's ops: time "
-              "and float64 error per shape");
+      "norm", "leaves' own kernels against LibTorch's ops: the fused BatchNorm + residual + LeakyReLU (and on CUDA "
+              "the fused stem), time and float64 error per shape; the permutation's index and relaxed products");
   norm->add_option("--device", n->device, "cpu | cuda | cuda:N")->capture_default_str();
   norm->add_option("--precision", n->precision, "activations: fp32, bf16, fp16 (CUDA), or auto (bf16 on CUDA)")
       ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp16"}))

@@ -11,7 +11,8 @@
 #ifndef LEAVES_CUDA_EMULATION
 #include <cuda_runtime.h>
 #define LEAVES_LAUNCH(grid, block, shared, stream, ...) __VA_ARGS__<<<grid, block, shared, stream>>>
-#define LEAVES_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+// 16-byte aligned: the row layout keeps int64 values there.
+#define LEAVES_DYNAMIC_SHARED(type, name) extern __shared__ __align__(16) type name[]
 #endif
 
 #include <cstdint>
