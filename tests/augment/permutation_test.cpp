@@ -131,6 +131,25 @@ TEST(PermutationIndex, RelaxedProductsEqualTheOperatorsSums) {
   }
 }
 
+TEST(PermutationIndex, HalfPrecisionKeysAndSignalsOnTheCpu) {
+  // bf16 / fp16 on the CPU: distinct keys (exact in either type), the same index
+  // as in fp32; the products within the type's rounding.
+  torch::manual_seed(25);
+  const int64_t B = 6, K = 5, L = 50;
+  auto keys = torch::stack({torch::randperm(K), torch::randperm(K), torch::randperm(K), torch::randperm(K),
+                            torch::randperm(K), torch::randperm(K)})
+                  .to(torch::kFloat) / 16;
+  auto counts = torch::randint(1, K + 1, {B}, torch::kLong);
+  auto x = torch::randn({B, 2, L}), g = torch::randn({B, 2, L});
+  for (auto dtype : {torch::kBFloat16, torch::kHalf}) {
+    EXPECT_TRUE(torch::equal(permutation_index(counts, keys.to(dtype), L), permutation_index(counts, keys, L)));
+    auto got = relaxed_permutation_products(g.to(dtype), x.to(dtype), keys.to(dtype));
+    EXPECT_EQ(got.scalar_type(), dtype);
+    auto want = products_by_operators(g.to(dtype), x.to(dtype), keys);
+    EXPECT_LT((got.to(torch::kDouble) - want).abs().max().item<double>(), 1e-2 * want.abs().max().item<double>());
+  }
+}
+
 TEST(Permutation, RelaxedGradientEqualsTheSurrogateOfAllKPermutations) {
   // The definition the estimator implements: a zero-valued surrogate
   // sum_n (y_n - stop(y_n)) P_n(x) added to the view; its gradient w.r.t. the

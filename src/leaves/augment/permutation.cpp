@@ -78,7 +78,7 @@ torch::Tensor permutation_index_cpu(const torch::Tensor& counts, const torch::Te
   }
   auto out = torch::empty({B, L}, c.options());
   int64_t* op = out.data_ptr<int64_t>();
-  AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "permutation_index", [&] {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, k.scalar_type(), "permutation_index", [&] {
     const scalar_t* kp = k.data_ptr<scalar_t>();
     at::parallel_for(0, B, std::max<int64_t>(1, 4096 / L), [&](int64_t b0, int64_t b1) {
       std::vector<int> order(K);
@@ -96,7 +96,7 @@ torch::Tensor relaxed_products_cpu(const torch::Tensor& grad, const torch::Tenso
   auto v = x.contiguous();
   auto k = keys.contiguous();
   auto out = torch::empty({B, K}, x.options());
-  AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "relaxed_permutation_products", [&] {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, v.scalar_type(), "relaxed_permutation_products", [&] {
     const scalar_t *gp = g.data_ptr<scalar_t>(), *vp = v.data_ptr<scalar_t>(), *kp = k.data_ptr<scalar_t>();
     scalar_t* op = out.data_ptr<scalar_t>();
     at::parallel_for(0, B * K, std::max<int64_t>(1, 16384 / (C * L)), [&](int64_t i0, int64_t i1) {
