@@ -72,6 +72,7 @@ if [[ " $SECTIONS " =~ \ (peers|profile)\  && "$PEER_MODES" == *--compile* ]]; t
     done
   ) >"$LOG/peer-warm.log" 2>&1 &
   warm_pid=$!
+  trap 'kill "$warm_pid" 2>/dev/null' EXIT  # also when the build fails
 fi
 GEN=(); command -v ninja >/dev/null && GEN=(-G Ninja)
 # nvcc for leaves' own CUDA kernels: on the PATH, else where PyTorch finds it.
@@ -248,5 +249,4 @@ elif [ -n "${best[fused_1]:-}" ]; then
   echo "keep --gpu-norm torch as the default (norm_ok=${best[norm_ok]:-not run})"
 fi
 [ -f "$LOG/epoch.txt" ] && cat "$LOG/epoch.txt"
-[ -n "$warm_pid" ] && kill "$warm_pid" 2>/dev/null
 stamp "all done"
