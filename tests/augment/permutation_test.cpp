@@ -88,6 +88,30 @@ TEST(PermutationIndex, LoopsEqualLibTorchOperatorsExactly) {
   }
 }
 
+TEST(PermutationIndex, OperatorsOnRequestGiveTheSameViewsAndGradients) {
+  const bool before = permutation_kernels();
+  Permutation p(PermutationOptions().max_segments(5));
+  p->to(torch::kDouble);
+  auto x = torch::randn({5, 2, 40}, torch::kDouble).requires_grad_();
+  auto noise = p->sample_noise(x);
+  auto w = torch::randn({5, 2, 40}, torch::kDouble);
+  double grads[2];
+  torch::Tensor views[2], dx[2];
+  for (int own = 1; own >= 0; --own) {
+    set_permutation_kernels(own == 1);
+    p->raw.mutable_grad() = torch::Tensor();
+    x.mutable_grad() = torch::Tensor();
+    views[own] = p->transform(x, noise);
+    (views[own] * w).sum().backward();
+    grads[own] = p->raw.grad().item<double>();
+    dx[own] = x.grad().clone();
+  }
+  set_permutation_kernels(before);
+  EXPECT_TRUE(torch::equal(views[0], views[1]));
+  EXPECT_TRUE(torch::equal(dx[0], dx[1]));
+  EXPECT_NEAR(grads[0], grads[1], 1e-10 * std::max(1.0, std::abs(grads[1])));
+}
+
 TEST(PermutationIndex, BadCountsAndShapesThrow) {
   auto keys = torch::rand({2, 5});
   EXPECT_THROW(permutation_index(torch::tensor({int64_t{1}, int64_t{6}}), keys, 10), std::invalid_argument);

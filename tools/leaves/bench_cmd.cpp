@@ -474,10 +474,11 @@ bool check_permutation(const torch::Device& device, int64_t B, int64_t C, int64_
   const double ms_products =
       ms_per_call(device, warmup, iters, [&] { augment::relaxed_permutation_products(g, x, keys); });
   const double ms_products_ops = ms_per_call(device, warmup, iters, by_operators);
-  std::printf("bench norm permutation         B=%lld C=%lld L=%lld K=%lld index_ms=%.4f (operators %.4f) "
+  std::printf("bench norm permutation         B=%lld C=%lld L=%lld K=%lld path=%s index_ms=%.4f (operators %.4f) "
               "products_ms=%.4f (operators %.4f) index %s, products rel_err=%.2e %s\n",
               static_cast<long long>(B), static_cast<long long>(C), static_cast<long long>(L),
-              static_cast<long long>(K), ms_index, ms_index_ops, ms_products, ms_products_ops,
+              static_cast<long long>(K), augment::permutation_kernels() ? "own" : "operators", ms_index,
+              ms_index_ops, ms_products, ms_products_ops,
               same_index ? "equal" : "DIFFERS", err, ok ? "ok" : "MISMATCH");
   return ok;
 }

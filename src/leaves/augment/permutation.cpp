@@ -2,7 +2,10 @@
 
 #include <ATen/Parallel.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <sstream>
+#include <string>
 #include <vector>
 
 #include "leaves/augment/common.h"
@@ -18,6 +21,17 @@
 namespace leaves::augment {
 
 namespace {
+
+// Whether the index and the relaxed products use leaves' own code (loops on
+// the CPU, kernels on CUDA) or LibTorch's operators; LEAVES_PERMUTATION_KERNELS=0
+// in the environment starts with the operators.
+std::atomic<bool>& own_code() {
+  static std::atomic<bool> on{[] {
+    const char* v = std::getenv("LEAVES_PERMUTATION_KERNELS");
+    return v == nullptr || std::string(v) != "0";
+  }()};
+  return on;
+}
 
 void check_index_args(const torch::Tensor& counts, const torch::Tensor& keys, int64_t L) {
   if (counts.dim() != 1 || counts.scalar_type() != torch::kLong || keys.dim() != 2 ||
@@ -65,17 +79,23 @@ void source_row(int64_t n, const T* keys, int64_t L, std::vector<int>& order, st
   for (int64_t j = 0; j < L; ++j) out[j] = rows::source_of(j, n, src.data(), end.data());
 }
 
-torch::Tensor permutation_index_cpu(const torch::Tensor& counts, const torch::Tensor& keys, int64_t L) {
-  const int64_t B = counts.size(0), K = keys.size(1);
+// On the CPU every count is checked (on a GPU that would wait for the device).
+void check_counts_cpu(const torch::Tensor& counts, int64_t K) {
   auto c = counts.contiguous();
-  auto k = keys.contiguous();
   const int64_t* cp = c.data_ptr<int64_t>();
-  for (int64_t b = 0; b < B; ++b) {
+  for (int64_t b = 0; b < c.size(0); ++b) {
     if (cp[b] < 1 || cp[b] > K) {
       throw std::invalid_argument("permutation_index: segment count " + std::to_string(cp[b]) + " of row " +
                                   std::to_string(b) + " is outside [1, " + std::to_string(K) + "]");
     }
   }
+}
+
+torch::Tensor permutation_index_cpu(const torch::Tensor& counts, const torch::Tensor& keys, int64_t L) {
+  const int64_t B = counts.size(0), K = keys.size(1);
+  auto c = counts.contiguous();
+  auto k = keys.contiguous();
+  const int64_t* cp = c.data_ptr<int64_t>();
   auto out = torch::empty({B, L}, c.options());
   int64_t* op = out.data_ptr<int64_t>();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, k.scalar_type(), "permutation_index", [&] {
@@ -133,9 +153,10 @@ void check_cuda(const char* error, const char* what) {
 // The relaxed estimator's products on any device: leaves' kernel on CUDA, the
 // loops on the CPU, else LibTorch's operators (K indices, gathers and sums).
 torch::Tensor relaxed_products(const torch::Tensor& grad, const torch::Tensor& x, const torch::Tensor& keys) {
-  if (x.is_cpu()) return relaxed_products_cpu(grad, x, keys);
+  const bool own = own_code().load();
+  if (own && x.is_cpu()) return relaxed_products_cpu(grad, x, keys);
 #ifdef LEAVES_WITH_CUDA_KERNELS
-  if (kernels_take(x) && keys.scalar_type() == x.scalar_type()) {
+  if (own && kernels_take(x) && keys.scalar_type() == x.scalar_type()) {
     const c10::cuda::CUDAGuard guard(x.device());
     auto g = grad.contiguous();
     auto v = x.contiguous();
@@ -186,9 +207,11 @@ struct RelaxedPermutationFn : public torch::autograd::Function<RelaxedPermutatio
 
 torch::Tensor permutation_index(const torch::Tensor& counts, const torch::Tensor& keys, int64_t L) {
   check_index_args(counts, keys, L);
-  if (keys.is_cpu()) return permutation_index_cpu(counts, keys, L);
+  if (keys.is_cpu()) check_counts_cpu(counts, keys.size(1));
+  const bool own = own_code().load();
+  if (own && keys.is_cpu()) return permutation_index_cpu(counts, keys, L);
 #ifdef LEAVES_WITH_CUDA_KERNELS
-  if (kernels_take(keys)) {
+  if (own && kernels_take(keys)) {
     const c10::cuda::CUDAGuard guard(keys.device());
     auto c = counts.contiguous();
     auto k = keys.contiguous();
@@ -216,8 +239,12 @@ torch::Tensor relaxed_permutation_products(const torch::Tensor& grad, const torc
   return relaxed_products(grad.to(x.scalar_type()), x, keys.to(x.scalar_type()));
 }
 
+void set_permutation_kernels(bool on) { own_code().store(on); }
+bool permutation_kernels() { return own_code().load(); }
+
 torch::Tensor permutation_index_reference(const torch::Tensor& counts, const torch::Tensor& keys, int64_t L) {
   check_index_args(counts, keys, L);
+  if (keys.is_cpu()) check_counts_cpu(counts, keys.size(1));
   return permutation_index_ops(counts, keys, L);
 }
 

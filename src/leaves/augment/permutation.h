@@ -47,6 +47,14 @@ namespace leaves::augment {
 /// synchronisation), else LibTorch's operators.
 torch::Tensor permutation_index(const torch::Tensor& counts, const torch::Tensor& keys, int64_t length);
 
+/// Whether `permutation_index` and the relaxed estimator's products run on
+/// leaves' own code (CPU loops, CUDA kernels; the default) or on LibTorch's
+/// operators (the same values: the index exactly, the products to rounding).
+/// The environment variable LEAVES_PERMUTATION_KERNELS=0 starts with the
+/// operators: a way around the kernels without rebuilding.
+void set_permutation_kernels(bool on);
+bool permutation_kernels();
+
 /// The same index by LibTorch's operators only (one search among the K
 /// segment bounds per position): the reference of the tests.
 torch::Tensor permutation_index_reference(const torch::Tensor& counts, const torch::Tensor& keys, int64_t length);
