@@ -34,7 +34,9 @@ void run(benchmark::State& state, Make make) {
     pass();
     state.counters["ops"] = static_cast<double>(counter.count());
     if (std::getenv("LEAVES_OP_NAMES") != nullptr) {  // which operators, for whoever reduces them
-      for (const auto& kv : counter.by_name()) std::fprintf(stderr, "%6lld %s\n", static_cast<long long>(kv.second), kv.first.c_str());
+      for (const auto& kv : counter.by_name()) {
+        std::fprintf(stderr, "%6lld %s\n", static_cast<long long>(kv.second), kv.first.c_str());
+      }
     }
   }
   for (auto _ : state) benchmark::DoNotOptimize(pass().template item<float>());

@@ -138,8 +138,9 @@ bool does_no_work(const char* name) {
   // that copy do so through a nested operator, which is the one counted.
   static const std::unordered_set<std::string> none{
       "aten::view", "aten::view_as", "aten::_reshape_alias", "aten::reshape", "aten::_unsafe_view",
-      "aten::as_strided", "aten::as_strided_", "aten::slice", "aten::narrow", "aten::select", "aten::expand", "aten::expand_as",
-      "aten::unsqueeze", "aten::squeeze", "aten::transpose", "aten::t", "aten::permute", "aten::flatten",
+      "aten::as_strided", "aten::as_strided_", "aten::slice", "aten::narrow", "aten::select", "aten::expand",
+      "aten::expand_as", "aten::unsqueeze", "aten::squeeze", "aten::transpose", "aten::t", "aten::permute",
+      "aten::flatten",
       "aten::unflatten", "aten::unfold", "aten::split", "aten::chunk", "aten::unbind", "aten::detach",
       "aten::alias", "aten::resolve_conj", "aten::resolve_neg", "aten::empty", "aten::empty_strided",
       "aten::empty_like", "aten::new_empty", "aten::new_empty_strided", "aten::resize_", "aten::set_",
