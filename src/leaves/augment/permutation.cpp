@@ -150,6 +150,18 @@ void check_cuda(const char* error, const char* what) {
 }
 #endif
 
+// The relaxed estimator's products by LibTorch's operators: K indices,
+// gathers, products and sums (any device).
+torch::Tensor relaxed_products_ops(const torch::Tensor& grad, const torch::Tensor& x, const torch::Tensor& keys) {
+  const int64_t B = x.size(0), K = keys.size(1);
+  std::vector<torch::Tensor> columns;
+  for (int64_t n = 1; n <= K; ++n) {
+    auto idx = permutation_index_ops(torch::full({B}, n, keys.options().dtype(torch::kLong)), keys, x.size(2));
+    columns.push_back((grad * apply_permutation(x, idx)).sum({1, 2}));
+  }
+  return torch::stack(columns, 1);
+}
+
 // The relaxed estimator's products on any device: leaves' kernel on CUDA, the
 // loops on the CPU, else LibTorch's operators (K indices, gathers and sums).
 torch::Tensor relaxed_products(const torch::Tensor& grad, const torch::Tensor& x, const torch::Tensor& keys) {
@@ -169,13 +181,7 @@ torch::Tensor relaxed_products(const torch::Tensor& grad, const torch::Tensor& x
     return out;
   }
 #endif
-  const int64_t B = x.size(0), K = keys.size(1);
-  std::vector<torch::Tensor> columns;
-  for (int64_t n = 1; n <= K; ++n) {
-    auto idx = permutation_index_ops(torch::full({B}, n, keys.options().dtype(torch::kLong)), keys, x.size(2));
-    columns.push_back((grad * apply_permutation(x, idx)).sum({1, 2}));
-  }
-  return torch::stack(columns, 1);
+  return relaxed_products_ops(grad, x, keys);
 }
 
 // The relaxed estimator's straight-through step (permutation.h): the value is
@@ -226,17 +232,30 @@ torch::Tensor permutation_index(const torch::Tensor& counts, const torch::Tensor
   return permutation_index_ops(counts, keys, L);
 }
 
-torch::Tensor relaxed_permutation_products(const torch::Tensor& grad, const torch::Tensor& x,
-                                           const torch::Tensor& keys) {
-  check_series(x, "relaxed_permutation_products");
+namespace {
+void check_products_args(const torch::Tensor& grad, const torch::Tensor& x, const torch::Tensor& keys,
+                         const char* who) {
+  check_series(x, who);
   if (grad.sizes() != x.sizes() || keys.dim() != 2 || keys.size(0) != x.size(0) || keys.size(1) < 1 ||
-      grad.device() != x.device() || keys.device() != x.device()) {
+      !keys.is_floating_point() || grad.device() != x.device() || keys.device() != x.device()) {
     std::ostringstream s;
-    s << "relaxed_permutation_products: expected grad and x [B, C, L] and keys [B, K] on one device, got grad "
-      << grad.sizes() << ", x " << x.sizes() << ", keys " << keys.sizes();
+    s << who << ": expected grad and x [B, C, L] and floating keys [B, K] on one device, got grad " << grad.sizes()
+      << ", x " << x.sizes() << ", keys " << keys.sizes();
     throw std::invalid_argument(s.str());
   }
+}
+}  // namespace
+
+torch::Tensor relaxed_permutation_products(const torch::Tensor& grad, const torch::Tensor& x,
+                                           const torch::Tensor& keys) {
+  check_products_args(grad, x, keys, "relaxed_permutation_products");
   return relaxed_products(grad.to(x.scalar_type()), x, keys.to(x.scalar_type()));
+}
+
+torch::Tensor relaxed_permutation_products_reference(const torch::Tensor& grad, const torch::Tensor& x,
+                                                     const torch::Tensor& keys) {
+  check_products_args(grad, x, keys, "relaxed_permutation_products_reference");
+  return relaxed_products_ops(grad.to(x.scalar_type()), x, keys);
 }
 
 void set_permutation_kernels(bool on) { own_code().store(on); }

@@ -64,6 +64,10 @@ torch::Tensor permutation_index_reference(const torch::Tensor& counts, const tor
 /// keys[b, :] (in x's dtype; summed in double).
 torch::Tensor relaxed_permutation_products(const torch::Tensor& grad, const torch::Tensor& x,
                                            const torch::Tensor& keys);
+/// The same products by LibTorch's operators only (K indices, gathers, sums),
+/// in x's dtype: the reference of the tests and of `leaves bench norm`.
+torch::Tensor relaxed_permutation_products_reference(const torch::Tensor& grad, const torch::Tensor& x,
+                                                     const torch::Tensor& keys);
 
 /// Applies a source index `[B, L]` to `x` `[B, C, L]` (one gather).
 torch::Tensor apply_permutation(const torch::Tensor& x, const torch::Tensor& index);
