@@ -202,7 +202,9 @@ TEST(Permutation, RelaxedGradientEqualsTheSurrogateOfAllKPermutations) {
     ((view + surrogate) * w).sum().backward();
     EXPECT_NEAR(ours, p->raw.grad().item<double>(), 1e-10 * std::max(1.0, std::abs(ours))) << input_grad;
     EXPECT_NE(ours, 0.0);
-    if (input_grad) EXPECT_TRUE(torch::equal(ours_dx, x.grad()));
+    if (input_grad) {
+      EXPECT_TRUE(torch::equal(ours_dx, x.grad()));
+    }
   }
 }
 

@@ -12,7 +12,9 @@ TEST(Scale, OneFactorPerSampleAndChannel) {
     ASSERT_EQ(y.sizes(), x.sizes());
     // Constant along time, different across channels/samples.
     EXPECT_TRUE(torch::allclose(y, y.select(2, 0).unsqueeze(2).expand_as(y)));
-    if (C > 1) EXPECT_GT(y.select(2, 0).std().item<double>(), 0.0);
+    if (C > 1) {
+      EXPECT_GT(y.select(2, 0).std().item<double>(), 0.0);
+    }
   }
 }
 

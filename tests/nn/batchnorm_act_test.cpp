@@ -204,4 +204,53 @@ TEST(BatchNormAct, EncoderMatchesLibTorchsOps) {
   }
 }
 
+// A bias left out of x (the convolution's, see conv_bn_act): the result of
+// bn(x + b) in training mode (values, gradients, running statistics), fused
+// or not, with or without a residual; in evaluation mode too; a bias of the
+// wrong shape is refused.
+TEST(BatchNormAct, InputBiasIsTheBatchNormOfTheBiasedInput) {
+  torch::manual_seed(9);
+  const int64_t C = 5;
+  auto x = torch::randn({4, C, 23}, torch::kDouble) * 2 + 1;
+  auto res = torch::randn({4, C, 23}, torch::kDouble);
+  auto up = torch::randn({4, C, 23}, torch::kDouble);
+  auto bias = torch::randn({C}, torch::kDouble) * 3;
+  for (bool training : {true, false}) {
+    for (bool fused : {true, false}) {
+      for (bool with_res : {false, true}) {
+        SCOPED_TRACE(std::string(training ? "training" : "eval") + (fused ? " fused" : " ops") +
+                     (with_res ? " residual" : ""));
+        BatchNorm1d a(C), b(C);
+        {
+          torch::NoGradGuard g;
+          a->weight.uniform_(0.5, 1.5), a->bias.uniform_(-0.5, 0.5);
+          a->running_mean.uniform_(-1, 1), a->running_var.uniform_(0.5, 2);
+        }
+        a->to(torch::kDouble);
+        b = BatchNorm1d(std::dynamic_pointer_cast<leaves::nn::BatchNorm1dImpl>(a->clone()));
+        a->train(training), b->train(training);
+        auto xa = (x + bias.view({1, C, 1})).requires_grad_(), xb = x.clone().requires_grad_();
+        auto ra = with_res ? res.clone().requires_grad_() : torch::Tensor();
+        auto rb = with_res ? res.clone().requires_grad_() : torch::Tensor();
+        auto ya = batch_norm_act(a, xa, ra, true, 0.01, fused);
+        auto yb = batch_norm_act(b, xb, rb, true, 0.01, fused, bias);
+        EXPECT_LT(rel_err(yb.detach(), ya.detach()), 1e-12);
+        (ya * up).sum().backward();
+        (yb * up).sum().backward();
+        EXPECT_LT(rel_err(xb.grad(), xa.grad()), 1e-11);
+        if (with_res) EXPECT_LT(rel_err(rb.grad(), ra.grad()), 1e-11);
+        EXPECT_LT(rel_err(b->weight.grad(), a->weight.grad()), 1e-11);
+        EXPECT_LT(rel_err(b->bias.grad(), a->bias.grad()), 1e-11);
+        EXPECT_LT(rel_err(b->running_mean, a->running_mean), 1e-14);
+        EXPECT_LT(rel_err(b->running_var, a->running_var), 1e-14);
+        EXPECT_EQ(b->num_batches_tracked.item<int64_t>(), a->num_batches_tracked.item<int64_t>());
+      }
+    }
+  }
+  BatchNorm1d bn(C);
+  bn->to(torch::kDouble);
+  EXPECT_THROW(batch_norm_act(bn, x, {}, true, 0.01, true, torch::zeros({C + 1}, torch::kDouble)),
+               std::invalid_argument);
+}
+
 }  // namespace

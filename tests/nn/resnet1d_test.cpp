@@ -66,11 +66,71 @@ TEST(ResNet1d, ChannelsLastLayoutComputesTheSameFunctionAndGradients) {
     for (const auto& p : pa) {
       const auto& ga = p.value().grad();
       const auto& gb = pb[p.key()].grad();
+      // The convolutions' biases are left to the BatchNorms (set_fold_conv_bias): no gradient in either.
+      if (p.key().find("conv") != std::string::npos && p.key().find(".bias") != std::string::npos) {
+        EXPECT_FALSE(ga.defined() || gb.defined()) << p.key();
+        continue;
+      }
       ASSERT_TRUE(ga.defined() && gb.defined()) << p.key();
       EXPECT_TRUE(torch::allclose(ga, gb, 1e-9, 1e-11)) << p.key();
     }
     // The running statistics are updated alike.
     auto ba = a->named_buffers(), bb = b->named_buffers();
     for (const auto& q : ba) EXPECT_TRUE(torch::allclose(q.value().to(torch::kDouble), bb[q.key()].to(torch::kDouble))) << q.key();
+  }
+}
+
+// The convolutions' biases left to the BatchNorms after them (the default)
+// against added and differentiated (LibTorch's way): the same outputs, input
+// gradient, gradients of every other parameter and running statistics, in
+// training and evaluation mode, in both layouts and both CPU convolution
+// paths; the applied biases' gradients are zero up to rounding, which is why
+// the folded ones get none.
+TEST(ResNet1d, FoldedConvolutionBiasesAreTheSameNetwork) {
+  for (bool channels_last : {false, true}) {
+    for (CpuConv conv : {CpuConv::Blas, CpuConv::Torch}) {
+      SCOPED_TRACE(std::string(channels_last ? "channels-last " : "channels-first ") + cpu_conv_name(conv));
+      torch::manual_seed(5);
+      ResNet1d a(ResNet1dOptions(3).width(4));
+      a->to(torch::kDouble);
+      {
+        torch::NoGradGuard no_grad;  // biases well away from zero, so that leaving them out would show
+        for (auto& p : a->named_parameters()) {
+          if (p.key().find("conv") != std::string::npos && p.key().find(".bias") != std::string::npos) {
+            p.value().uniform_(-2, 2);
+          }
+        }
+      }
+      auto b = std::dynamic_pointer_cast<ResNet1dImpl>(a->clone());
+      a->set_fold_conv_bias(false);
+      EXPECT_TRUE(b->fold_conv_bias());
+      for (auto* m : {a.get(), b.get()}) m->set_channels_last(channels_last), m->set_cpu_conv(conv);
+      auto x = torch::randn({6, 3, 53}, torch::kDouble);
+      auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
+      auto ya = a->forward(xa), yb = b->forward(xb);
+      EXPECT_TRUE(torch::allclose(yb, ya, 1e-10, 1e-12));
+      auto up = torch::randn_like(ya);
+      (ya * up).sum().backward();
+      (yb * up).sum().backward();
+      EXPECT_TRUE(torch::allclose(xb.grad(), xa.grad(), 1e-9, 1e-12));
+      int folded = 0;
+      for (const auto& p : b->named_parameters()) {
+        if (p.key().find("conv") != std::string::npos && p.key().find(".bias") != std::string::npos) {
+          EXPECT_FALSE(p.value().grad().defined()) << p.key();
+          ++folded;
+        }
+      }
+      EXPECT_EQ(folded, 17);  // the stem and the 16 block convolutions (the shortcuts have none)
+      leaves::testing::expect_same_parameter_grads(*b, *a, 1e-9);
+      auto ba = a->named_buffers(), bb = b->named_buffers();
+      for (const auto& q : ba) {
+        EXPECT_TRUE(torch::allclose(bb[q.key()].to(torch::kDouble), q.value().to(torch::kDouble), 1e-10, 1e-12))
+            << q.key();
+      }
+      // Evaluation mode: the running statistics, which contain the biases.
+      a->eval(), b->eval();
+      torch::NoGradGuard no_grad;
+      EXPECT_TRUE(torch::allclose(b->forward(x), a->forward(x), 1e-10, 1e-12));
+    }
   }
 }

@@ -102,6 +102,12 @@ void add_accelerator_options(CLI::App* cmd, train::PretrainConfig& c) {
                   "LibTorch's separate ops (torch)")
       ->check(CLI::IsMember({"fused", "torch"}))
       ->capture_default_str();
+  cmd->add_option("--conv-bias", c.conv_bias,
+                  "the encoder's convolution biases in training: fold (left to the BatchNorm after each "
+                  "convolution, which cancels them exactly: fewer passes, the same network) or apply (added "
+                  "and differentiated as LibTorch's modules do)")
+      ->check(CLI::IsMember({"fold", "apply"}))
+      ->capture_default_str();
   auto* cp = &c;
   cmd->add_flag_callback("--no-cuda-graphs", [cp] { cp->cuda_graphs = false; },
                          "CUDA: run every step eagerly instead of replaying a graph");

@@ -6,6 +6,9 @@
 #include <atomic>
 #include <variant>
 #include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
 
 #include "leaves/compat.h"
 
@@ -664,8 +667,9 @@ bool batch_norm_act_fusable(const BatchNorm1dImpl& bn, const torch::Tensor& x, c
                                   residual.device().is_cpu()));
 }
 
-torch::Tensor batch_norm_act(BatchNorm1d& bn, const torch::Tensor& x, const torch::Tensor& residual, bool activate,
-                             double negative_slope, bool fused) {
+namespace {
+torch::Tensor batch_norm_act_impl(BatchNorm1d& bn, const torch::Tensor& x, const torch::Tensor& residual,
+                                  bool activate, double negative_slope, bool fused) {
   if (fused && batch_norm_act_fusable(*bn, x, residual, activate, negative_slope)) {
     {
       torch::NoGradGuard no_grad;
@@ -684,6 +688,32 @@ torch::Tensor batch_norm_act(BatchNorm1d& bn, const torch::Tensor& x, const torc
   auto y = bn(x);
   if (residual.defined()) y = y + residual;
   if (activate) y = torch::leaky_relu(y, negative_slope);
+  return y;
+}
+}  // namespace
+
+torch::Tensor batch_norm_act(BatchNorm1d& bn, const torch::Tensor& x, const torch::Tensor& residual, bool activate,
+                             double negative_slope, bool fused, const torch::Tensor& input_bias) {
+  if (!input_bias.defined()) return batch_norm_act_impl(bn, x, residual, activate, negative_slope, fused);
+  if (input_bias.dim() != 1 || input_bias.size(0) != bn->features) {
+    std::ostringstream s;
+    s << "batch_norm_act: input_bias must be [" << bn->features << "], got " << input_bias.sizes();
+    throw std::invalid_argument(s.str());
+  }
+  if (!bn->is_training()) {
+    std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+    shape[1] = -1;
+    return batch_norm_act_impl(bn, x + input_bias.to(x.scalar_type()).view(shape), residual, activate,
+                               negative_slope, fused);
+  }
+  auto y = batch_norm_act_impl(bn, x, residual, activate, negative_slope, fused);
+  torch::NoGradGuard no_grad;
+  // The batch mean of x + b is mean(x) + b: the running mean, updated above
+  // with mean(x), gets the rest (one [C] operation, no pass over x). Through
+  // data(), whose version counter is its own: the normalisation's autograd
+  // node keeps the running mean for its backward (which, with batch
+  // statistics, does not read it) and would refuse a changed version.
+  bn->running_mean.data().add_(input_bias.detach().to(bn->running_mean.scalar_type()), bn->momentum);
   return y;
 }
 

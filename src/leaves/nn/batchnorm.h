@@ -42,8 +42,17 @@ TORCH_MODULE(BatchNorm1d);
 /// (biased variance for the normalisation, unbiased for the running
 /// variance), the same running statistics. Anything else, or `fused` false,
 /// runs the composed LibTorch ops.
+///
+/// `input_bias`, when defined, is a per-channel bias `[C]` that the caller
+/// left out of `x` (the preceding convolution's): the result is that of
+/// `bn(x + input_bias)`. In training mode the batch statistics absorb it
+/// exactly (the normalisation subtracts the batch mean, which contains it;
+/// the variance does not see it), so it costs no pass over `x`: only the
+/// running mean moves by `momentum * input_bias`, as it would have. It gets
+/// no gradient there, which is its exact gradient (zero). In evaluation mode
+/// it is added to `x`.
 torch::Tensor batch_norm_act(BatchNorm1d& bn, const torch::Tensor& x, const torch::Tensor& residual, bool activate,
-                             double negative_slope, bool fused = true);
+                             double negative_slope, bool fused = true, const torch::Tensor& input_bias = {});
 
 /// Max-pool over time with kernel 2 and stride 2 (`torch::max_pool1d(x, 2)`:
 /// the same values, gradients, tie and NaN rules). With `fused`, a CPU

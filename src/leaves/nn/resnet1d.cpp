@@ -24,18 +24,33 @@ int blas_path(const torch::nn::Conv1d& conv, const torch::Tensor& x, CpuConv cpu
 }
 }  // namespace
 
-torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, CpuConv cpu_conv) {
+torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, CpuConv cpu_conv, bool with_bias) {
+  const auto& w = conv->weight;  // [out, in, k]: the 1-D kernel, 1 x k in 2-D
+  const torch::Tensor bias = with_bias ? conv->bias : torch::Tensor();
+  const int64_t stride = conv->options.stride()->at(0), padding = (w.size(2) - 1) / 2;
   if (x.dim() == 3) {
     switch (blas_path(conv, x, cpu_conv)) {
-      case 1: return winograd_conv1d(x, conv->weight, conv->bias);
-      case 2: return gemm_conv1d(x, conv->weight, conv->bias, conv->options.stride()->at(0));
+      case 1: return winograd_conv1d(x, w, bias);
+      case 2: return gemm_conv1d(x, w, bias, stride);
       default: break;
     }
-    return conv->forward(x);
+    if (with_bias) return conv->forward(x);
+    const std::vector<int64_t> s1{stride}, p1{padding}, d1{conv->options.dilation()->at(0)};
+    return at::conv1d(x, w, bias, s1, p1, d1, conv->options.groups());
   }
-  const auto& w = conv->weight;  // [out, in, k]: the 1-D kernel, 1 x k in 2-D
-  const std::vector<int64_t> stride{1, conv->options.stride()->at(0)}, padding{0, (w.size(2) - 1) / 2};
-  return at::conv2d(x, w.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast), conv->bias, stride, padding);
+  const std::vector<int64_t> s2{1, stride}, p2{0, padding};
+  return at::conv2d(x, w.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast), bias, s2, p2);
+}
+
+torch::Tensor conv_bn_act(torch::nn::Conv1d& conv, BatchNorm1d& bn, const torch::Tensor& x, const ConvBnAct& how,
+                          const torch::Tensor& residual, bool activate) {
+  // With batch statistics the convolution's bias cancels in the
+  // normalisation: it is left out of the convolution (no pass over its
+  // output forward, no reduction of its gradient backward) and handed to the
+  // BatchNorm, which accounts for it in its running mean (batch_norm_act).
+  const bool fold = how.fold_bias && conv->bias.defined() && bn->is_training();
+  return batch_norm_act(bn, conv_any_layout(conv, x, how.cpu_conv, !fold), residual, activate, how.negative_slope,
+                        how.fused, fold ? conv->bias : torch::Tensor());
 }
 
 BasicBlock1dImpl::BasicBlock1dImpl(int64_t in_, int64_t out_, int64_t stride_, double slope)
@@ -57,12 +72,10 @@ void BasicBlock1dImpl::reset() {
 }
 
 torch::Tensor BasicBlock1dImpl::forward(const torch::Tensor& x) {
-  const bool fused = fused_for(x);
-  auto y = batch_norm_act(bn1, conv_any_layout(conv1, x, cpu_conv), {}, true, negative_slope, fused);
-  auto skip = shortcut_conv
-                  ? batch_norm_act(shortcut_bn, conv_any_layout(shortcut_conv, x, cpu_conv), {}, false, 0, fused)
-                  : x;
-  return batch_norm_act(bn2, conv_any_layout(conv2, y, cpu_conv), skip, true, negative_slope, fused);
+  const ConvBnAct how{cpu_conv, negative_slope, fused_for(x), fold_conv_bias};
+  auto y = conv_bn_act(conv1, bn1, x, how, {}, true);
+  auto skip = shortcut_conv ? conv_bn_act(shortcut_conv, shortcut_bn, x, how, {}, false) : x;
+  return conv_bn_act(conv2, bn2, y, how, skip, true);
 }
 
 ResNet1dImpl::ResNet1dImpl(const ResNet1dOptions& options_) : options(options_) { reset(); }
@@ -99,6 +112,13 @@ void ResNet1dImpl::set_fused_norm(bool on) {
   }
 }
 
+void ResNet1dImpl::set_fold_conv_bias(bool on) {
+  fold_conv_bias_ = on;
+  for (auto& m : body->children()) {
+    if (auto* block = dynamic_cast<BasicBlock1dImpl*>(m.get())) block->fold_conv_bias = on;
+  }
+}
+
 void ResNet1dImpl::set_fused_norm_cuda(bool on) {
   fused_norm_cuda_ = on;
   for (auto& m : body->children()) {
@@ -118,13 +138,14 @@ torch::Tensor ResNet1dImpl::forward(const torch::Tensor& x) {
     if (fused && stem_fusable(stem_conv, *stem_bn, y, options.negative_slope())) {
       y = fused_stem(stem_conv, stem_bn, y, options.negative_slope());
     } else {
-      y = batch_norm_act(stem_bn, conv_any_layout(stem_conv, y), {}, true, options.negative_slope(), fused);
+      y = conv_bn_act(stem_conv, stem_bn, y, {CpuConv::Torch, options.negative_slope(), fused, fold_conv_bias_}, {},
+                      true);
       y = torch::max_pool2d(y, {1, 2}, {1, 2});
     }
     return body->forward(y).mean({2, 3});
   }
-  auto y = batch_norm_act(stem_bn, conv_any_layout(stem_conv, x, cpu_conv_), {}, true, options.negative_slope(),
-                          fused_norm_);
+  auto y = conv_bn_act(stem_conv, stem_bn, x, {cpu_conv_, options.negative_slope(), fused_norm_, fold_conv_bias_}, {},
+                       true);
   y = max_pool2(y, fused_norm_);
   return body->forward(y).mean(-1);
 }

@@ -45,6 +45,9 @@ class BasicBlock1dImpl : public torch::nn::Cloneable<BasicBlock1dImpl> {
   /// BatchNorm, residual and LeakyReLU as one kernel (see batch_norm_act):
   /// on the CPU, and on CUDA (off by default there, see ResNet1dImpl).
   bool fused_norm = true, fused_norm_cuda = false;
+  /// Leave the convolutions' biases to the BatchNorms that follow them in
+  /// training mode (see ResNet1dImpl::set_fold_conv_bias).
+  bool fold_conv_bias = true;
   bool fused_for(const torch::Tensor& x) const { return x.is_cuda() ? fused_norm_cuda : fused_norm; }
   torch::nn::Conv1d conv1{nullptr}, conv2{nullptr}, shortcut_conv{nullptr};
   BatchNorm1d bn1{nullptr}, bn2{nullptr}, shortcut_bn{nullptr};
@@ -85,6 +88,20 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
   /// times it.
   void set_fused_norm_cuda(bool on);
   bool fused_norm_cuda() const { return fused_norm_cuda_; }
+  /// Every convolution of the network is followed by a BatchNorm, which in
+  /// training mode subtracts the batch mean: the convolution's bias cancels
+  /// there exactly (the output, the loss and every other gradient do not
+  /// depend on it, and its own gradient is zero). With this on (the
+  /// default) the convolutions run without their bias in training mode and
+  /// the BatchNorm adds `momentum * bias` to its running mean, which is all
+  /// that the bias changes (see conv_bn_act): one pass over each
+  /// convolution's output forward and one backward fewer, the same network.
+  /// In evaluation mode the bias is applied as always. The parameter is kept
+  /// (the same checkpoints; it receives no gradient, its exact one). Off: the
+  /// bias is added and its rounding-noise gradient computed, as LibTorch's
+  /// modules do. Not saved.
+  void set_fold_conv_bias(bool on);
+  bool fold_conv_bias() const { return fold_conv_bias_; }
 
   ResNet1dOptions options;
   torch::nn::Conv1d stem_conv{nullptr};
@@ -94,7 +111,7 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
  private:
   bool channels_last_ = false;
   CpuConv cpu_conv_ = CpuConv::Auto;
-  bool fused_norm_ = true, fused_norm_cuda_ = false;
+  bool fused_norm_ = true, fused_norm_cuda_ = false, fold_conv_bias_ = true;
 };
 TORCH_MODULE(ResNet1d);
 
@@ -102,6 +119,23 @@ TORCH_MODULE(ResNet1d);
 /// convolution with a 1 x k kernel in channels-last order (same weights).
 /// A convolution of a `[B, C, L]` CPU tensor runs on the BLAS paths when
 /// `cpu_conv` resolves to them (see ResNet1dImpl).
-torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, CpuConv cpu_conv = CpuConv::Torch);
+/// Without `with_bias` the convolution's bias is left out. Every convolution
+/// here has padding (k - 1) / 2.
+torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, CpuConv cpu_conv = CpuConv::Torch,
+                              bool with_bias = true);
+
+/// How conv_bn_act runs: see ResNet1dImpl.
+struct ConvBnAct {
+  CpuConv cpu_conv = CpuConv::Torch;
+  double negative_slope = 0.01;
+  bool fused = true;      ///< batch_norm_act's `fused`
+  bool fold_bias = true;  ///< see ResNet1dImpl::set_fold_conv_bias
+};
+
+/// `batch_norm_act(bn, conv(x), residual, activate, ...)`; with `how.fold_bias`
+/// and `bn` in training mode the convolution runs without its bias and the
+/// BatchNorm takes it as its `input_bias` (the same result).
+torch::Tensor conv_bn_act(torch::nn::Conv1d& conv, BatchNorm1d& bn, const torch::Tensor& x, const ConvBnAct& how,
+                          const torch::Tensor& residual, bool activate);
 
 }  // namespace leaves::nn

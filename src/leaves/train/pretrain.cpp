@@ -61,6 +61,7 @@ void PretrainConfig::validate() const {
   nn::parse_cpu_conv(cpu_conv);
   if (cpu_norm != "fused" && cpu_norm != "torch") bad("--cpu-norm must be fused or torch, got '" + cpu_norm + "'");
   if (gpu_norm != "fused" && gpu_norm != "torch") bad("--gpu-norm must be fused or torch, got '" + gpu_norm + "'");
+  if (conv_bias != "fold" && conv_bias != "apply") bad("--conv-bias must be fold or apply, got '" + conv_bias + "'");
 }
 
 bool PretrainConfig::channels_last(const torch::Device& device) const {
@@ -88,7 +89,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PretrainConfig, data, method, ep
                                                 views, width, projection_hidden, projection_dim, device, seed,
                                                 checkpoint_every, sync_batchnorm, bucket_mb, precision,
                                                 cuda_graphs, cudnn_benchmark, layout, cpu_conv, cpu_norm,
-                                                gpu_norm)
+                                                gpu_norm, conv_bias)
 
 json PretrainConfig::to_json() const { return json(*this); }
 
@@ -130,6 +131,7 @@ Pretrainer::Pretrainer(const PretrainConfig& config, int64_t in_channels, std::s
   encoder->set_cpu_conv(nn::parse_cpu_conv(config_.cpu_conv));
   encoder->set_fused_norm(config_.cpu_norm == "fused");
   encoder->set_fused_norm_cuda(config_.gpu_norm == "fused");
+  encoder->set_fold_conv_bias(config_.conv_bias == "fold");
   if (device_.is_cuda() && config_.gpu_norm == "fused" && !nn::batch_norm_act_cuda_built()) {
     throw std::invalid_argument("--gpu-norm fused: this build has no CUDA kernels of its own (configure with a CUDA "
                                 "LibTorch and nvcc, LEAVES_CUDA_KERNELS=ON)");

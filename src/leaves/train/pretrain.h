@@ -91,6 +91,12 @@ struct PretrainConfig {
   /// separate ops ("torch", the default until the fused kernels are measured
   /// faster on the GPU).
   std::string gpu_norm = "torch";
+  /// The encoder's convolution biases in training mode: "fold" (the
+  /// BatchNorm that follows each convolution absorbs the bias exactly, so the
+  /// convolution runs without it: one pass over its output fewer forward and
+  /// one backward; nn::ResNet1dImpl::set_fold_conv_bias) or "apply" (added
+  /// and differentiated as LibTorch's modules do). The same network.
+  std::string conv_bias = "fold";
 
   /// Throws std::invalid_argument naming the first bad option.
   void validate() const;
