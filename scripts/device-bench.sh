@@ -9,14 +9,17 @@
 #              the fused error exceeds twice LibTorch's);
 #   ours:      (ours-short: fewer variants) times our adversarial LEAVES step at the Sleep-EDF shape (C=1,
 #              L=3000) and the PTB-XL shape (C=12, L=1000), batch 128: the
-#              default (bf16, channels-last, CUDA graph, cuDNN BatchNorm), the fused
-#              BatchNorm kernels (--gpu-norm fused), and the variants without each
-#              default, with a breakdown of the eager step;
+#              default (bf16, channels-last, CUDA graph, cuDNN BatchNorm, convolution biases
+#              folded into the BatchNorms), the fused BatchNorm kernels (--gpu-norm fused), and
+#              the variants without each default, with a breakdown of the eager step;
 #   peers:     the Python peer (fp32, --bf16, --bf16 --compile) at both shapes;
 #   epoch:     one full epoch over a Sleep-EDF-sized resident set (42,308 x 1 x 3000);
 #   precision: bf16 against fp32: the loss of one batch, then `leaves pretrain`
 #              on the built-in set, 4 epochs, seeds 1 and 2, in each precision;
 #   nccl:      the NCCL process group for a world of one;
+#   conv:      each convolution shape of the encoder (B = 256, both shapes), forward and both
+#              gradients by cuDNN against cuBLAS products of the same arithmetic (`leaves bench conv`):
+#              how much faster convolution kernels could make each at most;
 #   profile:   where the step's GPU time goes, kernel by kernel (Kineto): ours at the Sleep-EDF
 #              shape (default, --gpu-norm fused), at the PTB-XL shape (default: how much of the
 #              graph the augmentations take), at the Sleep-EDF shape eager, then the peer --bf16 --compile
@@ -110,7 +113,7 @@ section_cost() {  # seconds a section takes at STEPS=15, roughly: from device ru
   case $1 in
     norm) echo 60 ;; ours) echo 200 ;; ours-short) echo 110 ;; epoch) echo 45 ;;
     peers) local n; n=$(tr ',' '\n' <<<"$PEER_MODES" | wc -l); echo $(( 2 * n * 25 )) ;;
-    precision) echo 150 ;; nccl) echo 20 ;; profile) echo 150 ;; *) echo 0 ;;
+    precision) echo 150 ;; nccl) echo 20 ;; profile) echo 150 ;; conv) echo 40 ;; *) echo 0 ;;
   esac
 }
 row() { echo "| $* |" >>"$LOG/table.md"; }
@@ -120,9 +123,10 @@ ours() {  # C L [N: only the first N variants]
   local C=$1 Lx=$2 variant flags out sps
   local variants=("bf16, channels-last, CUDA graph (default)|--breakdown"
                   "bf16, channels-last, CUDA graph, fused BatchNorm and stem kernels|--gpu-norm fused --breakdown"
+                  "bf16, channels-last, CUDA graph, convolution biases applied|--conv-bias apply"
                   "bf16, channels-first, CUDA graph|--layout channels-first"
                   "bf16, channels-last, eager|--no-cuda-graphs" "fp32, channels-last, CUDA graph|--precision fp32")
-  for variant in "${variants[@]:0:${3:-5}}"; do
+  for variant in "${variants[@]:0:${3:-6}}"; do
     flags=${variant#*|}
     out=$(timeout 150 $L bench pretrain "${COMMON[@]}" --channels "$C" --length "$Lx" --steps "$STEPS" --rounds 3 --warmup 5 $flags 2>&1 |
           tee -a "$LOG/ours.log" | tail -2)
@@ -132,6 +136,7 @@ ours() {  # C L [N: only the first N variants]
     row "leaves (C++), ${variant%|*} | $C | $Lx | ${sps:-failed} | $(value step_s "$out") | $(value peak_mem_mib "$out")"
     [ "$flags" = "--breakdown" ] && keep "ours_$C" "${sps:-0}"
     [ "$flags" = "--gpu-norm fused --breakdown" ] && keep "fused_$C" "${sps:-0}"
+    [ "$flags" = "--conv-bias apply" ] && keep "applied_$C" "${sps:-0}"
   done
   stamp "ours C=$C done"
 }
@@ -160,7 +165,7 @@ for section in $SECTIONS; do
   case $section in
     build) ;;  # the build above is all (build-device/leaves)
     ours) ours 1 3000; ours 12 1000 ;;
-    ours-short) ours 1 3000 3; ours 12 1000 2 ;;  # default, fused BatchNorm (and channels-first at C=1)
+    ours-short) ours 1 3000 3; ours 12 1000 2 ;;  # default, fused BatchNorm (and the biases applied at C=1)
     norm)
       norm_bad=0
       for shape in "3000 1" "1000 12"; do  # length, input channels: Sleep-EDF, PTB-XL
@@ -175,6 +180,13 @@ for section in $SECTIONS; do
       keep norm_ok $(( norm_bad == 0 ))
       stamp "norm done" ;;
     peers) peers 1 3000; peers 12 1000 ;;
+    conv)  # every convolution shape of the encoder: cuDNN against cuBLAS products of the same arithmetic
+      for shape in "3000 1" "1000 12"; do
+        read -r Lx Cx <<<"$shape"
+        timeout 120 $L bench conv --device cuda --batch-size 256 --length "$Lx" --in-channels "$Cx" --iters 20 2>&1 |
+          tee -a "$LOG/conv.log" | sed -E 's/ B=[0-9]+//; s/ dtype=[a-z0-9]+//' || echo "bench conv failed (L=$Lx)"
+      done
+      stamp "conv done" ;;
     epoch)  # a full epoch over a Sleep-EDF-sized resident set, as `leaves pretrain` runs it
       eflags=("$EPOCH_FLAGS")
       if [ "$EPOCH_FLAGS" = auto ]; then
@@ -224,7 +236,7 @@ for section in $SECTIONS; do
       [ -s "$PREFIX/trace-peer.json" ] && python3 scripts/trace-summary.py "$PREFIX/trace-peer.json" 5 0 |
         sed -n '/^GPU time by kind/,/^GPU time by kernel/p' 
       stamp "profile done" ;;
-    *) echo "unknown section '$section' (build norm ours ours-short peers epoch precision nccl profile)"; exit 2 ;;
+    *) echo "unknown section '$section' (build norm ours ours-short peers epoch precision nccl profile conv)"; exit 2 ;;
   esac
 done
 if [ -f "$LOG/table.md" ]; then
@@ -248,5 +260,7 @@ if [ "${best[norm_ok]:-}" = 1 ] && faster fused_1 ours_1 && faster fused_12 ours
 elif [ -n "${best[fused_1]:-}" ]; then
   echo "keep --gpu-norm torch as the default (norm_ok=${best[norm_ok]:-not run})"
 fi
+awk -v f="${best[ours_1]:-0}" -v a="${best[applied_1]:-0}" 'BEGIN{ if (f > 0 && a > 0)
+  printf("C=1: convolution biases folded into the BatchNorms (default) / applied = %.3fx (%.0f / %.0f samples/s)\n", f / a, f, a) }'
 [ -f "$LOG/epoch.txt" ] && cat "$LOG/epoch.txt"
 stamp "all done"

@@ -3,6 +3,8 @@
 // rounds), optionally a full epoch over a resident data set of a given size,
 // and optionally checks the bf16 loss against fp32 on the same batch.
 // `leaves bench norm`: the fused normalisation kernels against LibTorch's ops.
+// `leaves bench conv`: the encoder's convolutions against matrix products of
+// the same arithmetic.
 #include <torch/torch.h>
 #if __has_include(<torch/csrc/autograd/profiler_legacy.h>)
 #include <torch/csrc/autograd/profiler_legacy.h>
@@ -569,6 +571,113 @@ int run_norm(const NormArgs& a) {
               failed ? "MISMATCH: the fused kernel's error exceeds twice LibTorch's" : "all ok");
   return failed ? 1 : 0;
 }
+// ---------------------------------------------------------------------------
+// `leaves bench conv`: each convolution of the encoder as LibTorch runs it on
+// the device (cuDNN on CUDA, channels-last [B, C, 1, L] in bf16 as the
+// encoder runs there; oneDNN on the CPU, [B, C, L] in fp32), forward, input
+// gradient and weight gradient apart, against a matrix product of the same
+// arithmetic on the same device (cuBLAS, or the CPU's BLAS): [B Lout, k Ci] x
+// [k Ci, Co] and its two transposed forms. The matrix product is what an
+// ideal implicit-GEMM convolution would cost (it never forms the k shifted
+// copies), so the gap between the two is what faster convolution kernels
+// could win at most, shape by shape. No correctness is compared: the products
+// are not convolutions.
+struct ConvArgs {
+  std::string device = "cpu", precision = "auto";
+  int64_t batch = 256, length = 3000, width = 64, in_channels = 1, iters = 20, warmup = 3;
+  uint64_t seed = 1;
+};
+
+struct ConvCase {
+  std::string name;
+  int64_t Ci, Co, k, stride, Lin, Lout, per_pass;  ///< per_pass: how many of this shape one encoder forward has
+};
+
+// The encoder's convolutions (nn::ResNet1d): the stem at L; four stages of
+// width w, 2w, 4w, 8w after the max-pool (L / 2), halving from the second on
+// (a 3-tap stride-2 convolution and a 1 x 1 stride-2 shortcut open the stage).
+std::vector<ConvCase> encoder_convs(int64_t width, int64_t in_channels, int64_t length) {
+  std::vector<ConvCase> cases{{"stem", in_channels, width, 3, 1, length, length, 1}};
+  int64_t L = length / 2;
+  cases.push_back({"stage1.conv", width, width, 3, 1, L, L, 4});
+  for (int s = 1; s < 4; ++s) {
+    const int64_t C = width << s, Lout = (L - 1) / 2 + 1;
+    const std::string stage = "stage" + std::to_string(s + 1);
+    cases.push_back({stage + ".down", C / 2, C, 3, 2, L, Lout, 1});
+    cases.push_back({stage + ".conv", C, C, 3, 1, Lout, Lout, 3});
+    cases.push_back({stage + ".shortcut", C / 2, C, 1, 2, L, Lout, 1});
+    L = Lout;
+  }
+  return cases;
+}
+
+int run_conv(const ConvArgs& a) {
+  if (a.iters < 1 || a.warmup < 0) throw std::invalid_argument("--iters must be >= 1 and --warmup >= 0");
+  const auto device = train::resolve_device(a.device);
+  const std::string prec = a.precision == "auto" ? (device.is_cuda() ? "bf16" : "fp32") : a.precision;
+  const auto dtype = prec == "bf16" ? torch::kBFloat16 : torch::kFloat;
+  if (!device.is_cuda() && dtype != torch::kFloat) {
+    throw std::invalid_argument("--precision " + prec + ": on the CPU the encoder's convolutions run in fp32");
+  }
+  torch::manual_seed(a.seed);
+  const auto opts = torch::TensorOptions().device(device).dtype(dtype);
+  const bool cl = device.is_cuda();  // the encoder's layout on this device
+  // As the pre-training step runs them by default (--no-cudnn-benchmark aside):
+  // cuDNN tries its algorithms on the first calls of each shape (the warm-up).
+  if (device.is_cuda()) compat::set_cudnn_benchmark(true);
+  auto activation = [&](int64_t C, int64_t L) {
+    auto t = torch::randn({a.batch, C, L}, opts);
+    return cl ? t.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast) : t;
+  };
+  double conv_total = 0, gemm_total = 0, flop_total = 0;
+  for (const auto& c : encoder_convs(a.width, a.in_channels, a.length)) {
+    const auto x = activation(c.Ci, c.Lin), gy = activation(c.Co, c.Lout);
+    auto w = torch::randn({c.Co, c.Ci, c.k}, opts) * (1.0 / std::sqrt(static_cast<double>(c.Ci * c.k)));
+    if (cl) w = w.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);
+    const int64_t pad = (c.k - 1) / 2;
+    const std::vector<int64_t> stride = cl ? std::vector<int64_t>{1, c.stride} : std::vector<int64_t>{c.stride};
+    const std::vector<int64_t> padding = cl ? std::vector<int64_t>{0, pad} : std::vector<int64_t>{pad};
+    const std::vector<int64_t> dilation(stride.size(), 1), out_pad(stride.size(), 0);
+    auto y = cl ? at::conv2d(x, w, {}, stride, padding) : at::conv1d(x, w, {}, stride, padding);
+    if (y.size(-1) != c.Lout) throw std::logic_error("bench conv: output length of " + c.name);
+    auto pass = [&](bool dx, bool dw) {
+      return at::convolution_backward(gy, x, w, c10::nullopt, stride, padding, dilation, false, out_pad, 1,
+                                      {dx, dw, false});
+    };
+    double conv_ms[3], gemm_ms[3];
+    conv_ms[0] = ms_per_call(device, a.warmup, a.iters, [&] {
+      return cl ? at::conv2d(x, w, {}, stride, padding) : at::conv1d(x, w, {}, stride, padding);
+    });
+    conv_ms[1] = ms_per_call(device, a.warmup, a.iters, [&] { return pass(true, false); });
+    conv_ms[2] = ms_per_call(device, a.warmup, a.iters, [&] { return pass(false, true); });
+    // The same arithmetic as matrix products: M = B Lout rows, K = k Ci, N = Co.
+    const int64_t M = a.batch * c.Lout, K = c.k * c.Ci, N = c.Co;
+    auto A = torch::randn({M, K}, opts), W = torch::randn({K, N}, opts), G = torch::randn({M, N}, opts);
+    auto out_mn = torch::empty({M, N}, opts), out_mk = torch::empty({M, K}, opts), out_kn = torch::empty({K, N}, opts);
+    gemm_ms[0] = ms_per_call(device, a.warmup, a.iters, [&] { return at::mm_out(out_mn, A, W); });
+    gemm_ms[1] = ms_per_call(device, a.warmup, a.iters, [&] { return at::mm_out(out_mk, G, W.t()); });
+    gemm_ms[2] = ms_per_call(device, a.warmup, a.iters, [&] { return at::mm_out(out_kn, A.t(), G); });
+    const double flop = 3 * 2.0 * static_cast<double>(M) * K * N;  // the three passes
+    const double cms = conv_ms[0] + conv_ms[1] + conv_ms[2], gms = gemm_ms[0] + gemm_ms[1] + gemm_ms[2];
+    conv_total += c.per_pass * cms;
+    gemm_total += c.per_pass * gms;
+    flop_total += c.per_pass * flop;
+    std::printf("bench conv %-16s x%lld B=%lld Ci=%lld Co=%lld k=%lld s=%lld L=%lld->%lld dtype=%s "
+                "conv_ms fwd=%.4f dgrad=%.4f wgrad=%.4f gemm_ms fwd=%.4f dgrad=%.4f wgrad=%.4f "
+                "conv_tflops=%.3f gemm_tflops=%.3f conv/gemm=%.2f\n",
+                c.name.c_str(), static_cast<long long>(c.per_pass), static_cast<long long>(a.batch),
+                static_cast<long long>(c.Ci), static_cast<long long>(c.Co), static_cast<long long>(c.k),
+                static_cast<long long>(c.stride), static_cast<long long>(c.Lin), static_cast<long long>(c.Lout),
+                prec.c_str(), conv_ms[0], conv_ms[1], conv_ms[2], gemm_ms[0], gemm_ms[1], gemm_ms[2],
+                flop / (cms * 1e9), flop / (gms * 1e9), cms / gms);
+  }
+  std::printf("bench conv total device=%s name=\"%s\" dtype=%s layout=%s conv_ms=%.3f gemm_ms=%.3f conv/gemm=%.2f "
+              "conv_tflops=%.3f (forward + both gradients of the 20 convolutions of one encoder pass, B=%lld)\n",
+              device.str().c_str(), compat::device_name(device).c_str(), prec.c_str(),
+              cl ? "channels-last" : "channels-first", conv_total, gemm_total, conv_total / gemm_total,
+              flop_total / (conv_total * 1e9), static_cast<long long>(a.batch));
+  return 0;
+}
 }  // namespace
 
 Action add_bench_command(CLI::App& app) {
@@ -623,7 +732,28 @@ Action add_bench_command(CLI::App& app) {
   norm->add_option("--iters", n->iters, "timed forward + backward passes per shape")->capture_default_str();
   norm->add_option("--warmup", n->warmup, "untimed passes first")->capture_default_str();
   norm->add_option("--seed", n->seed, "random seed")->capture_default_str();
-  return [a, n, norm] { return norm->parsed() ? run_norm(*n) : run_bench(*a); };
+  auto cv = std::make_shared<ConvArgs>();
+  auto* conv = bench->add_subcommand(
+      "conv", "Each convolution of the encoder (forward, input gradient, weight gradient) as LibTorch runs it "
+              "(cuDNN on CUDA in bf16 channels-last, oneDNN on the CPU), against a matrix product of the same "
+              "arithmetic: what faster convolution kernels could win at most, per shape");
+  conv->add_option("--device", cv->device, "cpu | cuda | cuda:N")->capture_default_str();
+  conv->add_option("--precision", cv->precision, "fp32, bf16 (CUDA), or auto (bf16 on CUDA)")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
+      ->capture_default_str();
+  conv->add_option("--batch-size", cv->batch, "rows B (two views of a batch: 2 x pairs)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  conv->add_option("--length", cv->length, "input length L of the encoder")->check(CLI::Range(16, 1 << 24))->capture_default_str();
+  conv->add_option("--width", cv->width, "encoder first-stage width")->check(CLI::Range(1, 4096))->capture_default_str();
+  conv->add_option("--in-channels", cv->in_channels, "input channels C")->check(CLI::Range(1, 4096))->capture_default_str();
+  conv->add_option("--iters", cv->iters, "timed calls per pass")->capture_default_str();
+  conv->add_option("--warmup", cv->warmup, "untimed calls first")->capture_default_str();
+  conv->add_option("--seed", cv->seed, "random seed")->capture_default_str();
+  return [a, n, norm, cv, conv] {
+    if (conv->parsed()) return run_conv(*cv);
+    return norm->parsed() ? run_norm(*n) : run_bench(*a);
+  };
 }
 
 }  // namespace leaves::cli
