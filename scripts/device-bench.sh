@@ -19,7 +19,8 @@
 #   nccl:      the NCCL process group for a world of one;
 #   conv:      each convolution shape of the encoder (B = 256, both shapes), forward and both
 #              gradients by cuDNN against cuBLAS products of the same arithmetic (`leaves bench conv`):
-#              how much faster convolution kernels could make each at most;
+#              how much faster convolution kernels could make each at most; and leaves' im2col +
+#              cuBLAS convolution (--cl-conv gemm) against cuDNN;
 #   profile:   where the step's GPU time goes, kernel by kernel (Kineto): ours at the Sleep-EDF
 #              shape (default, --gpu-norm fused), at the PTB-XL shape (default: how much of the
 #              graph the augmentations take), at the Sleep-EDF shape eager, then the peer --bf16 --compile
@@ -111,7 +112,7 @@ keep() {  # key value: this call's figure, kept for later calls on this machine
 faster() { awk -v a="${best[$1]:-0}" -v b="${best[$2]:-0}" 'BEGIN{exit !(a > 0 && b > 0 && a > b)}'; }
 section_cost() {  # seconds a section takes at STEPS=15, roughly: from device runs 1 and 2 (norm, profile: guesses)
   case $1 in
-    norm) echo 60 ;; ours) echo 200 ;; ours-short) echo 110 ;; epoch) echo 45 ;;
+    norm) echo 60 ;; ours) echo 260 ;; ours-short) echo 110 ;; epoch) echo 45 ;;
     peers) local n; n=$(tr ',' '\n' <<<"$PEER_MODES" | wc -l); echo $(( 2 * n * 25 )) ;;
     precision) echo 150 ;; nccl) echo 20 ;; profile) echo 150 ;; conv) echo 40 ;; *) echo 0 ;;
   esac
@@ -125,8 +126,9 @@ ours() {  # C L [N: only the first N variants]
                   "bf16, channels-last, CUDA graph, fused BatchNorm and stem kernels|--gpu-norm fused --breakdown"
                   "bf16, channels-last, CUDA graph, convolution biases applied|--conv-bias apply"
                   "bf16, channels-first, CUDA graph|--layout channels-first"
-                  "bf16, channels-last, eager|--no-cuda-graphs" "fp32, channels-last, CUDA graph|--precision fp32")
-  for variant in "${variants[@]:0:${3:-6}}"; do
+                  "bf16, channels-last, eager|--no-cuda-graphs" "fp32, channels-last, CUDA graph|--precision fp32"
+                  "bf16, channels-last, CUDA graph, convolutions as im2col + cuBLAS|--cl-conv gemm")
+  for variant in "${variants[@]:0:${3:-7}}"; do
     flags=${variant#*|}
     out=$(timeout 150 $L bench pretrain "${COMMON[@]}" --channels "$C" --length "$Lx" --steps "$STEPS" --rounds 3 --warmup 5 $flags 2>&1 |
           tee -a "$LOG/ours.log" | tail -2)

@@ -69,6 +69,7 @@ void set_autocast(torch::DeviceType t, bool on, torch::ScalarType dtype) {
 }  // namespace
 
 bool autocast_on(torch::DeviceType t) { return autocast_enabled(t); }
+torch::ScalarType autocast_type(torch::DeviceType t) { return autocast_dtype(t); }
 
 AutocastGuard::AutocastGuard(const torch::Device& device, bool enabled, torch::ScalarType dtype) {
   if (!enabled) return;

@@ -53,6 +53,8 @@ class AutocastGuard {
 /// Whether autocast is on for device type `t` at this point (e.g. inside an
 /// AutocastGuard).
 bool autocast_on(torch::DeviceType t);
+/// The type autocast casts matrix products and convolutions to on `t`.
+torch::ScalarType autocast_type(torch::DeviceType t);
 
 /// Whether this build can drive CUDA directly (graphs, streams, memory stats).
 bool built_with_cuda();

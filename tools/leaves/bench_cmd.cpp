@@ -33,6 +33,7 @@
 #include "leaves/compat.h"
 #include "leaves/loss/nt_xent.h"
 #include "leaves/nn/batchnorm.h"
+#include "leaves/nn/cl_conv.h"
 #include "leaves/train/pretrain.h"
 #include "tools/leaves/commands.h"
 
@@ -581,7 +582,9 @@ int run_norm(const NormArgs& a) {
 // ideal implicit-GEMM convolution would cost (it never forms the k shifted
 // copies), so the gap between the two is what faster convolution kernels
 // could win at most, shape by shape. No correctness is compared: the products
-// are not convolutions.
+// are not convolutions. Also timed: leaves' own convolution as matrix products
+// (nn/cl_conv.h, `--cl-conv gemm`: im2col, then those products), whose
+// correctness the tests check.
 struct ConvArgs {
   std::string device = "cpu", precision = "auto";
   int64_t batch = 256, length = 3000, width = 64, in_channels = 1, iters = 20, warmup = 3;
@@ -629,11 +632,11 @@ int run_conv(const ConvArgs& a) {
     auto t = torch::randn({a.batch, C, L}, opts);
     return cl ? t.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast) : t;
   };
-  double conv_total = 0, gemm_total = 0, flop_total = 0;
+  double conv_total = 0, gemm_total = 0, ours_total = 0, flop_total = 0;
   for (const auto& c : encoder_convs(a.width, a.in_channels, a.length)) {
     const auto x = activation(c.Ci, c.Lin), gy = activation(c.Co, c.Lout);
-    auto w = torch::randn({c.Co, c.Ci, c.k}, opts) * (1.0 / std::sqrt(static_cast<double>(c.Ci * c.k)));
-    if (cl) w = w.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);
+    const auto w3 = torch::randn({c.Co, c.Ci, c.k}, opts) * (1.0 / std::sqrt(static_cast<double>(c.Ci * c.k)));
+    auto w = cl ? w3.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast) : w3;
     const int64_t pad = (c.k - 1) / 2;
     const std::vector<int64_t> stride = cl ? std::vector<int64_t>{1, c.stride} : std::vector<int64_t>{c.stride};
     const std::vector<int64_t> padding = cl ? std::vector<int64_t>{0, pad} : std::vector<int64_t>{pad};
@@ -650,6 +653,16 @@ int run_conv(const ConvArgs& a) {
     });
     conv_ms[1] = ms_per_call(device, a.warmup, a.iters, [&] { return pass(true, false); });
     conv_ms[2] = ms_per_call(device, a.warmup, a.iters, [&] { return pass(false, true); });
+    // leaves' convolution as matrix products (nn/cl_conv.h, --cl-conv gemm),
+    // on channels-last [B, C, 1, L] (made so on the CPU).
+    const auto x4 = cl ? x : x.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);
+    const auto gy4 = cl ? gy : gy.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);
+    double ours_ms[3];
+    ours_ms[0] = ms_per_call(device, a.warmup, a.iters, [&] { return nn::cl_gemm_detail::forward(x4, w3, c.stride); });
+    ours_ms[1] = ms_per_call(device, a.warmup, a.iters,
+                             [&] { return nn::cl_gemm_detail::input_grad(gy4, w3, c.stride, c.Lin); });
+    ours_ms[2] = ms_per_call(device, a.warmup, a.iters,
+                             [&] { return nn::cl_gemm_detail::weight_grad(x4, gy4, c.k, c.stride); });
     // The same arithmetic as matrix products: M = B Lout rows, K = k Ci, N = Co.
     const int64_t M = a.batch * c.Lout, K = c.k * c.Ci, N = c.Co;
     auto A = torch::randn({M, K}, opts), W = torch::randn({K, N}, opts), G = torch::randn({M, N}, opts);
@@ -659,23 +672,27 @@ int run_conv(const ConvArgs& a) {
     gemm_ms[2] = ms_per_call(device, a.warmup, a.iters, [&] { return at::mm_out(out_kn, A.t(), G); });
     const double flop = 3 * 2.0 * static_cast<double>(M) * K * N;  // the three passes
     const double cms = conv_ms[0] + conv_ms[1] + conv_ms[2], gms = gemm_ms[0] + gemm_ms[1] + gemm_ms[2];
+    const double oms = ours_ms[0] + ours_ms[1] + ours_ms[2];
     conv_total += c.per_pass * cms;
     gemm_total += c.per_pass * gms;
+    ours_total += c.per_pass * oms;
     flop_total += c.per_pass * flop;
     std::printf("bench conv %-16s x%lld B=%lld Ci=%lld Co=%lld k=%lld s=%lld L=%lld->%lld dtype=%s "
                 "conv_ms fwd=%.4f dgrad=%.4f wgrad=%.4f gemm_ms fwd=%.4f dgrad=%.4f wgrad=%.4f "
-                "conv_tflops=%.3f gemm_tflops=%.3f conv/gemm=%.2f\n",
+                "im2col_ms fwd=%.4f dgrad=%.4f wgrad=%.4f conv_tflops=%.3f gemm_tflops=%.3f conv/gemm=%.2f "
+                "im2col/conv=%.2f\n",
                 c.name.c_str(), static_cast<long long>(c.per_pass), static_cast<long long>(a.batch),
                 static_cast<long long>(c.Ci), static_cast<long long>(c.Co), static_cast<long long>(c.k),
                 static_cast<long long>(c.stride), static_cast<long long>(c.Lin), static_cast<long long>(c.Lout),
-                prec.c_str(), conv_ms[0], conv_ms[1], conv_ms[2], gemm_ms[0], gemm_ms[1], gemm_ms[2],
-                flop / (cms * 1e9), flop / (gms * 1e9), cms / gms);
+                prec.c_str(), conv_ms[0], conv_ms[1], conv_ms[2], gemm_ms[0], gemm_ms[1], gemm_ms[2], ours_ms[0],
+                ours_ms[1], ours_ms[2], flop / (cms * 1e9), flop / (gms * 1e9), cms / gms, oms / cms);
   }
   std::printf("bench conv total device=%s name=\"%s\" dtype=%s layout=%s conv_ms=%.3f gemm_ms=%.3f conv/gemm=%.2f "
-              "conv_tflops=%.3f (forward + both gradients of the 20 convolutions of one encoder pass, B=%lld)\n",
+              "im2col_ms=%.3f im2col/conv=%.2f conv_tflops=%.3f (forward + both gradients of the 20 convolutions "
+              "of one encoder pass, B=%lld)\n",
               device.str().c_str(), compat::device_name(device).c_str(), prec.c_str(),
-              cl ? "channels-last" : "channels-first", conv_total, gemm_total, conv_total / gemm_total,
-              flop_total / (conv_total * 1e9), static_cast<long long>(a.batch));
+              cl ? "channels-last" : "channels-first", conv_total, gemm_total, conv_total / gemm_total, ours_total,
+              ours_total / conv_total, flop_total / (conv_total * 1e9), static_cast<long long>(a.batch));
   return 0;
 }
 }  // namespace

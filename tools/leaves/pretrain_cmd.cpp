@@ -108,6 +108,11 @@ void add_accelerator_options(CLI::App* cmd, train::PretrainConfig& c) {
                   "and differentiated as LibTorch's modules do)")
       ->check(CLI::IsMember({"fold", "apply"}))
       ->capture_default_str();
+  cmd->add_option("--cl-conv", c.cl_conv,
+                  "the channels-last layout's convolutions (the CUDA layout): LibTorch's (torch: cuDNN on CUDA) or "
+                  "matrix products (gemm: im2col and cuBLAS; measure with `leaves bench conv`)")
+      ->check(CLI::IsMember({"torch", "gemm"}))
+      ->capture_default_str();
   auto* cp = &c;
   cmd->add_flag_callback("--no-cuda-graphs", [cp] { cp->cuda_graphs = false; },
                          "CUDA: run every step eagerly instead of replaying a graph");

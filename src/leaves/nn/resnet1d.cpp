@@ -24,7 +24,8 @@ int blas_path(const torch::nn::Conv1d& conv, const torch::Tensor& x, CpuConv cpu
 }
 }  // namespace
 
-torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, CpuConv cpu_conv, bool with_bias) {
+torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, CpuConv cpu_conv, bool with_bias,
+                              bool cl_gemm) {
   const auto& w = conv->weight;  // [out, in, k]: the 1-D kernel, 1 x k in 2-D
   const torch::Tensor bias = with_bias ? conv->bias : torch::Tensor();
   const int64_t stride = conv->options.stride()->at(0), padding = (w.size(2) - 1) / 2;
@@ -38,6 +39,10 @@ torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, Cp
     const std::vector<int64_t> s1{stride}, p1{padding}, d1{conv->options.dilation()->at(0)};
     return at::conv1d(x, w, bias, s1, p1, d1, conv->options.groups());
   }
+  if (cl_gemm && conv->options.dilation()->at(0) == 1 && conv->options.groups() == 1 &&
+      cl_gemm_conv_applicable(x, w, stride)) {
+    return cl_gemm_conv(x, w, bias, stride);
+  }
   const std::vector<int64_t> s2{1, stride}, p2{0, padding};
   return at::conv2d(x, w.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast), bias, s2, p2);
 }
@@ -49,8 +54,8 @@ torch::Tensor conv_bn_act(torch::nn::Conv1d& conv, BatchNorm1d& bn, const torch:
   // output forward, no reduction of its gradient backward) and handed to the
   // BatchNorm, which accounts for it in its running mean (batch_norm_act).
   const bool fold = how.fold_bias && conv->bias.defined() && bn->is_training();
-  return batch_norm_act(bn, conv_any_layout(conv, x, how.cpu_conv, !fold), residual, activate, how.negative_slope,
-                        how.fused, fold ? conv->bias : torch::Tensor());
+  return batch_norm_act(bn, conv_any_layout(conv, x, how.cpu_conv, !fold, how.cl_gemm), residual, activate,
+                        how.negative_slope, how.fused, fold ? conv->bias : torch::Tensor());
 }
 
 BasicBlock1dImpl::BasicBlock1dImpl(int64_t in_, int64_t out_, int64_t stride_, double slope)
@@ -72,7 +77,7 @@ void BasicBlock1dImpl::reset() {
 }
 
 torch::Tensor BasicBlock1dImpl::forward(const torch::Tensor& x) {
-  const ConvBnAct how{cpu_conv, negative_slope, fused_for(x), fold_conv_bias};
+  const ConvBnAct how{cpu_conv, negative_slope, fused_for(x), fold_conv_bias, cl_gemm_conv};
   auto y = conv_bn_act(conv1, bn1, x, how, {}, true);
   auto skip = shortcut_conv ? conv_bn_act(shortcut_conv, shortcut_bn, x, how, {}, false) : x;
   return conv_bn_act(conv2, bn2, y, how, skip, true);
@@ -119,6 +124,13 @@ void ResNet1dImpl::set_fold_conv_bias(bool on) {
   }
 }
 
+void ResNet1dImpl::set_cl_gemm_conv(bool on) {
+  cl_gemm_conv_ = on;
+  for (auto& m : body->children()) {
+    if (auto* block = dynamic_cast<BasicBlock1dImpl*>(m.get())) block->cl_gemm_conv = on;
+  }
+}
+
 void ResNet1dImpl::set_fused_norm_cuda(bool on) {
   fused_norm_cuda_ = on;
   for (auto& m : body->children()) {
@@ -138,8 +150,8 @@ torch::Tensor ResNet1dImpl::forward(const torch::Tensor& x) {
     if (fused && stem_fusable(stem_conv, *stem_bn, y, options.negative_slope())) {
       y = fused_stem(stem_conv, stem_bn, y, options.negative_slope());
     } else {
-      y = conv_bn_act(stem_conv, stem_bn, y, {CpuConv::Torch, options.negative_slope(), fused, fold_conv_bias_}, {},
-                      true);
+      y = conv_bn_act(stem_conv, stem_bn, y,
+                      {CpuConv::Torch, options.negative_slope(), fused, fold_conv_bias_, cl_gemm_conv_}, {}, true);
       y = torch::max_pool2d(y, {1, 2}, {1, 2});
     }
     return body->forward(y).mean({2, 3});

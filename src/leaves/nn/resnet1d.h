@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include "leaves/nn/batchnorm.h"
+#include "leaves/nn/cl_conv.h"
 #include "leaves/nn/cpu_conv.h"
 
 namespace leaves::nn {
@@ -48,6 +49,8 @@ class BasicBlock1dImpl : public torch::nn::Cloneable<BasicBlock1dImpl> {
   /// Leave the convolutions' biases to the BatchNorms that follow them in
   /// training mode (see ResNet1dImpl::set_fold_conv_bias).
   bool fold_conv_bias = true;
+  /// Channels-last convolutions as matrix products (see ResNet1dImpl::set_cl_gemm_conv).
+  bool cl_gemm_conv = false;
   bool fused_for(const torch::Tensor& x) const { return x.is_cuda() ? fused_norm_cuda : fused_norm; }
   torch::nn::Conv1d conv1{nullptr}, conv2{nullptr}, shortcut_conv{nullptr};
   BatchNorm1d bn1{nullptr}, bn2{nullptr}, shortcut_bn{nullptr};
@@ -102,6 +105,12 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
   /// modules do. Not saved.
   void set_fold_conv_bias(bool on);
   bool fold_conv_bias() const { return fold_conv_bias_; }
+  /// In the channels-last layout, every convolution as matrix products
+  /// (nn/cl_conv.h: im2col and LibTorch's matrix product, cuBLAS on CUDA)
+  /// instead of LibTorch's convolution (cuDNN). Off by default: to be measured
+  /// against cuDNN (`leaves bench conv`). The same arithmetic. Not saved.
+  void set_cl_gemm_conv(bool on);
+  bool cl_gemm_conv() const { return cl_gemm_conv_; }
 
   ResNet1dOptions options;
   torch::nn::Conv1d stem_conv{nullptr};
@@ -111,7 +120,7 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
  private:
   bool channels_last_ = false;
   CpuConv cpu_conv_ = CpuConv::Auto;
-  bool fused_norm_ = true, fused_norm_cuda_ = false, fold_conv_bias_ = true;
+  bool fused_norm_ = true, fused_norm_cuda_ = false, fold_conv_bias_ = true, cl_gemm_conv_ = false;
 };
 TORCH_MODULE(ResNet1d);
 
@@ -119,10 +128,11 @@ TORCH_MODULE(ResNet1d);
 /// convolution with a 1 x k kernel in channels-last order (same weights).
 /// A convolution of a `[B, C, L]` CPU tensor runs on the BLAS paths when
 /// `cpu_conv` resolves to them (see ResNet1dImpl).
-/// Without `with_bias` the convolution's bias is left out. Every convolution
-/// here has padding (k - 1) / 2.
+/// Without `with_bias` the convolution's bias is left out. With `cl_gemm` a
+/// `[B, C, 1, L]` input runs as matrix products (cl_gemm_conv). Every
+/// convolution here has padding (k - 1) / 2.
 torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, CpuConv cpu_conv = CpuConv::Torch,
-                              bool with_bias = true);
+                              bool with_bias = true, bool cl_gemm = false);
 
 /// How conv_bn_act runs: see ResNet1dImpl.
 struct ConvBnAct {
@@ -130,6 +140,7 @@ struct ConvBnAct {
   double negative_slope = 0.01;
   bool fused = true;      ///< batch_norm_act's `fused`
   bool fold_bias = true;  ///< see ResNet1dImpl::set_fold_conv_bias
+  bool cl_gemm = false;   ///< see ResNet1dImpl::set_cl_gemm_conv
 };
 
 /// `batch_norm_act(bn, conv(x), residual, activate, ...)`; with `how.fold_bias`

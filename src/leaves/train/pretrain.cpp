@@ -62,6 +62,7 @@ void PretrainConfig::validate() const {
   if (cpu_norm != "fused" && cpu_norm != "torch") bad("--cpu-norm must be fused or torch, got '" + cpu_norm + "'");
   if (gpu_norm != "fused" && gpu_norm != "torch") bad("--gpu-norm must be fused or torch, got '" + gpu_norm + "'");
   if (conv_bias != "fold" && conv_bias != "apply") bad("--conv-bias must be fold or apply, got '" + conv_bias + "'");
+  if (cl_conv != "torch" && cl_conv != "gemm") bad("--cl-conv must be torch or gemm, got '" + cl_conv + "'");
 }
 
 bool PretrainConfig::channels_last(const torch::Device& device) const {
@@ -89,7 +90,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PretrainConfig, data, method, ep
                                                 views, width, projection_hidden, projection_dim, device, seed,
                                                 checkpoint_every, sync_batchnorm, bucket_mb, precision,
                                                 cuda_graphs, cudnn_benchmark, layout, cpu_conv, cpu_norm,
-                                                gpu_norm, conv_bias)
+                                                gpu_norm, conv_bias, cl_conv)
 
 json PretrainConfig::to_json() const { return json(*this); }
 
@@ -132,6 +133,7 @@ Pretrainer::Pretrainer(const PretrainConfig& config, int64_t in_channels, std::s
   encoder->set_fused_norm(config_.cpu_norm == "fused");
   encoder->set_fused_norm_cuda(config_.gpu_norm == "fused");
   encoder->set_fold_conv_bias(config_.conv_bias == "fold");
+  encoder->set_cl_gemm_conv(config_.cl_conv == "gemm");
   if (device_.is_cuda() && config_.gpu_norm == "fused" && !nn::batch_norm_act_cuda_built()) {
     throw std::invalid_argument("--gpu-norm fused: this build has no CUDA kernels of its own (configure with a CUDA "
                                 "LibTorch and nvcc, LEAVES_CUDA_KERNELS=ON)");

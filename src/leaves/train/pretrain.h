@@ -97,6 +97,10 @@ struct PretrainConfig {
   /// one backward; nn::ResNet1dImpl::set_fold_conv_bias) or "apply" (added
   /// and differentiated as LibTorch's modules do). The same network.
   std::string conv_bias = "fold";
+  /// The channels-last layout's convolutions (the CUDA layout): LibTorch's
+  /// ("torch": cuDNN on CUDA) or matrix products ("gemm": im2col and cuBLAS,
+  /// nn/cl_conv.h; to be measured against cuDNN with `leaves bench conv`).
+  std::string cl_conv = "torch";
 
   /// Throws std::invalid_argument naming the first bad option.
   void validate() const;
