@@ -299,11 +299,16 @@ int run_bench(const BenchArgs& a) {
 // of each against the same ops in float64 on the same inputs. The fused
 // kernel passes where its error is at most twice LibTorch's own, plus a floor
 // (1e-5 in fp32, 1e-2 in bf16/fp16); any other result exits 1.
-struct NormArgs {
+// The options of the kernel benchmarks (`bench norm`, `bench conv`): the
+// encoder's shapes at B rows of length L, and the timing.
+struct KernelBenchArgs {
   std::string device = "cpu", precision = "auto";
   int64_t batch = 256, length = 3000, width = 64, in_channels = 1, iters = 20, warmup = 3;
-  double slope = 0.01;
   uint64_t seed = 1;
+};
+
+struct NormArgs : KernelBenchArgs {
+  double slope = 0.01;
 };
 
 struct NormCase {
@@ -585,11 +590,7 @@ int run_norm(const NormArgs& a) {
 // are not convolutions. Also timed: leaves' own convolution as matrix products
 // (nn/cl_conv.h, `--cl-conv gemm`: im2col, then those products), whose
 // correctness the tests check.
-struct ConvArgs {
-  std::string device = "cpu", precision = "auto";
-  int64_t batch = 256, length = 3000, width = 64, in_channels = 1, iters = 20, warmup = 3;
-  uint64_t seed = 1;
-};
+using ConvArgs = KernelBenchArgs;
 
 struct ConvCase {
   std::string name;
@@ -695,6 +696,22 @@ int run_conv(const ConvArgs& a) {
               ours_total / conv_total, flop_total / (conv_total * 1e9), static_cast<long long>(a.batch));
   return 0;
 }
+// The options every kernel benchmark takes but its precision (whose choices differ).
+void add_kernel_bench_options(CLI::App* cmd, KernelBenchArgs& a, int64_t min_length, const std::string& in_channels,
+                              const std::string& iters) {
+  cmd->add_option("--device", a.device, "cpu | cuda | cuda:N")->capture_default_str();
+  cmd->add_option("--batch-size", a.batch, "rows B (two views of a batch: 2 x pairs)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  cmd->add_option("--length", a.length, "input length L of the encoder")
+      ->check(CLI::Range(min_length, int64_t{1} << 24))
+      ->capture_default_str();
+  cmd->add_option("--width", a.width, "encoder first-stage width")->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd->add_option("--in-channels", a.in_channels, in_channels)->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd->add_option("--iters", a.iters, iters)->capture_default_str();
+  cmd->add_option("--warmup", a.warmup, "untimed calls first")->capture_default_str();
+  cmd->add_option("--seed", a.seed, "random seed")->capture_default_str();
+}
 }  // namespace
 
 Action add_bench_command(CLI::App& app) {
@@ -734,39 +751,21 @@ Action add_bench_command(CLI::App& app) {
   auto* norm = bench->add_subcommand(
       "norm", "leaves' own kernels against LibTorch's ops: the fused BatchNorm + residual + LeakyReLU (and on CUDA "
               "the fused stem), time and float64 error per shape; the permutation's index and relaxed products");
-  norm->add_option("--device", n->device, "cpu | cuda | cuda:N")->capture_default_str();
+  add_kernel_bench_options(norm, *n, 8, "input channels of the stem (CUDA: the fused stem is timed too)",
+                           "timed forward + backward passes per shape");
   norm->add_option("--precision", n->precision, "activations: fp32, bf16, fp16 (CUDA), or auto (bf16 on CUDA)")
       ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp16"}))
       ->capture_default_str();
-  norm->add_option("--batch-size", n->batch, "rows B (two views of a batch: 2 x pairs)")
-      ->check(CLI::Range(1, 1 << 20))
-      ->capture_default_str();
-  norm->add_option("--length", n->length, "input length L of the encoder")->check(CLI::Range(8, 1 << 24))->capture_default_str();
-  norm->add_option("--width", n->width, "encoder first-stage width")->check(CLI::Range(1, 4096))->capture_default_str();
-  norm->add_option("--in-channels", n->in_channels, "input channels of the stem (CUDA: the fused stem is timed too)")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
-  norm->add_option("--iters", n->iters, "timed forward + backward passes per shape")->capture_default_str();
-  norm->add_option("--warmup", n->warmup, "untimed passes first")->capture_default_str();
-  norm->add_option("--seed", n->seed, "random seed")->capture_default_str();
   auto cv = std::make_shared<ConvArgs>();
   auto* conv = bench->add_subcommand(
       "conv", "Each convolution of the encoder (forward, input gradient, weight gradient) as LibTorch runs it "
               "(cuDNN on CUDA in bf16 channels-last, oneDNN on the CPU), against a matrix product of the same "
-              "arithmetic: what faster convolution kernels could win at most, per shape");
-  conv->add_option("--device", cv->device, "cpu | cuda | cuda:N")->capture_default_str();
+              "arithmetic (what faster convolution kernels could win at most, per shape), and leaves' im2col + matrix "
+              "product convolution (--cl-conv gemm)");
+  add_kernel_bench_options(conv, *cv, 16, "input channels C", "timed calls per pass");
   conv->add_option("--precision", cv->precision, "fp32, bf16 (CUDA), or auto (bf16 on CUDA)")
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
       ->capture_default_str();
-  conv->add_option("--batch-size", cv->batch, "rows B (two views of a batch: 2 x pairs)")
-      ->check(CLI::Range(1, 1 << 20))
-      ->capture_default_str();
-  conv->add_option("--length", cv->length, "input length L of the encoder")->check(CLI::Range(16, 1 << 24))->capture_default_str();
-  conv->add_option("--width", cv->width, "encoder first-stage width")->check(CLI::Range(1, 4096))->capture_default_str();
-  conv->add_option("--in-channels", cv->in_channels, "input channels C")->check(CLI::Range(1, 4096))->capture_default_str();
-  conv->add_option("--iters", cv->iters, "timed calls per pass")->capture_default_str();
-  conv->add_option("--warmup", cv->warmup, "untimed calls first")->capture_default_str();
-  conv->add_option("--seed", cv->seed, "random seed")->capture_default_str();
   return [a, n, norm, cv, conv] {
     if (conv->parsed()) return run_conv(*cv);
     return norm->parsed() ? run_norm(*n) : run_bench(*a);

@@ -103,39 +103,39 @@ void ResNet1dImpl::reset() {
   body = register_module("body", body);
 }
 
+namespace {
+// The same setting in every block of the body.
+template <typename T>
+void set_in_blocks(torch::nn::Sequential& body, T BasicBlock1dImpl::*field, T value) {
+  for (auto& m : body->children()) {
+    if (auto* block = dynamic_cast<BasicBlock1dImpl*>(m.get())) block->*field = value;
+  }
+}
+}  // namespace
+
 void ResNet1dImpl::set_cpu_conv(CpuConv c) {
   cpu_conv_ = c;
-  for (auto& m : body->children()) {
-    if (auto* block = dynamic_cast<BasicBlock1dImpl*>(m.get())) block->cpu_conv = c;
-  }
+  set_in_blocks(body, &BasicBlock1dImpl::cpu_conv, c);
 }
 
 void ResNet1dImpl::set_fused_norm(bool on) {
   fused_norm_ = on;
-  for (auto& m : body->children()) {
-    if (auto* block = dynamic_cast<BasicBlock1dImpl*>(m.get())) block->fused_norm = on;
-  }
+  set_in_blocks(body, &BasicBlock1dImpl::fused_norm, on);
 }
 
 void ResNet1dImpl::set_fold_conv_bias(bool on) {
   fold_conv_bias_ = on;
-  for (auto& m : body->children()) {
-    if (auto* block = dynamic_cast<BasicBlock1dImpl*>(m.get())) block->fold_conv_bias = on;
-  }
+  set_in_blocks(body, &BasicBlock1dImpl::fold_conv_bias, on);
 }
 
 void ResNet1dImpl::set_cl_gemm_conv(bool on) {
   cl_gemm_conv_ = on;
-  for (auto& m : body->children()) {
-    if (auto* block = dynamic_cast<BasicBlock1dImpl*>(m.get())) block->cl_gemm_conv = on;
-  }
+  set_in_blocks(body, &BasicBlock1dImpl::cl_gemm_conv, on);
 }
 
 void ResNet1dImpl::set_fused_norm_cuda(bool on) {
   fused_norm_cuda_ = on;
-  for (auto& m : body->children()) {
-    if (auto* block = dynamic_cast<BasicBlock1dImpl*>(m.get())) block->fused_norm_cuda = on;
-  }
+  set_in_blocks(body, &BasicBlock1dImpl::fused_norm_cuda, on);
 }
 
 torch::Tensor ResNet1dImpl::forward(const torch::Tensor& x) {
