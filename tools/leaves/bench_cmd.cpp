@@ -278,13 +278,14 @@ int run_bench(const BenchArgs& a) {
                 static_cast<long long>(a.epoch_size), static_cast<long long>(steps), s, steps * B / s, mean);
   }
   std::printf("leaves bench pretrain method=%s B=%lld C=%lld L=%lld width=%lld device=%s name=\"%s\" precision=%s "
-              "layout=%s conv_bias=%s cuda_graph=%s cpu_conv=%s threads=%d step_s=%.5f (median of %lld rounds, fastest %.5f, slowest %.5f) "
+              "layout=%s conv_bias=%s cl_conv=%s cuda_graph=%s cpu_conv=%s threads=%d step_s=%.5f (median of %lld rounds, fastest %.5f, slowest %.5f) "
               "peak_mem_mib=%s samples_per_s=%.1f loss=%.3f\n",
               a.config.method.c_str(), static_cast<long long>(B), static_cast<long long>(a.channels),
               static_cast<long long>(a.length), static_cast<long long>(a.config.width), device.str().c_str(),
               compat::device_name(device).c_str(), trainer.mixed_precision() ? "bf16" : "fp32",
               trainer.encoder->channels_last() ? "channels-last" : "channels-first",
-              trainer.encoder->fold_conv_bias() ? "fold" : "apply", trainer.graph_captured() ? "yes" : "no", cpu_label.c_str(),
+              trainer.encoder->fold_conv_bias() ? "fold" : "apply", trainer.encoder->cl_gemm_conv() ? "gemm" : "torch",
+              trainer.graph_captured() ? "yes" : "no", cpu_label.c_str(),
               torch::get_num_threads(), dt,
               static_cast<long long>(a.rounds), timing.fastest, timing.slowest,
               peak < 0 ? "n/a" : std::to_string(peak >> 20).c_str(), B / dt, final_loss);
