@@ -48,18 +48,25 @@ torch::Tensor im2col(const torch::Tensor& rows, int64_t k, int64_t s, int64_t Lo
     auto tap = cols.select(2, j);
     const auto r = tap_range(j, k, s, L, Lout);
     const int64_t n = r.count();
-    if (n > 0) {
-      const int64_t t0 = r.lo * s + j - p;
-      tap.narrow(1, r.lo, n).copy_(rows.slice(1, t0, t0 + (n - 1) * s + 1, s));
-    }
     if (n == 0) {
       tap.zero_();
       continue;
     }
+    const int64_t t0 = r.lo * s + j - p;
+    tap.narrow(1, r.lo, n).copy_(rows.slice(1, t0, t0 + (n - 1) * s + 1, s));
     if (r.lo > 0) tap.narrow(1, 0, r.lo).zero_();
     if (r.hi < Lout - 1) tap.narrow(1, r.hi + 1, Lout - 1 - r.hi).zero_();
   }
   return cols;
+}
+
+// The forward product's left operand for x [B, Ci, 1, L]: [B Lout, k Ci]
+// (a 1 x 1 stride-1 convolution reads the rows as they are).
+torch::Tensor columns(const torch::Tensor& x, int64_t k, int64_t stride) {
+  const int64_t B = x.size(0), Ci = x.size(1), L = x.size(3), Lout = out_length(L, stride);
+  auto rows = rows_of(x);
+  if (k == 1 && stride == 1) return rows.reshape({B * L, Ci});
+  return im2col(rows, k, stride, Lout).view({B * Lout, k * Ci});
 }
 
 // The kernel [Co, Ci, k] as the matrix [k Ci, Co] of the forward product.
@@ -90,11 +97,8 @@ bool cl_gemm_conv_applicable(const torch::Tensor& x, const torch::Tensor& weight
 namespace cl_gemm_detail {
 
 torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& weight, int64_t stride) {
-  const int64_t B = x.size(0), Ci = x.size(1), L = x.size(3), k = weight.size(2), Lout = out_length(L, stride);
-  auto rows = rows_of(x);
-  // A 1 x 1 stride-1 convolution reads the rows as they are.
-  auto cols = k == 1 && stride == 1 ? rows.reshape({B * L, Ci}) : im2col(rows, k, stride, Lout).view({B * Lout, k * Ci});
-  return channels_last_of(cols.mm(forward_matrix(weight)), B, Lout);
+  const int64_t B = x.size(0), Lout = out_length(x.size(3), stride);
+  return channels_last_of(columns(x, weight.size(2), stride).mm(forward_matrix(weight)), B, Lout);
 }
 
 torch::Tensor input_grad(const torch::Tensor& dy, const torch::Tensor& weight, int64_t stride, int64_t length) {
@@ -122,10 +126,8 @@ torch::Tensor input_grad(const torch::Tensor& dy, const torch::Tensor& weight, i
 }
 
 torch::Tensor weight_grad(const torch::Tensor& x, const torch::Tensor& dy, int64_t k, int64_t stride) {
-  const int64_t B = x.size(0), Ci = x.size(1), L = x.size(3), Co = dy.size(1), Lout = dy.size(3);
-  auto rows = rows_of(x);
-  auto cols = k == 1 && stride == 1 ? rows.reshape({B * L, Ci}) : im2col(rows, k, stride, Lout).view({B * Lout, k * Ci});
-  auto dw = cols.t().mm(rows_of(dy).reshape({B * Lout, Co}));  // [k Ci, Co]
+  const int64_t B = x.size(0), Ci = x.size(1), Co = dy.size(1), Lout = dy.size(3);
+  auto dw = columns(x, k, stride).t().mm(rows_of(dy).reshape({B * Lout, Co}));  // [k Ci, Co]
   return dw.view({k, Ci, Co}).permute({2, 1, 0}).contiguous();
 }
 
