@@ -254,3 +254,60 @@ TEST(BatchNormAct, InputBiasIsTheBatchNormOfTheBiasedInput) {
 }
 
 }  // namespace
+
+// Recomputed statistics: the plain average of the batches' means and unbiased
+// variances, whatever the running statistics held before; the momentum is
+// restored, also when a batch throws; no batch changes nothing.
+TEST(RecomputeBatchNormStatistics, AverageOfTheBatchStatistics) {
+  torch::manual_seed(11);
+  BatchNorm1d bn(3);
+  bn->to(torch::kDouble);
+  {
+    torch::NoGradGuard g;
+    bn->running_mean.fill_(5);
+    bn->running_var.fill_(9);
+  }
+  std::vector<torch::Tensor> batches{torch::randn({4, 3, 10}, torch::kDouble) * 2 + 1,
+                                     torch::randn({7, 3, 5}, torch::kDouble) - 3,
+                                     torch::randn({2, 3, 20}, torch::kDouble) * 0.5};
+  auto mean = torch::zeros({3}, torch::kDouble), var = torch::zeros({3}, torch::kDouble);
+  for (const auto& b : batches) {
+    mean += b.mean(std::vector<int64_t>{0, 2}) / 3;
+    var += b.var(std::vector<int64_t>{0, 2}, /*unbiased=*/true) / 3;
+  }
+  bn->train();
+  torch::NoGradGuard no_grad;
+  leaves::nn::recompute_batchnorm_statistics(*bn, [&](int64_t i) { bn->forward(batches[i]); }, 3);
+  EXPECT_TRUE(torch::allclose(bn->running_mean, mean, 1e-12, 1e-12)) << bn->running_mean << mean;
+  EXPECT_TRUE(torch::allclose(bn->running_var, var, 1e-12, 1e-12)) << bn->running_var << var;
+  EXPECT_EQ(bn->momentum, 0.1);
+  auto before = bn->running_mean.clone();
+  leaves::nn::recompute_batchnorm_statistics(*bn, [&](int64_t) { FAIL() << "no batch to run"; }, 0);
+  EXPECT_TRUE(torch::equal(bn->running_mean, before));
+  EXPECT_THROW(leaves::nn::recompute_batchnorm_statistics(
+                   *bn, [&](int64_t) -> void { throw std::runtime_error("bad batch"); }, 2),
+               std::runtime_error);
+  EXPECT_EQ(bn->momentum, 0.1);
+}
+
+// The whole encoder, its convolution biases folded (the default): statistics
+// recomputed from one batch make evaluation mode compute what training mode
+// computes on that batch, up to the unbiased variance's n / (n - 1); with the
+// running averages of a few training steps it computes something else.
+TEST(RecomputeBatchNormStatistics, EvaluationModeThenMatchesTheBatch) {
+  torch::manual_seed(12);
+  leaves::nn::ResNet1d enc(leaves::nn::ResNet1dOptions(2).width(4));
+  enc->to(torch::kDouble);
+  auto x = torch::randn({16, 2, 256}, torch::kDouble) * 3 + 2;
+  torch::NoGradGuard no_grad;
+  enc->train();
+  auto train_out = enc->forward(x);
+  enc->eval();
+  const double stale = rel_err(enc->forward(x), train_out);
+  EXPECT_GT(stale, 0.1);  // one step of running averages from (0, 1)
+  enc->train();
+  leaves::nn::recompute_batchnorm_statistics(*enc, [&](int64_t) { enc->forward(x); }, 1);
+  enc->eval();
+  const double fresh = rel_err(enc->forward(x), train_out);
+  EXPECT_LT(fresh, 2e-2) << "stale " << stale;
+}

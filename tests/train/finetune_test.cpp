@@ -232,3 +232,54 @@ TEST(Finetune, MultiLabelTargetsTrainWithBinaryCrossEntropyAndSelectOnAuc) {
   EXPECT_TRUE(j["test"]["ci95"].contains("auc"));
   fs::remove_all(root);
 }
+
+// BatchNorm statistics for evaluation: "auto" recomputes them when an epoch
+// has few steps and keeps the running averages otherwise; recomputing changes
+// the evaluated (and saved) statistics only, never the training itself; with
+// a frozen encoder it is refused.
+TEST(Finetune, BatchNormStatisticsRecomputedForSmallSets) {
+  const auto root = leaves::testing::temp_dir("finetune-bn");
+  auto resolved = [&](const fs::path& dir) {
+    std::ifstream f(dir / "config.json");
+    return nlohmann::json::parse(f)["resolved"];
+  };
+  auto c = tiny_finetune();
+  c.epochs = 2;
+  finetune(c, root / "auto-few", nullptr);  // 67 training samples, batches of 16: 5 steps
+  EXPECT_EQ(resolved(root / "auto-few")["bn_stats"], "recompute");
+  EXPECT_EQ(resolved(root / "auto-few")["steps_per_epoch"], 5);
+  c.batch_size = 4;  // 17 steps
+  c.epochs = 1;
+  finetune(c, root / "auto-many", nullptr);
+  EXPECT_EQ(resolved(root / "auto-many")["bn_stats"], "running");
+
+  c = tiny_finetune();
+  c.epochs = 2;
+  c.bn_stats = "running";
+  finetune(c, root / "running", nullptr);
+  c.bn_stats = "recompute";
+  finetune(c, root / "recompute", nullptr);
+  auto a = JsonLinesLog(root / "running" / "log.jsonl").read(), b = JsonLinesLog(root / "recompute" / "log.jsonl").read();
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 2u);
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_EQ(a[i]["train_loss"].get<double>(), b[i]["train_loss"].get<double>()) << "epoch " << i + 1;
+  auto buffers = [&](const fs::path& dir) {
+    torch::serialize::InputArchive archive, enc;
+    archive.load_from((dir / "model.pt").string());
+    archive.read("encoder", enc);
+    leaves::nn::ResNet1d encoder(leaves::nn::ResNet1dOptions(1).width(4));
+    encoder->load(enc);
+    return torch::cat({encoder->named_buffers()["stem_bn.running_mean"], encoder->named_buffers()["stem_bn.running_var"]});
+  };
+  EXPECT_FALSE(torch::allclose(buffers(root / "running"), buffers(root / "recompute")));
+
+  c.encoder = "unused";
+  c.linear = true;
+  leaves::testing::expect_invalid_argument([&] { finetune(c, root / "linear", nullptr); },
+                                           "--bn-stats recompute: not with --linear");
+  c.bn_stats = "sometimes";
+  c.linear = false;
+  leaves::testing::expect_invalid_argument([&] { finetune(c, root / "bad", nullptr); }, "--bn-stats must be");
+  fs::remove_all(root);
+}

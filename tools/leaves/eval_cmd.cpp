@@ -35,6 +35,12 @@ void add_finetune_options(CLI::App* cmd, train::FinetuneConfig& c) {
   cmd->add_option("--patience", c.patience, "stop after N epochs without validation improvement (0: off)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_option("--bn-stats", c.bn_stats,
+                  "encoder BatchNorm statistics for evaluation: running (averages kept in training) | recompute "
+                  "(from the training split, for the current weights, before each validation) | auto (recompute "
+                  "when an epoch has at most " + std::to_string(train::kRecomputeBatchNormMaxSteps) + " steps)")
+      ->check(CLI::IsMember({"auto", "running", "recompute"}))
+      ->capture_default_str();
   cmd->add_option("--positive", c.positive, "binary tasks: the positive class by name (e.g. apnea)");
   cmd->add_option("--bootstrap", c.bootstrap, "bootstrap resamples for the test 95% intervals (0: none)")
       ->check(CLI::NonNegativeNumber)

@@ -776,4 +776,21 @@ void sync_batchnorm(torch::nn::Module& module, const BatchNorm1dImpl::Gather& ga
     if (auto* bn = m->as<BatchNorm1dImpl>()) bn->gather = gather;
 }
 
+void recompute_batchnorm_statistics(torch::nn::Module& module, const std::function<void(int64_t)>& run_batch,
+                                    int64_t batches) {
+  std::vector<std::pair<BatchNorm1dImpl*, double>> saved;
+  for (const auto& m : module.modules(/*include_self=*/true))
+    if (auto* bn = m->as<BatchNorm1dImpl>()) saved.emplace_back(bn, bn->momentum);
+  struct Restore {
+    std::vector<std::pair<BatchNorm1dImpl*, double>>& saved;
+    ~Restore() {
+      for (auto& [bn, momentum] : saved) bn->momentum = momentum;
+    }
+  } restore{saved};
+  for (int64_t i = 0; i < batches; ++i) {
+    for (auto& entry : saved) entry.first->momentum = 1.0 / static_cast<double>(i + 1);
+    run_batch(i);
+  }
+}
+
 }  // namespace leaves::nn

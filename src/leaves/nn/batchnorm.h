@@ -89,4 +89,18 @@ int64_t batch_norm_act_calls();
 /// Sets (or, with an empty function, clears) the gather of every BatchNorm1d in `module`.
 void sync_batchnorm(torch::nn::Module& module, const BatchNorm1dImpl::Gather& gather);
 
+/// Recomputes the running statistics of every BatchNorm1d in `module` for its
+/// current weights ("precise BatchNorm", Wu & Johnson 2021): `run_batch(i)`,
+/// for i = 0 .. batches - 1, must run the module forward in training mode on
+/// the i-th batch (no gradient needed); batch i is given momentum 1 / (i + 1),
+/// so the running mean and variance end as the plain average of the
+/// `batches` per-batch means and unbiased variances, with no trace of the
+/// exponential average they held. That average lags behind weights that move
+/// quickly (few steps per epoch, a high learning rate), and evaluation mode then
+/// normalises with statistics of older weights. The momenta are restored
+/// afterwards, also when `run_batch` throws (the statistics are then partly
+/// recomputed). With batches == 0 nothing changes.
+void recompute_batchnorm_statistics(torch::nn::Module& module, const std::function<void(int64_t)>& run_batch,
+                                    int64_t batches);
+
 }  // namespace leaves::nn

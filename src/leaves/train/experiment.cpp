@@ -85,6 +85,7 @@ void apply_preset(ExperimentConfig& c, const fs::path& file) {
       else if (key == "finetune.select") c.finetune.select = text(v, key);
       else if (key == "finetune.positive") c.finetune.positive = text(v, key);
       else if (key == "finetune.patience") c.finetune.patience = integer(v, key);
+      else if (key == "finetune.bn_stats") c.finetune.bn_stats = text(v, key);
       else if (key == "finetune.class_weights") c.finetune.class_weights = v.value<bool>().value_or(false);
       else if (key == "table.metrics") {
         auto* arr = v.as_array();
@@ -150,6 +151,7 @@ std::string finetune_command(const FinetuneConfig& c, const fs::path& out) {
   if (!c.positive.empty()) s << " --positive " << quote(c.positive);
   if (c.patience > 0) s << " --patience " << c.patience;
   if (c.class_weights) s << " --class-weights";
+  if (c.bn_stats != "auto") s << " --bn-stats " << c.bn_stats;
   s << " --bootstrap " << c.bootstrap << " --device " << c.device << " --seed " << c.seed << " --out "
     << quote(out.string());
   return s.str();

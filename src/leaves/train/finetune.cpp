@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "leaves/data/spec.h"
+#include "leaves/nn/batchnorm.h"
 #include "leaves/train/pretrain.h"
 #include "leaves/train/run_dir.h"
 
@@ -19,7 +20,7 @@ using json = nlohmann::json;
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FinetuneConfig, data, encoder, linear, labels, class_weights, epochs,
                                                 lr, weight_decay, batch_size, select, patience, positive, width,
-                                                bootstrap, device, seed, sync_batchnorm)
+                                                bootstrap, device, seed, sync_batchnorm, bn_stats)
 
 void FinetuneConfig::validate() const {
   auto bad = [](const std::string& what) { throw std::invalid_argument(what); };
@@ -32,6 +33,12 @@ void FinetuneConfig::validate() const {
   if (patience < 0) bad("--patience must be >= 0");
   if (width < 1) bad("--width must be >= 1");
   if (bootstrap < 0) bad("--bootstrap must be >= 0");
+  if (bn_stats != "auto" && bn_stats != "running" && bn_stats != "recompute") {
+    bad("--bn-stats must be 'auto', 'running' or 'recompute', got '" + bn_stats + "'");
+  }
+  if (linear && bn_stats == "recompute") {
+    bad("--bn-stats recompute: not with --linear (the frozen encoder keeps its pre-trained statistics)");
+  }
   if (linear && encoder.empty()) bad("--linear needs --encoder RUN_DIR (a probe on random features is not a baseline)");
   resolve_device(device);
 }
@@ -207,6 +214,15 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
     }
   }
 
+  // Data-parallel: the same shuffled order on every rank; each global batch
+  // of W B rows is split into W near-equal, disjoint shards, one per rank.
+  const int64_t global_batch = config.batch_size * W;
+  int64_t steps_per_epoch = 0;  // a lone sample breaks training-mode BatchNorm: such a batch is skipped
+  for (int64_t i = 0; i < train.size(); i += global_batch)
+    if (std::min(global_batch, train.size() - i) / W >= 2 || config.linear) ++steps_per_epoch;
+  const bool recompute_bn = !config.linear && (config.bn_stats == "recompute" ||
+                                               (config.bn_stats == "auto" && steps_per_epoch <= kRecomputeBatchNormMaxSteps));
+
   if (writer) fs::create_directories(run_dir);
   json cfg = config.to_json();
   cfg["resolved"] = {{"select", select},
@@ -215,6 +231,8 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
                      {"test_samples", splits.test.size()},
                      {"class_names", splits.train.class_names},
                      {"multi_label", multi_label},
+                     {"bn_stats", recompute_bn ? "recompute" : "running"},
+                     {"steps_per_epoch", steps_per_epoch},
                      {"world_size", W},
                      {"libtorch", TORCH_VERSION}};
   std::unique_ptr<JsonLinesLog> log;
@@ -241,9 +259,6 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
     auto perm = torch::tensor(order, torch::kLong);
     torch::Tensor total = torch::zeros({}, torch::TensorOptions().device(device));
     int64_t batches = 0;
-    // Data-parallel: the same shuffled order on every rank; each global batch
-    // of W B rows is split into W near-equal, disjoint shards, one per rank.
-    const int64_t global_batch = config.batch_size * W;
     for (int64_t i = 0; i < train.size(); i += global_batch) {
       const int64_t n = std::min(global_batch, train.size() - i);
       const int64_t first = i + n * rank / W, end = i + n * (rank + 1) / W;
@@ -276,6 +291,24 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
       ++batches;
     }
     if (comm) comm->all_reduce_sum(total);
+    if (recompute_bn) {
+      // The same shards of the same shuffled order as training (every rank the
+      // same number of batches, as SyncBatchNorm's gathers need).
+      std::vector<std::pair<int64_t, int64_t>> shards;
+      for (int64_t i = 0; i < train.size(); i += global_batch) {
+        const int64_t n = std::min(global_batch, train.size() - i);
+        if (n / W >= 2) shards.emplace_back(i + n * rank / W, i + n * (rank + 1) / W);
+      }
+      torch::NoGradGuard no_grad;
+      m.encoder->train();
+      nn::recompute_batchnorm_statistics(
+          *m.encoder,
+          [&](int64_t b) {
+            m.encoder(train.x.index_select(0, perm.slice(0, shards[b].first, shards[b].second)).to(device));
+          },
+          static_cast<int64_t>(shards.size()));
+      if (comm && !config.sync_batchnorm) comm->broadcast_from_root(encoder_buffers);
+    }
     const double train_loss = batches ? total.item<double>() / (batches * W) : std::nan("");
     auto val = evaluate(predict(m, splits.val.x, multi_label, device, 256), splits.val, multi_label, positive);
     const double score = val.get(select);

@@ -29,6 +29,10 @@
 
 namespace leaves::train {
 
+/// "auto" BatchNorm statistics (FinetuneConfig::bn_stats) recompute them when
+/// an epoch has at most this many optimisation steps: 1 / momentum.
+inline constexpr int64_t kRecomputeBatchNormMaxSteps = 10;
+
 struct FinetuneConfig {
   std::string data = "synthetic";  ///< data spec or prepared directory
   std::string encoder;             ///< pre-training run directory; empty: supervised from random weights
@@ -50,6 +54,21 @@ struct FinetuneConfig {
   uint64_t seed = 0;
   /// Data-parallel runs: BatchNorm statistics over the global batch (SyncBatchNorm).
   bool sync_batchnorm = false;
+  /// The encoder's BatchNorm statistics used for validation, test and the saved
+  /// model. "running": the exponential averages kept during training (PyTorch's
+  /// and the paper's protocol). "recompute": before each validation, one
+  /// forward pass without gradient over the training split in batches of
+  /// `batch_size` replaces them by the average of the batch statistics of the
+  /// current weights (nn::recompute_batchnorm_statistics). The running averages
+  /// (momentum 0.1: about the last 10 steps) lag behind weights that move
+  /// quickly; with few steps per epoch (a UCR set gives one or two) evaluation
+  /// mode then predicts from stale statistics, often one class for every input.
+  /// Recomputing costs one forward pass over the training split per epoch,
+  /// about a third of an epoch. "auto": recompute when an epoch has at most
+  /// `kRecomputeBatchNormMaxSteps` steps (where the averages' window spans a
+  /// whole epoch or more), else running. Not with `linear` (frozen encoder: its
+  /// pre-trained statistics are kept; "auto" means running there).
+  std::string bn_stats = "auto";
 
   void validate() const;
   nlohmann::json to_json() const;
