@@ -160,6 +160,14 @@ TEST(Experiment, TableOverMethodsAndSeedsAndResumes) {
   c.methods = {"mixup"};
   leaves::testing::expect_invalid_argument([&] { run_experiment(c, out, nullptr); }, "mixup");
   fs::remove_all(out);
+  // A pre-training batch larger than the training split fails before any run
+  // (the supervised runs come first and would otherwise have run).
+  c.methods = {"supervised", "leaves"};
+  c.pretrain.batch_size = 500;
+  leaves::testing::expect_invalid_argument([&] { run_experiment(c, out, nullptr); },
+                                           "pre-training batch size 500 (--batch-size, or the preset's "
+                                           "pretrain.batch_size) is larger than the training split (");
+  EXPECT_FALSE(fs::exists(out));
 }
 
 TEST(Experiment, PresetsParseAndRejectUnknownKeys) {
@@ -245,7 +253,7 @@ TEST(Finetune, BatchNormStatisticsRecomputedForSmallSets) {
   };
   auto c = tiny_finetune();
   c.epochs = 2;
-  finetune(c, root / "auto-few", nullptr);  // 67 training samples, batches of 16: 5 steps
+  finetune(c, root / "auto-few", nullptr);  // 65-80 training samples, batches of 16: 5 steps
   EXPECT_EQ(resolved(root / "auto-few")["bn_stats"], "recompute");
   EXPECT_EQ(resolved(root / "auto-few")["steps_per_epoch"], 5);
   c.batch_size = 4;  // 17 steps

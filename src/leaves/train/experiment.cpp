@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -206,6 +207,22 @@ std::string fixed(double v, int digits = 3) {
 
 ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path& out, std::ostream* progress) {
   config.validate();
+  {
+    // Against the data before any run: a setting that cannot fit fails now,
+    // not after the runs before it (hours on a real data set).
+    const auto splits = data::load_splits(data::parse_data_spec(config.data));
+    for (const auto* d : {&splits.train, &splits.val, &splits.test})
+      if (d->size() == 0) throw std::invalid_argument("--data '" + config.data + "': the " + d->name + " split is empty");
+    const bool pretrains = !config.sweep_simclr.empty() ||
+                           std::any_of(config.methods.begin(), config.methods.end(),
+                                       [](const std::string& m) { return m != "supervised"; });
+    if (pretrains && splits.train.size() < config.pretrain.batch_size) {
+      throw std::invalid_argument("pre-training batch size " + std::to_string(config.pretrain.batch_size) +
+                                  " (--batch-size, or the preset's pretrain.batch_size) is larger than the training "
+                                  "split (" + std::to_string(splits.train.size()) + " samples) of --data '" +
+                                  config.data + "'");
+    }
+  }
   fs::create_directories(out);
   const auto settings = settings_of(config);
   if (fs::exists(out / "experiment.json")) {
