@@ -113,7 +113,8 @@ TEST(DataSpec, ArraysOfYourOwnBecomeStratifiedSplits) {
   EXPECT_EQ(sp.test.size(), 10);
   auto short_y = put("arrays", "y5.npy", npy("<i8", "(5,)", raw<int64_t>({0, 1, 0, 1, 0})));
   expect_invalid_argument([&] { read_array_dataset(xs, short_y); }, "expected 40 labels");
-  auto nan_x = put("arrays", "nan.npy", npy("<f4", "(2, 2)", raw<float>({1, NAN, 2, 3})));
-  expect_invalid_argument([&] { read_array_dataset(nan_x, put("arrays", "y2.csv", "0\n1\n")); }, "NaN");
+  auto nan_x = put("arrays", "nan.npy", npy("<f4", "(2, 2)", raw<float>({1, 2, NAN, INFINITY})));
+  expect_invalid_argument([&] { read_array_dataset(nan_x, put("arrays", "y2.csv", "0\n1\n")); },
+                          "nan.npy: 2 NaN or infinite value(s), the first at series 1, channel 0, sample 0");
   expect_invalid_argument([] { load_splits(parse_data_spec("arrays:x=a.npy")); }, "labels");
 }

@@ -308,7 +308,14 @@ Dataset read_array_dataset(const fs::path& series, const fs::path& labels) {
   auto x = read_any(series).to(torch::kFloat);
   if (x.dim() == 2) x = x.unsqueeze(1);
   if (x.dim() != 3) reject(series, "", "expected an [N, C, L] or [N, L] array");
-  if (!torch::isfinite(x).all().item<bool>()) reject(series, "", "contains NaN or infinite values");
+  if (auto bad = torch::isfinite(x).logical_not(); bad.any().item<bool>()) {
+    const auto first = bad.flatten().nonzero()[0][0].item<int64_t>();
+    const int64_t C = x.size(1), L = x.size(2);
+    reject(series, "",
+           std::to_string(bad.sum().item<int64_t>()) + " NaN or infinite value(s), the first at series " +
+               std::to_string(first / (C * L)) + ", channel " + std::to_string(first / L % C) + ", sample " +
+               std::to_string(first % L) + " (0-based; as float32)");
+  }
   auto y = read_any(labels);
   if (y.dim() == 2 && y.size(1) == 1) y = y.flatten();
   if (y.dim() != 1 || y.size(0) != x.size(0)) {
