@@ -423,7 +423,7 @@ TEST(DistFailures, KillingOneRankMakesTheOtherExitWithinTheTimeout) {
   const double took = std::chrono::duration<double>(Clock::now() - killed).count();
   const auto log = dist_read_text(dir / "rank0.log");
   EXPECT_NE(code, -1) << "rank 0 hung after its peer died";
-  EXPECT_NE(code, 0) << log;
+  EXPECT_EQ(code, dist::kCommunicationFailureExit) << log;
   EXPECT_LE(took, timeout_s + 1.0);
   EXPECT_NE(log.find("distributed"), std::string::npos) << log;
   EXPECT_NE(log.find("rank 0 of 2"), std::string::npos) << log;
@@ -442,12 +442,35 @@ TEST(DistFailures, ARendezvousThatNeverCompletesFailsAfterTheTimeout) {
   const int code = dist_wait_for(kid, std::chrono::seconds(30));
   const double took = std::chrono::duration<double>(Clock::now() - start).count();
   const auto log = dist_read_text(dir / "rank0.log");
-  EXPECT_EQ(code, 1) << log;
+  EXPECT_EQ(code, dist::kCommunicationFailureExit) << log;
   EXPECT_GE(took, 2.5);
   EXPECT_LE(took, 15.0);
   EXPECT_NE(log.find("rendezvous"), std::string::npos) << log;
   EXPECT_FALSE(fs::exists(dir / "run" / "config.json")) << "nothing may be written before the world assembled";
   fs::remove_all(dir);
+}
+
+// The launcher returns the status of the worker whose failure caused the
+// others' (exit 3: a failed collective or rendezvous), even when a consequence
+// ends first; a worker stopped by the launcher (SIGTERM) does not count; with
+// only communication failures it returns 3.
+TEST(DistLaunch, ReturnsTheCauseNotItsConsequence) {
+  auto run = [](const std::string& script) {
+    dist::LaunchOptions o;
+    o.nproc = 3;
+    o.master_port = 29999;  // unused: the workers are shell scripts
+    std::ostringstream log;
+    const int code = dist::launch_local({"/bin/sh", "-c", script}, o, &log);
+    return std::make_pair(code, log.str());
+  };
+  // Rank 1 fails communicating at once, rank 0 (the cause) 0.3 s later, rank 2 would run on.
+  auto [code, log] = run("case $RANK in 1) exit 3;; 0) sleep 0.3; exit 2;; *) sleep 30;; esac");
+  EXPECT_EQ(code, 2) << log;
+  EXPECT_NE(log.find("worker 0 exited with status 2 (its failure caused the others')"), std::string::npos) << log;
+  std::tie(code, log) = run("case $RANK in 0) exit 3;; *) sleep 30;; esac");
+  EXPECT_EQ(code, 3) << log;
+  std::tie(code, log) = run("case $RANK in 2) exit 1;; *) sleep 30;; esac");
+  EXPECT_EQ(code, 1) << log;
 }
 
 }  // namespace

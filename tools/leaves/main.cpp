@@ -7,6 +7,7 @@
 #include <map>
 
 #include "leaves/compat.h"
+#include "leaves/dist/dist.h"
 #include "tools/leaves/commands.h"
 
 namespace leaves::cli {
@@ -72,6 +73,9 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     std::cerr << "leaves: error: " << e.what() << "\n";
     return 2;
+  } catch (const leaves::dist::CommunicationError& e) {
+    std::cerr << "leaves: failed: " << e.what() << "\n";
+    return leaves::dist::kCommunicationFailureExit;
   } catch (const std::exception& e) {
     std::cerr << "leaves: failed: " << e.what() << "\n";
     return 1;

@@ -545,8 +545,10 @@ int launch_local(const std::vector<std::string>& argv, const LaunchOptions& opti
   if (log) *log << "leaves launch: " << options.nproc << " workers, master " << options.master_addr << ":" << port << "\n" << std::flush;
 
   int result = 0;
+  std::vector<std::pair<int, int>> failures;  // rank, exit code, in the order the workers ended
   int running = options.nproc;
   bool stopping = false;
+  auto stop_at = std::chrono::steady_clock::time_point::max();  // when the others get SIGTERM
   auto stop_deadline = std::chrono::steady_clock::time_point::max();
   while (running > 0) {
     int status = 0;
@@ -558,16 +560,23 @@ int launch_local(const std::vector<std::string>& argv, const LaunchOptions& opti
       *it = -1;
       --running;
       const int code = exit_code(status);
+      if (code != 0) failures.emplace_back(rank, code);
+      if (code != 0 && code != kCommunicationFailureExit) stop_at = std::chrono::steady_clock::now();  // the cause
       if (code != 0 && result == 0) {
         result = code;
         if (log) *log << "leaves launch: worker " << rank << " " << describe_status(status) << "; stopping the others\n" << std::flush;
+        // A worker that failed communicating is most likely the consequence of
+        // another's failure: that one gets a moment to end with its own status.
+        stop_at = std::chrono::steady_clock::now() +
+                  (code == kCommunicationFailureExit ? std::min<std::chrono::milliseconds>(options.grace, std::chrono::seconds(2))
+                                                     : std::chrono::milliseconds(0));
       }
     } else if (done < 0 && errno != EINTR) {
       break;
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (!stopping && (result != 0 || g_launch_signal != 0)) {
+    if (!stopping && (g_launch_signal != 0 || (result != 0 && std::chrono::steady_clock::now() >= stop_at))) {
       stopping = true;
       if (result == 0) result = 128 + g_launch_signal;
       stop_all(g_launch_signal != 0 ? g_launch_signal : SIGTERM);
@@ -580,6 +589,19 @@ int launch_local(const std::vector<std::string>& argv, const LaunchOptions& opti
   }
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
+  // A worker that failed on its own (bad input, an error of its own) is the
+  // cause; the others then fail at their next collective (exit 3) or are
+  // stopped here. A worker that failed communicating can end first (the peer
+  // is still tearing down), so its status gives way to the cause's.
+  if (g_launch_signal == 0 && !failures.empty() && failures.front().second == kCommunicationFailureExit) {
+    for (const auto& [rank, code] : failures) {
+      if (code == kCommunicationFailureExit || code == 128 + SIGTERM || code == 128 + SIGKILL) continue;  // stopped here
+      if (log) *log << "leaves launch: worker " << rank << " exited with status " << code
+                    << " (its failure caused the others'); returning it\n" << std::flush;
+      result = code;
+      break;
+    }
+  }
   return result;
 }
 

@@ -32,6 +32,11 @@ class CommunicationError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The exit status of a `leaves` worker that failed with a CommunicationError:
+/// usually the consequence of another worker's failure, so `launch_local`
+/// returns another worker's status when there is one.
+inline constexpr int kCommunicationFailureExit = 3;
+
 struct WorldInfo {
   int rank = 0, size = 1;              ///< global rank and world size
   int local_rank = 0, local_size = 1;  ///< rank and process count on this machine
@@ -131,7 +136,11 @@ struct LaunchOptions {
 /// environment (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR,
 /// MASTER_PORT), waits for all, and returns 0 when all succeed. When one exits
 /// non-zero or is killed, the others are stopped and its status is returned
-/// (128 + signal for a signal). Throws std::runtime_error when a worker
+/// (128 + signal for a signal). A first failure with kCommunicationFailureExit
+/// is most likely a consequence: the others get up to 2 s (at most `grace`) to
+/// end on their own before they are stopped, and the first other status that
+/// is neither kCommunicationFailureExit nor the launcher's own SIGTERM/SIGKILL
+/// is returned instead. Throws std::runtime_error when a worker
 /// cannot be started.
 int launch_local(const std::vector<std::string>& argv, const LaunchOptions& options, std::ostream* log);
 
