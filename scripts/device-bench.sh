@@ -28,6 +28,9 @@
 # and prints one table. Needs .deps/ from scripts/fetch-device-deps.sh (carried).
 # Logs go to $OUT when it is set (the device tool), else to build-device/.
 # Usage: bash scripts/device-bench.sh [SECTION...]   (default: all of them; `build` builds only)
+#   REHEARSAL=1: a dry run of every section on this CPU with build/leaves (no build, no GPU), tiny
+#     shapes (B=8; C=1 L=300 and C=12 L=100; an epoch of 64) and the fp32 peer under python3: checks
+#     the script itself (sections, parsing, table, ratios) before device time is spent on it.
 #   STEPS=20 (timed steps per round), PEER_MODES="fp32,--bf16,--bf16 --compile",
 #   EPOCH_FLAGS="--gpu-norm fused" (extra flags of the epoch section; unset: the default, then
 #     --gpu-norm fused as well when `ours` measured it faster at C=1 and `norm` was all ok),
@@ -41,8 +44,23 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 SECTIONS=${*:-norm ours peers epoch precision nccl}
-STEPS=${STEPS:-20}
-PEER_MODES=${PEER_MODES:-fp32,--bf16,--bf16 --compile}
+REHEARSAL=${REHEARSAL:-0}
+if [ "$REHEARSAL" = 1 ]; then  # shapes and sizes of the dry run on the CPU
+  DEV=cpu B=8 S1="1 300" S12="12 100" EPOCH_N=64 RUN_EPOCHS=1 RUN_DATA=synthetic:size=128,length=200
+  PEER_PROFILE="" NORM_PRECISIONS="fp32" PY=${PY:-/usr/bin/python3}  # Debian's python3-torch
+  PROFILE_PART='1,/^GPU/p'  # a CPU trace has no GPU section: its operators
+  STEPS=${STEPS:-2}
+  PEER_MODES=${PEER_MODES:-fp32}
+else  # Sleep-EDF's shape (C L) and PTB-XL's, batch 128, a Sleep-EDF-sized epoch
+  DEV=cuda B=128 S1="1 3000" S12="12 1000" EPOCH_N=42308 RUN_EPOCHS=4 RUN_DATA=synthetic
+  PEER_PROFILE="--bf16 --compile" NORM_PRECISIONS="bf16 fp32" PY=${PY:-python3}
+  PROFILE_PART='/^GPU/,/^thread/p'
+  STEPS=${STEPS:-20}
+  PEER_MODES=${PEER_MODES:-fp32,--bf16,--bf16 --compile}
+fi
+read -r C1 L1 <<<"$S1"
+[ "$REHEARSAL" = 1 ] && echo "REHEARSAL: on this CPU with build/leaves, B=$B, shapes $S1 and $S12 (C L); the rows keep the device's variant names"
+ROWS=$(( 2 * B ))  # the encoder's batch: two views per sample
 EPOCH_FLAGS=${EPOCH_FLAGS-auto}
 BUDGET_S=${BUDGET_S:-0}
 PREFIX="${TMPDIR:-/tmp}/deps-for-leaves"  # never into /
@@ -51,26 +69,30 @@ mkdir -p "$PREFIX" "$LOG"
 rm -f "$LOG/table.md"  # this run's rows only
 t0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
+if [ "$REHEARSAL" != 1 ]; then
 for deb in .deps/*.deb; do dpkg -x "$deb" "$PREFIX"; done
+fi
 export LD_LIBRARY_PATH="$PREFIX/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 PEER=.deps/peer_pytorch.py
 [ -f "$PEER" ] || PEER=../shared/bench/peer_pytorch.py
+if [ "$REHEARSAL" != 1 ]; then
 TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 NCCL_INC=$(python3 -c 'import os, nvidia.nccl as n; print(os.path.join(list(n.__path__)[0], "include"))' 2>/dev/null || true)
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader || true
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())'
+fi
 # The peer's compile caches, explicit so that every call on this machine shares them.
 export TORCHINDUCTOR_CACHE_DIR="$PREFIX/inductor-cache" TRITON_CACHE_DIR="$PREFIX/triton-cache"
 warm_pid=""
 if [[ " $SECTIONS " =~ \ (peers|profile)\  && "$PEER_MODES" == *--compile* ]]; then
   (  # untimed: one step per shape and compiled mode, while leaves builds on the other cores
     IFS=, read -ra wlist <<<"$PEER_MODES"
-    for shape in "1 3000" "12 1000"; do
+    for shape in "$S1" "$S12"; do
       read -r C Lx <<<"$shape"
       for pflags in "${wlist[@]}"; do
         [[ "$pflags" == *--compile* ]] || continue
         s0=$(date +%s)
-        timeout 400 python3 "$PEER" --B 128 --C "$C" --L "$Lx" --steps 1 --warmup 1 $pflags >/dev/null 2>&1
+        timeout 400 "$PY" "$PEER" --B "$B" --C "$C" --L "$Lx" --steps 1 --warmup 1 $pflags >/dev/null 2>&1
         echo "peer cache warm-up C=$C $pflags: rc $? in $(( $(date +%s) - s0 )) s"
       done
     done
@@ -78,6 +100,11 @@ if [[ " $SECTIONS " =~ \ (peers|profile)\  && "$PEER_MODES" == *--compile* ]]; t
   warm_pid=$!
   trap 'kill "$warm_pid" 2>/dev/null' EXIT  # also when the build fails
 fi
+L=./build-device/leaves FIG=build-device/figures.txt
+if [ "$REHEARSAL" = 1 ]; then
+  L=./build/leaves FIG="$LOG/figures.txt"
+  [ -x "$L" ] || { echo "REHEARSAL=1 needs $L (scripts/build.sh)"; exit 2; }
+else
 GEN=(); command -v ninja >/dev/null && GEN=(-G Ninja)
 # nvcc for leaves' own CUDA kernels: on the PATH, else where PyTorch finds it.
 NVCC=$(command -v nvcc || python3 -c 'from torch.utils.cpp_extension import CUDA_HOME as h; print(h + "/bin/nvcc" if h else "")' 2>/dev/null || true)
@@ -93,14 +120,14 @@ if ! cmake --build build-device --target leaves -j "$(nproc)" >"$LOG/build.log" 
   grep -E "error|Error" "$LOG/build.log" | head -40; exit 1
 fi
 stamp "device build done"
+fi
 if [ -n "$warm_pid" ]; then  # no timing while the peer compiles
   wait "$warm_pid"; cat "$LOG/peer-warm.log"; stamp "peer compile caches warm"
 fi
-L=./build-device/leaves
 value() { sed -nE "s/.*$1=([0-9.e+-]+).*/\1/p" <<<"$2" | tail -1; }
 declare -A best from
 # Figures of earlier calls on this machine since its boot (same warm machine): key value.
-FIG=build-device/figures.txt BOOT=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)
+BOOT=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)
 if [ -f "$FIG" ]; then
   while read -r boot key val; do
     [ "$boot" = "$BOOT" ] && { best[$key]=$val; from[$key]="an earlier call"; }
@@ -118,7 +145,7 @@ section_cost() {  # seconds a section takes at STEPS=15, roughly: from device ru
   esac
 }
 row() { echo "| $* |" >>"$LOG/table.md"; }
-COMMON=(--device cuda --batch-size 128 --projection-hidden 0 --normalize --mixture-components 5)
+COMMON=(--device "$DEV" --batch-size "$B" --projection-hidden 0 --normalize --mixture-components 5)
 
 ours() {  # C L [N: only the first N variants]
   local C=$1 Lx=$2 variant flags out sps
@@ -148,7 +175,7 @@ peers() {  # C L
   IFS=, read -ra plist <<<"$PEER_MODES"
   for pflags in "${plist[@]}"; do
     [ "$pflags" = fp32 ] && pflags=""
-    out=$(timeout 200 python3 "$PEER" --B 128 --C "$C" --L "$Lx" --steps "$STEPS" --warmup 5 $pflags 2>&1 |
+    out=$(timeout 200 "$PY" "$PEER" --B "$B" --C "$C" --L "$Lx" --steps "$STEPS" --warmup 5 $pflags 2>&1 |
           tee -a "$LOG/peer.log" | tail -1)
     echo "$out"
     sps=$(value samples_per_s "$out")
@@ -166,14 +193,14 @@ for section in $SECTIONS; do
   fi
   case $section in
     build) ;;  # the build above is all (build-device/leaves)
-    ours) ours 1 3000; ours 12 1000 ;;
-    ours-short) ours 1 3000 3; ours 12 1000 2 ;;  # default, fused BatchNorm (and the biases applied at C=1)
+    ours) ours $S1; ours $S12 ;;
+    ours-short) ours $S1 3; ours $S12 2 ;;  # default, fused BatchNorm (and the biases applied at C=1)
     norm)
       norm_bad=0
-      for shape in "3000 1" "1000 12"; do  # length, input channels: Sleep-EDF, PTB-XL
-        read -r Lx Cx <<<"$shape"
-        for p in bf16 fp32; do
-          out=$(timeout 120 $L bench norm --device cuda --precision "$p" --batch-size 256 --length "$Lx" \
+      for shape in "$S1" "$S12"; do  # input channels, length: Sleep-EDF, PTB-XL
+        read -r Cx Lx <<<"$shape"
+        for p in $NORM_PRECISIONS; do
+          out=$(timeout 120 $L bench norm --device "$DEV" --precision "$p" --batch-size "$ROWS" --length "$Lx" \
                   --in-channels "$Cx" --iters 20 2>&1 | tee -a "$LOG/norm.log")
           grep -E "bench norm (total|stem|permutation|.*MISMATCH)" <<<"$out" || echo "bench norm failed (L=$Lx, $p)"
           grep -q "all ok" <<<"$out" || norm_bad=1
@@ -181,11 +208,11 @@ for section in $SECTIONS; do
       done
       keep norm_ok $(( norm_bad == 0 ))
       stamp "norm done" ;;
-    peers) peers 1 3000; peers 12 1000 ;;
+    peers) peers $S1; peers $S12 ;;
     conv)  # every convolution shape of the encoder: cuDNN against cuBLAS products of the same arithmetic
-      for shape in "3000 1" "1000 12"; do
-        read -r Lx Cx <<<"$shape"
-        timeout 120 $L bench conv --device cuda --batch-size 256 --length "$Lx" --in-channels "$Cx" --iters 20 2>&1 |
+      for shape in "$S1" "$S12"; do
+        read -r Cx Lx <<<"$shape"
+        timeout 120 $L bench conv --device "$DEV" --batch-size "$ROWS" --length "$Lx" --in-channels "$Cx" --iters 20 2>&1 |
           tee -a "$LOG/conv.log" | sed -E 's/ B=[0-9]+//; s/ dtype=[a-z0-9]+//' || echo "bench conv failed (L=$Lx)"
       done
       stamp "conv done" ;;
@@ -197,18 +224,18 @@ for section in $SECTIONS; do
       fi
       rm -f "$LOG/epoch.txt"
       for ef in "${eflags[@]}"; do
-        timeout 150 $L bench pretrain "${COMMON[@]}" --channels 1 --length 3000 --steps 5 --rounds 1 --warmup 5 \
-          --epoch-size 42308 $ef 2>&1 | tee -a "$LOG/ours.log" | grep "bench epoch" | sed "s/^/${ef:-(default)}: /" |
+        timeout 150 $L bench pretrain "${COMMON[@]}" --channels "$C1" --length "$L1" --steps 5 --rounds 1 --warmup 5 \
+          --epoch-size "$EPOCH_N" $ef 2>&1 | tee -a "$LOG/ours.log" | grep "bench epoch" | sed "s/^/${ef:-(default)}: /" |
           tee -a "$LOG/epoch.txt"
       done
       stamp "epoch done" ;;
     precision)
-      $L bench pretrain --device cuda --batch-size 128 --channels 1 --length 3000 --steps 1 --rounds 1 --warmup 1 \
+      $L bench pretrain --device "$DEV" --batch-size "$B" --channels "$C1" --length "$L1" --steps 1 --rounds 1 --warmup 1 \
         --check-precision 2>&1 | grep "precision check"
       for p in fp32 bf16; do
         for seed in 1 2; do
           rm -rf "$PREFIX/run-$p-$seed"
-          $L pretrain --device cuda --data synthetic --epochs 4 --batch-size 64 --precision "$p" --seed "$seed" \
+          $L pretrain --device "$DEV" --data "$RUN_DATA" --epochs "$RUN_EPOCHS" --batch-size 64 --precision "$p" --seed "$seed" \
             --out "$PREFIX/run-$p-$seed" >"$LOG/pretrain-$p-$seed.log" 2>&1
           echo "$p seed $seed: $(grep -oE 'loss [0-9.]+' "$LOG/pretrain-$p-$seed.log" | tr '\n' ' ')"
         done
@@ -216,26 +243,31 @@ for section in $SECTIONS; do
       stamp "precision done" ;;
     nccl)  # LEAVES_DIST=1 builds the process group even for a world of one
       rm -rf "$PREFIX/nccl-run"
-      LEAVES_DIST=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=0 $L pretrain --device cuda --data synthetic --epochs 1 \
+      LEAVES_DIST=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=0 $L pretrain --device "$DEV" --data "$RUN_DATA" --epochs 1 \
         --batch-size 64 --out "$PREFIX/nccl-run" 2>&1 | grep -E "worker|epoch|failed" || echo "NCCL run failed" ;;
     profile)
-      for run in "1 3000|" "1 3000|--gpu-norm fused" "12 1000|" "1 3000|--no-cuda-graphs"; do
+      for run in "$S1|" "$S1|--gpu-norm fused" "$S12|" "$S1|--no-cuda-graphs"; do
         read -r C Lx <<<"${run%|*}"
         flags=${run#*|}
         echo "## leaves bench pretrain ${flags:-(default)}, C=$C, L=$Lx: GPU time per step"
         if timeout 120 $L bench pretrain "${COMMON[@]}" --channels "$C" --length "$Lx" --steps 5 --rounds 1 --warmup 5 $flags \
              --trace "$PREFIX/trace-ours.json" >>"$LOG/profile.log" 2>&1; then
-          python3 scripts/trace-summary.py "$PREFIX/trace-ours.json" 5 25 | sed -n "/^GPU/,/^thread/p" | head -48
+          "$PY" scripts/trace-summary.py "$PREFIX/trace-ours.json" 5 25 | sed -n "$PROFILE_PART" | head -48
         else
           echo "trace failed ($flags): see profile.log"
         fi
       done
-      echo "## peer --bf16 --compile, C=1, L=3000"
+      echo "## peer ${PEER_PROFILE:-fp32}, C=$C1, L=$L1"
       rm -f "$PREFIX/trace-peer.json"
-      timeout 240 python3 scripts/profile-peer.py "$PEER" "$PREFIX/trace-peer.json" -- --B 128 --C 1 --L 3000 --steps 5 \
-        --warmup 3 --bf16 --compile 2>>"$LOG/profile.log" | head -32 || echo "peer profile failed: see profile.log"
+      # Into a file first: `| head` would close the pipe under the script's last prints.
+      if timeout 240 "$PY" scripts/profile-peer.py "$PEER" "$PREFIX/trace-peer.json" -- --B "$B" --C "$C1" --L "$L1" \
+           --steps 5 --warmup 3 $PEER_PROFILE >"$LOG/profile-peer.txt" 2>>"$LOG/profile.log"; then
+        head -32 "$LOG/profile-peer.txt"
+      else
+        echo "peer profile failed: see profile.log"
+      fi
       # The same roll-up by kind as for ours.
-      [ -s "$PREFIX/trace-peer.json" ] && python3 scripts/trace-summary.py "$PREFIX/trace-peer.json" 5 0 |
+      [ -s "$PREFIX/trace-peer.json" ] && "$PY" scripts/trace-summary.py "$PREFIX/trace-peer.json" 5 0 |
         sed -n '/^GPU time by kind/,/^GPU time by kernel/p' 
       stamp "profile done" ;;
     *) echo "unknown section '$section' (build norm ours ours-short peers epoch precision nccl profile conv)"; exit 2 ;;
