@@ -560,16 +560,19 @@ int launch_local(const std::vector<std::string>& argv, const LaunchOptions& opti
       *it = -1;
       --running;
       const int code = exit_code(status);
-      if (code != 0) failures.emplace_back(rank, code);
-      if (code != 0 && code != kCommunicationFailureExit) stop_at = std::chrono::steady_clock::now();  // the cause
-      if (code != 0 && result == 0) {
-        result = code;
-        if (log) *log << "leaves launch: worker " << rank << " " << describe_status(status) << "; stopping the others\n" << std::flush;
+      if (code != 0) {
+        failures.emplace_back(rank, code);
+        if (result == 0) {
+          result = code;
+          if (log) *log << "leaves launch: worker " << rank << " " << describe_status(status) << "; stopping the others\n" << std::flush;
+        }
         // A worker that failed communicating is most likely the consequence of
         // another's failure: that one gets a moment to end with its own status.
-        stop_at = std::chrono::steady_clock::now() +
-                  (code == kCommunicationFailureExit ? std::min<std::chrono::milliseconds>(options.grace, std::chrono::seconds(2))
-                                                     : std::chrono::milliseconds(0));
+        // Any other failure stops the rest at once.
+        const auto wait = code == kCommunicationFailureExit
+                              ? std::min<std::chrono::milliseconds>(options.grace, std::chrono::seconds(2))
+                              : std::chrono::milliseconds(0);
+        stop_at = std::min(stop_at, std::chrono::steady_clock::now() + wait);
       }
     } else if (done < 0 && errno != EINTR) {
       break;

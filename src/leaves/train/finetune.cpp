@@ -214,12 +214,20 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
     }
   }
 
-  // Data-parallel: the same shuffled order on every rank; each global batch
-  // of W B rows is split into W near-equal, disjoint shards, one per rank.
+  // The batches of an epoch, as positions in its shuffled order. Data-parallel:
+  // the same order on every rank; each global batch of W B rows is split into W
+  // near-equal, disjoint shards, one per rank. A lone sample breaks
+  // training-mode BatchNorm: every rank skips such a batch alike.
+  struct Shard {
+    int64_t first, end, global;  // this rank's rows [first, end) of a global batch of `global` rows
+  };
+  std::vector<Shard> shards;
   const int64_t global_batch = config.batch_size * W;
-  int64_t steps_per_epoch = 0;  // a lone sample breaks training-mode BatchNorm: such a batch is skipped
-  for (int64_t i = 0; i < train.size(); i += global_batch)
-    if (std::min(global_batch, train.size() - i) / W >= 2 || config.linear) ++steps_per_epoch;
+  for (int64_t i = 0; i < train.size(); i += global_batch) {
+    const int64_t n = std::min(global_batch, train.size() - i);
+    if (n / W >= 2 || config.linear) shards.push_back({i + n * rank / W, i + n * (rank + 1) / W, n});
+  }
+  const int64_t steps_per_epoch = static_cast<int64_t>(shards.size());
   const bool recompute_bn = !config.linear && (config.bn_stats == "recompute" ||
                                                (config.bn_stats == "auto" && steps_per_epoch <= kRecomputeBatchNormMaxSteps));
 
@@ -258,12 +266,7 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
     std::shuffle(order.begin(), order.end(), generator);
     auto perm = torch::tensor(order, torch::kLong);
     torch::Tensor total = torch::zeros({}, torch::TensorOptions().device(device));
-    int64_t batches = 0;
-    for (int64_t i = 0; i < train.size(); i += global_batch) {
-      const int64_t n = std::min(global_batch, train.size() - i);
-      const int64_t first = i + n * rank / W, end = i + n * (rank + 1) / W;
-      // A lone sample breaks training-mode BatchNorm: every rank skips the batch alike.
-      if (n / W < 2 && !config.linear) continue;
+    for (const auto& [first, end, n] : shards) {
       auto ix = perm.slice(0, first, end);
       auto x = train.x.index_select(0, ix).to(device);
       auto logits = m.head(m.encoder(x));
@@ -288,28 +291,20 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
       // As PyTorch's DistributedDataParallel: rank 0's BatchNorm statistics win.
       if (comm && !(config.sync_batchnorm && !config.linear)) comm->broadcast_from_root(encoder_buffers);
       total += loss.detach() * (static_cast<double>(end - first) * W / n);
-      ++batches;
     }
     if (comm) comm->all_reduce_sum(total);
     if (recompute_bn) {
-      // The same shards of the same shuffled order as training (every rank the
-      // same number of batches, as SyncBatchNorm's gathers need).
-      std::vector<std::pair<int64_t, int64_t>> shards;
-      for (int64_t i = 0; i < train.size(); i += global_batch) {
-        const int64_t n = std::min(global_batch, train.size() - i);
-        if (n / W >= 2) shards.emplace_back(i + n * rank / W, i + n * (rank + 1) / W);
-      }
+      // The training batches of this epoch again (every rank the same number,
+      // as SyncBatchNorm's gathers need).
       torch::NoGradGuard no_grad;
       m.encoder->train();
       nn::recompute_batchnorm_statistics(
           *m.encoder,
-          [&](int64_t b) {
-            m.encoder(train.x.index_select(0, perm.slice(0, shards[b].first, shards[b].second)).to(device));
-          },
-          static_cast<int64_t>(shards.size()));
+          [&](int64_t b) { m.encoder(train.x.index_select(0, perm.slice(0, shards[b].first, shards[b].end)).to(device)); },
+          steps_per_epoch);
       if (comm && !config.sync_batchnorm) comm->broadcast_from_root(encoder_buffers);
     }
-    const double train_loss = batches ? total.item<double>() / (batches * W) : std::nan("");
+    const double train_loss = steps_per_epoch ? total.item<double>() / (steps_per_epoch * W) : std::nan("");
     auto val = evaluate(predict(m, splits.val.x, multi_label, device, 256), splits.val, multi_label, positive);
     const double score = val.get(select);
     const bool improved = !std::isnan(score) && score > best;
