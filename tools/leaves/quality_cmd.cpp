@@ -10,6 +10,7 @@
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "leaves/data/spec.h"
 #include "leaves/quality/ecg_quality.h"
@@ -135,10 +136,12 @@ int run_quality(const QualityArgs& a) {
   if (no_bassqi > 0) {
     // Zhao & Zhang's basSQI needs two Welch bins in [4 fs / N, 1) Hz: about 6 s
     // of signal. Without it the decision is Unacceptable, whatever the signal.
-    std::cout << "\nnote: basSQI is undefined for " << no_bassqi << " of " << assessed << " signals ("
-              << std::setprecision(3) << static_cast<double>(x.size(2)) / rate
+    const double seconds = static_cast<double>(x.size(2)) / rate;
+    std::ostringstream length;  // not through std::cout's own precision, which the lines after it keep
+    length << std::setprecision(3) << seconds;
+    std::cout << "\nnote: basSQI is undefined for " << no_bassqi << " of " << assessed << " signals (" << length.str()
               << " s each; it needs about 6 s), so they count as Unacceptable";
-    if (static_cast<double>(x.size(2)) / rate < 6.5) std::cout << ": use longer windows (the paper's are 10 s or more)";
+    if (seconds < 6.5) std::cout << ": use longer windows (the paper's are 10 s or more)";
     std::cout << "\n";
   }
   if (!a.out.empty()) {
