@@ -5,7 +5,7 @@
 #include "leaves/data/spec.h"
 #include "leaves/train/experiment.h"
 #include "leaves/train/pretrain.h"
-#include "leaves/train/run_dir.h"
+#include "leaves/io/output.h"
 #include "testing.h"
 #include "train_testing.h"
 
@@ -53,7 +53,7 @@ TEST(Finetune, SupervisedBaselineSelectsOnValidationAndTestsOnce) {
     EXPECT_TRUE(fs::exists(dir / f)) << f;
   // The selected epoch is the first best validation score of the log; the test
   // split appears nowhere in the log.
-  auto log = JsonLinesLog(dir / "log.jsonl").read();
+  auto log = io::JsonLinesLog(dir / "log.jsonl").read();
   ASSERT_EQ(log.size(), 4u);
   double best = -1;
   int64_t best_epoch = 0;
@@ -267,7 +267,7 @@ TEST(Finetune, BatchNormStatisticsRecomputedForSmallSets) {
   finetune(c, root / "running", nullptr);
   c.bn_stats = "recompute";
   finetune(c, root / "recompute", nullptr);
-  auto a = JsonLinesLog(root / "running" / "log.jsonl").read(), b = JsonLinesLog(root / "recompute" / "log.jsonl").read();
+  auto a = io::JsonLinesLog(root / "running" / "log.jsonl").read(), b = io::JsonLinesLog(root / "recompute" / "log.jsonl").read();
   ASSERT_EQ(a.size(), 2u);
   ASSERT_EQ(b.size(), 2u);
   for (size_t i = 0; i < a.size(); ++i)

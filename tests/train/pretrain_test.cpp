@@ -14,7 +14,7 @@
 #include "leaves/compat.h"
 #include "leaves/data/spec.h"
 #include "leaves/eval/linear_probe.h"
-#include "leaves/train/run_dir.h"
+#include "leaves/io/output.h"
 #include "testing.h"
 #include "train_testing.h"
 
@@ -150,7 +150,7 @@ TEST(Pretrain, TwoSmallEpochsWriteACompleteRunDirectory) {
     EXPECT_EQ(config["method"], method);
     EXPECT_EQ(config["views"]["kind"], generator_kind(method));
     EXPECT_EQ(config["tau"], 0.05);
-    auto rows = JsonLinesLog(d / "log.jsonl").read();
+    auto rows = io::JsonLinesLog(d / "log.jsonl").read();
     ASSERT_EQ(rows.size(), 2u);
     for (auto key : {"encoder_loss", "generator_loss", "samples_per_s", "seconds"}) EXPECT_TRUE(rows[1].contains(key));
     if (method == "leaves") {
@@ -175,7 +175,7 @@ TEST(Pretrain, ResumeContinuesExactlyLikeAnUninterruptedRun) {
   two.epochs = 2;
   pretrain(two, split, nullptr);
   resume_pretraining(split, 3, nullptr);
-  auto a = JsonLinesLog(full / "log.jsonl").read(), b = JsonLinesLog(split / "log.jsonl").read();
+  auto a = io::JsonLinesLog(full / "log.jsonl").read(), b = io::JsonLinesLog(split / "log.jsonl").read();
   ASSERT_EQ(a.size(), 3u);
   ASSERT_EQ(b.size(), 3u);
   EXPECT_EQ(a[2]["encoder_loss"].get<double>(), b[2]["encoder_loss"].get<double>());
@@ -222,7 +222,7 @@ TEST(Pretrain, AKilledRunLeavesTheLastGoodCheckpointLoadable) {
     int64_t epochs = 0;
     ASSERT_NO_THROW(epochs = t.load_checkpoint(d / "checkpoints" / "last.pt")) << "round " << round;
     EXPECT_GE(epochs, 1);
-    auto rows = JsonLinesLog(d / "log.jsonl").read();
+    auto rows = io::JsonLinesLog(d / "log.jsonl").read();
     EXPECT_GE(static_cast<int64_t>(rows.size()), epochs);
     // A model of another shape refuses the checkpoint with a clear error.
     Pretrainer other(c, 1);  // projection head 32 wide, the run's 512

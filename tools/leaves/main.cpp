@@ -32,7 +32,36 @@ void add_generator_options(CLI::App* cmd, views::GeneratorConfig& g) {
 
 }  // namespace leaves::cli
 
+namespace {
+
+// One line for the terminal: control bytes of echoed input escaped (\xNN), and
+// of a LibTorch error only its message, never its C++ frames.
+std::string one_line(std::string text) {
+  for (const char* marker : {"\nException raised from", "\nframe #", " (no backtrace available)"}) {
+    const auto at = text.find(marker);
+    if (at != std::string::npos) text.erase(at);
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  std::string out;
+  for (unsigned char c : text) {
+    if (c == '\n') {
+      out += "; ";
+    } else if (c < 0x20 || c == 0x7f) {
+      static const char* hex = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  leaves::dist::die_with_launcher();  // first: a worker never outlives its launcher
   leaves::compat::use_all_cores();
   leaves::compat::keep_freed_memory();
   CLI::App app{"leaves: learned views (LEAVES) for self-supervised contrastive learning on time series"};
@@ -64,20 +93,28 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "leaves: error: " << e.what() << " (see leaves --help)\n";
+    std::cerr << "leaves: error: " << one_line(e.what()) << " (see leaves --help)\n";
     return 2;
   }
   try {
     for (auto& [name, action] : actions)
       if (app.got_subcommand(name)) return action();
   } catch (const std::invalid_argument& e) {
-    std::cerr << "leaves: error: " << e.what() << "\n";
+    std::cerr << "leaves: error: " << one_line(e.what()) << "\n";
     return 2;
   } catch (const leaves::dist::CommunicationError& e) {
-    std::cerr << "leaves: failed: " << e.what() << "\n";
+    std::cerr << "leaves: failed: " << one_line(e.what()) << "\n";
     return leaves::dist::kCommunicationFailureExit;
+  } catch (const c10::Error& e) {
+    // LibTorch refused something the checks before it let through: its
+    // message alone, as one line.
+    std::cerr << "leaves: failed: " << one_line(e.what_without_backtrace()) << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "leaves: failed: out of memory (the data, batch or model asked for more than this machine has)\n";
+    return 1;
   } catch (const std::exception& e) {
-    std::cerr << "leaves: failed: " << e.what() << "\n";
+    std::cerr << "leaves: failed: " << one_line(e.what()) << "\n";
     return 1;
   }
   return 0;

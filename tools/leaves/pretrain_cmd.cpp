@@ -64,6 +64,12 @@ int run_pretrain(const PretrainArgs& a) {
     result = train::pretrain(a.config, out, progress, comm);
   }
   if (!talk) return 0;
+  if (result.nothing_to_do) {
+    std::cout << result.run_dir.string() << " has already trained its " << result.epochs_done
+              << " epochs; nothing to do, nothing changed (give --epochs N with N > " << result.epochs_done
+              << " to train further)\n";
+    return 0;
+  }
   std::cout << "done: " << result.epochs_done << " epochs, final loss " << result.last_loss << "\n"
             << "run directory: " << result.run_dir.string() << "\n"
             << "  config.json      every option of this run\n"

@@ -15,7 +15,7 @@
 #include "leaves/data/spec.h"
 #include "leaves/quality/ecg_quality.h"
 #include "leaves/train/pretrain.h"
-#include "leaves/train/run_dir.h"
+#include "leaves/io/output.h"
 #include "leaves/views/factory.h"
 #include "tools/leaves/commands.h"
 
@@ -146,11 +146,11 @@ int run_quality(const QualityArgs& a) {
   }
   if (!a.out.empty()) {
     fs::create_directories(a.out);
-    train::write_file_atomically(fs::path(a.out) / "quality.csv", csv.str());
+    io::write_file(fs::path(a.out) / "quality.csv", csv.str());
     nlohmann::json j{{"data", a.data},      {"split", a.split},     {"channel", channel}, {"rate", rate},
                      {"approach", a.approach}, {"formula", a.formula}, {"cleaned", !a.raw}, {"views_per_signal", a.views},
                      {"rows", summary}};
-    train::write_file_atomically(fs::path(a.out) / "quality.json", j.dump(2) + "\n");
+    io::write_file(fs::path(a.out) / "quality.json", j.dump(2) + "\n");
     std::cout << "\nwrote " << (fs::path(a.out) / "quality.csv").string() << " (one line per signal) and quality.json\n";
   }
   return 0;

@@ -12,7 +12,7 @@
 
 #include "leaves/data/synthetic.h"
 #include "leaves/train/pretrain.h"
-#include "leaves/train/run_dir.h"
+#include "leaves/io/output.h"
 #include "leaves/views/factory.h"
 #include "tools/leaves/commands.h"
 
@@ -79,14 +79,14 @@ int run_views(const ViewsArgs& a) {
       for (int64_t c = 0; c < xc.size(1); ++c)
         for (int64_t t = 0; t < xc.size(2); ++t)
           csv << i << ',' << c << ',' << t << ',' << xa[i][c][t] << ',' << a1[i][c][t] << ',' << a2[i][c][t] << '\n';
-    train::write_file_atomically(dir / "views.csv", csv.str());
+    io::write_file(dir / "views.csv", csv.str());
     nlohmann::json j;
     j["generator"] = gen->kind();
     j["learnable_parameters"] = n_params;
     j["seed"] = a.seed;
     j["shape"] = {a.count, a.generator.channels, a.length};
     for (const auto& [name, value] : report) j["report"][name] = value;
-    train::write_file_atomically(dir / "views.json", j.dump(2) + "\n");
+    io::write_file(dir / "views.json", j.dump(2) + "\n");
     std::cout << "wrote " << (dir / "views.csv").string() << " and " << (dir / "views.json").string() << "\n";
   }
   return 0;

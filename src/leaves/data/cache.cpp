@@ -1,4 +1,5 @@
 #include "leaves/data/cache.h"
+#include "leaves/io/output.h"
 
 #include <openssl/evp.h>
 
@@ -81,7 +82,37 @@ json describe_split(const Dataset& d) {
 
 }  // namespace
 
-json prepare_dataset(const DataSpec& spec, const fs::path& dir) {
+void check_prepare_target(const DataSpec& spec, const fs::path& out) {
+  const fs::path dir = io::normalize_dir(out);
+  // The raw data is never inside what would be replaced, nor the set inside the raw data.
+  auto it = spec.options.find("path");
+  if (it != spec.options.end() && !it->second.empty()) {
+    const fs::path root(it->second);
+    if (io::is_within(dir, root)) {
+      throw std::invalid_argument(out.string() + ": the output folder is (or is inside) the raw data folder " + root.string() +
+                                  "; choose a folder outside it (nothing was changed)");
+    }
+  }
+  for (const auto& source : spec_sources(spec)) {
+    if (io::is_within(source, dir)) {
+      throw std::invalid_argument(out.string() + ": the output folder holds the raw data (" + source.string() +
+                                  "), which replacing it would delete; choose another folder (nothing was changed)");
+    }
+  }
+  if (io::absent_or_empty(dir)) return;
+  if (!fs::is_directory(dir)) {
+    throw std::invalid_argument(out.string() + ": exists and is not a folder; choose a new folder (nothing was changed)");
+  }
+  if (!fs::is_regular_file(dir / "prepared.json")) {
+    throw std::invalid_argument(out.string() +
+                                ": the folder is not empty and is not a data set prepared by leaves (no prepared.json); leaves "
+                                "replaces only its own prepared sets: choose an empty or new folder (nothing was changed)");
+  }
+}
+
+json prepare_dataset(const DataSpec& spec, const fs::path& out) {
+  check_prepare_target(spec, out);  // before the (long) build: a refusal costs nothing
+  const fs::path dir = io::normalize_dir(out);
   const auto splits = load_splits(spec);
   json info{{"spec", spec.text},
             {"kind", spec.kind},
@@ -96,27 +127,21 @@ json prepare_dataset(const DataSpec& spec, const fs::path& dir) {
              {{"train", describe_split(splits.train)},
               {"val", describe_split(splits.val)},
               {"test", describe_split(splits.test)}}}};
-  const fs::path tmp = dir.string() + ".tmp." + std::to_string(::getpid());
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  try {
-    for (const auto& [name, d] : {std::pair<std::string, const Dataset*>{"train", &splits.train},
-                                  {"val", &splits.val},
-                                  {"test", &splits.test}}) {
-      torch::serialize::OutputArchive a;
-      a.write("x", d->x);
-      a.write("y", d->y);
-      if (d->targets.defined()) a.write("targets", d->targets);
-      a.save_to((tmp / (name + ".pt")).string());
-    }
-    std::ofstream(tmp / "prepared.json") << info.dump(2) << "\n";
-    fs::remove_all(dir);
-    if (dir.has_parent_path()) fs::create_directories(dir.parent_path());
-    fs::rename(tmp, dir);
-  } catch (...) {
-    fs::remove_all(tmp);
-    throw;
+  check_prepare_target(spec, out);  // the folder may have changed while the data was read
+  // Built whole beside the target, then swapped in: the earlier set stays
+  // until the new one is complete on disk.
+  io::StagedDir staged(dir);
+  for (const auto& [name, d] : {std::pair<std::string, const Dataset*>{"train", &splits.train},
+                                {"val", &splits.val},
+                                {"test", &splits.test}}) {
+    torch::serialize::OutputArchive a;
+    a.write("x", d->x);
+    a.write("y", d->y);
+    if (d->targets.defined()) a.write("targets", d->targets);
+    io::save_archive(staged.path() / (name + ".pt"), a);
   }
+  io::write_file(staged.path() / "prepared.json", info.dump(2) + "\n");
+  staged.commit();
   return info;
 }
 

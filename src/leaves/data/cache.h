@@ -24,9 +24,15 @@ std::string digest_file(const std::filesystem::path& file, const std::string& al
 /// files); empty for the generated synthetic set.
 std::vector<std::filesystem::path> spec_sources(const DataSpec& spec);
 
-/// Builds the splits of `spec` and writes them to `dir` atomically (a
-/// temporary directory renamed into place). Returns the description.
+/// Builds the splits of `spec` and writes them to `dir` atomically (built in a
+/// temporary sibling and swapped into place once complete). Returns the
+/// description. `dir` must be absent, empty, or an earlier prepared set: any
+/// other folder, a folder inside the raw data or one holding it is refused
+/// (std::invalid_argument) before anything is read or written.
 nlohmann::json prepare_dataset(const DataSpec& spec, const std::filesystem::path& dir);
+
+/// The refusals of prepare_dataset, alone (nothing is read or written).
+void check_prepare_target(const DataSpec& spec, const std::filesystem::path& dir);
 
 /// The description in `dir/prepared.json`; throws if `dir` holds none.
 nlohmann::json read_prepared_info(const std::filesystem::path& dir);

@@ -15,7 +15,7 @@
 #include <stdexcept>
 
 #include "leaves/data/cache.h"
-#include "leaves/train/run_dir.h"
+#include "leaves/io/output.h"
 
 namespace leaves::data {
 
@@ -292,7 +292,7 @@ DownloadReport download(const DownloadSource& source, const DownloadOptions& o) 
       const bool listed = std::any_of(entries.begin(), entries.end(), [&](const ChecksumEntry& e) { return e.path == f; });
       if (!listed && (o.only.empty() || matches(o.only, f))) entries.push_back({"", f});
     }
-    train::write_file_atomically(o.dest / fs::path(list_name).filename(), text);
+    io::write_file(o.dest / fs::path(list_name).filename(), text);
   } else {
     for (const auto& f : source.files)
       if (o.only.empty() || matches(o.only, f)) entries.push_back({"", f});
@@ -351,7 +351,7 @@ DownloadReport download(const DownloadSource& source, const DownloadOptions& o) 
                                  {"sha256", algorithm == "sha256" && !e.digest.empty() ? e.digest : digest_file(target, "sha256")},
                                  {"listed_digest", e.digest}});
   }
-  train::write_file_atomically(o.dest / "leaves-download.json", manifest.dump(2) + "\n");
+  io::write_file(o.dest / "leaves-download.json", manifest.dump(2) + "\n");
   return report;
 }
 

@@ -167,15 +167,15 @@ Splits build_apnea_ecg(const ApneaEcgOptions& o) {
 
 namespace {
 const std::vector<std::string> kSuperclasses{"NORM", "MI", "STTC", "CD", "HYP"};
-using Csv = io::CSVReader<4, io::trim_chars<' ', '\t'>, io::double_quote_escape<',', '"'>>;
-using Csv3 = io::CSVReader<3, io::trim_chars<' ', '\t'>, io::double_quote_escape<',', '"'>>;
+using Csv = ::io::CSVReader<4, ::io::trim_chars<' ', '\t'>, ::io::double_quote_escape<',', '"'>>;
+using Csv3 = ::io::CSVReader<3, ::io::trim_chars<' ', '\t'>, ::io::double_quote_escape<',', '"'>>;
 
 template <class F>
 void csv_rows(const fs::path& file, F&& body) {
   if (!fs::exists(file)) throw std::invalid_argument(file.string() + ": not found");
   try {
     body();
-  } catch (const io::error::base& e) {
+  } catch (const ::io::error::base& e) {
     throw std::invalid_argument(file.string() + ": " + e.what());
   }
 }
@@ -186,7 +186,7 @@ std::map<std::string, std::string> read_ptbxl_superclasses(const fs::path& state
   csv_rows(statements, [&] {
     Csv3 in(statements.string());
     // The first column (the code) has an empty name in the published file.
-    in.read_header(io::ignore_extra_column, "", "diagnostic", "diagnostic_class");
+    in.read_header(::io::ignore_extra_column, "", "diagnostic", "diagnostic_class");
     std::string code, diagnostic, klass;
     while (in.read_row(code, diagnostic, klass)) {
       if (diagnostic == "1.0" || diagnostic == "1") out[code] = klass;
@@ -230,7 +230,7 @@ Splits build_ptbxl(const PtbXlOptions& o) {
   SplitParts parts;
   csv_rows(table, [&] {
     Csv in(table.string());
-    in.read_header(io::ignore_extra_column, "ecg_id", "scp_codes", "strat_fold", "filename_lr");
+    in.read_header(::io::ignore_extra_column, "ecg_id", "scp_codes", "strat_fold", "filename_lr");
     std::string id, codes, fold_text, file;
     while (in.read_row(id, codes, fold_text, file)) {
       const int fold = std::atoi(fold_text.c_str());

@@ -1,4 +1,5 @@
 #include "leaves/data/tables.h"
+#include "leaves/io/output.h"
 
 #include <cctype>
 #include <charconv>
@@ -196,22 +197,14 @@ void write_npy(const fs::path& file, const torch::Tensor& t) {
   const size_t total = ((10 + header.size() + 1 + 63) / 64) * 64;
   header.append(total - 10 - header.size() - 1, ' ');
   header.push_back('\n');
-  const fs::path tmp = file.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::invalid_argument(file.string() + ": cannot write the file");
+  io::write_file(file, [&](io::AtomicFile& out) {
     const uint16_t n = static_cast<uint16_t>(header.size());
     out.write("\x93NUMPY\x01\x00", 8);
     const char len[2] = {static_cast<char>(n & 0xFF), static_cast<char>(n >> 8)};
     out.write(len, 2);
-    out << header;
-    out.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.numel() * c.element_size()));
-    if (!out.flush()) {
-      fs::remove(tmp);
-      throw std::runtime_error(file.string() + ": write failed (disk full?)");
-    }
-  }
-  fs::rename(tmp, file);
+    out.write(header);
+    out.write(c.data_ptr(), static_cast<size_t>(c.numel() * c.element_size()));
+  });
 }
 
 torch::Tensor read_npy(const fs::path& file) {

@@ -1,4 +1,5 @@
 #include "leaves/data/wfdb.h"
+#include "leaves/io/output.h"
 
 #include <cstdlib>
 #include <fstream>
@@ -304,9 +305,7 @@ void write_wfdb_annotations(const fs::path& file, const std::vector<WfdbAnnotati
     }
   }
   word(0, 0);
-  std::ofstream f(file, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot write " + file.string());
-  f << out;
+  io::write_file(file, out);
 }
 
 }  // namespace leaves::data

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -484,6 +485,18 @@ std::string describe_status(int status) {
 
 }  // namespace
 
+void die_with_launcher() {
+  const char* v = std::getenv(kLauncherPidVariable);
+  if (v == nullptr || *v == '\0') return;
+  char* end = nullptr;
+  const long launcher = std::strtol(v, &end, 10);
+  if (end == v || *end != '\0' || launcher <= 1) return;
+  // The kernel kills this worker when the thread that spawned it ends: a
+  // launcher killed with SIGKILL leaves no orphan training into --out.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != static_cast<pid_t>(launcher)) _exit(128 + SIGKILL);  // it died before prctl
+}
+
 int launch_local(const std::vector<std::string>& argv, const LaunchOptions& options, std::ostream* log) {
   if (argv.empty()) throw std::invalid_argument("leaves launch: no command to run");
   if (options.nproc < 1) throw std::invalid_argument("--nproc must be >= 1, got " + std::to_string(options.nproc));
@@ -526,7 +539,8 @@ int launch_local(const std::vector<std::string>& argv, const LaunchOptions& opti
     std::vector<std::string> env = base;
     for (const auto& kv : {"RANK=" + std::to_string(r), "WORLD_SIZE=" + std::to_string(options.nproc),
                            "LOCAL_RANK=" + std::to_string(r), "LOCAL_WORLD_SIZE=" + std::to_string(options.nproc),
-                           "MASTER_ADDR=" + options.master_addr, "MASTER_PORT=" + std::to_string(port)})
+                           "MASTER_ADDR=" + options.master_addr, "MASTER_PORT=" + std::to_string(port),
+                           std::string(kLauncherPidVariable) + "=" + std::to_string(::getpid())})
       env.push_back(kv);
     std::vector<char*> envp;
     for (auto& kv : env) envp.push_back(kv.data());

@@ -144,6 +144,12 @@ struct LaunchOptions {
 /// cannot be started.
 int launch_local(const std::vector<std::string>& argv, const LaunchOptions& options, std::ostream* log);
 
+/// The variable through which launch_local tells its workers its pid.
+inline constexpr const char* kLauncherPidVariable = "LEAVES_LAUNCHER_PID";
+/// In a worker started by launch_local: the worker is killed when its launcher
+/// dies (Linux parent-death signal), even by SIGKILL. Elsewhere, nothing.
+void die_with_launcher();
+
 /// A TCP port on `addr` that was free a moment ago.
 int free_port(const std::string& addr = "127.0.0.1");
 

@@ -1,4 +1,5 @@
 #include "leaves/plot/figures.h"
+#include "leaves/io/output.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -120,8 +121,13 @@ void render(const std::vector<std::pair<std::string, std::string>>& data, const 
     }
     throw std::runtime_error("gnuplot failed for " + stem.string() + ": " + message.substr(0, 2000));
   }
-  fs::rename(png_tmp, stem.string() + ".png");
-  fs::rename(svg_tmp, stem.string() + ".svg");
+  try {
+    io::install_file(png_tmp, stem.string() + ".png");
+  } catch (...) {
+    fs::remove(svg_tmp);
+    throw;
+  }
+  io::install_file(svg_tmp, stem.string() + ".svg");
 }
 
 void plot_views(const torch::Tensor& original, const Series& views, double rate, const std::string& title,

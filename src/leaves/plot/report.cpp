@@ -13,7 +13,7 @@
 #include "leaves/data/spec.h"
 #include "leaves/data/tables.h"
 #include "leaves/train/pretrain.h"
-#include "leaves/train/run_dir.h"
+#include "leaves/io/output.h"
 
 namespace leaves::plot {
 
@@ -43,7 +43,7 @@ json read_json_file(const fs::path& p) {
 
 std::vector<json> read_log(const fs::path& run_dir) {
   if (!fs::exists(run_dir / "log.jsonl")) throw std::invalid_argument(run_dir.string() + ": no log.jsonl");
-  return train::JsonLinesLog(run_dir / "log.jsonl").read();
+  return io::JsonLinesLog(run_dir / "log.jsonl").read();
 }
 
 }  // namespace
@@ -302,7 +302,7 @@ std::string write_report(const fs::path& run_dir, const fs::path& html) {
   } else {
     throw std::invalid_argument(run_dir.string() + ": not a leaves run (no results.json, metrics.json, or config.json + log.jsonl)");
   }
-  train::write_file_atomically(html, page.document(title));
+  io::write_file(html, page.document(title));
   return kind;
 }
 

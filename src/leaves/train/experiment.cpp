@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "leaves/data/spec.h"
-#include "leaves/train/run_dir.h"
+#include "leaves/io/output.h"
 
 namespace leaves::train {
 
@@ -223,7 +223,13 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
                                   config.data + "'");
     }
   }
-  fs::create_directories(out);
+  if (fs::exists(out) && !fs::is_directory(out)) throw std::invalid_argument("--out " + out.string() + ": exists and is not a folder");
+  if (!fs::exists(out / "experiment.json") && !io::absent_or_empty(out)) {
+    throw std::invalid_argument("--out " + out.string() +
+                                ": the folder is not empty and is not a leaves experiment; choose a new or empty folder "
+                                "(nothing was changed)");
+  }
+  io::DirLock lock(out, "experiment directory");  // one experiment at a time writes here
   const auto settings = settings_of(config);
   if (fs::exists(out / "experiment.json")) {
     std::ifstream f(out / "experiment.json");
@@ -238,7 +244,7 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
               {"seeds", config.seeds},
               {"sweep_simclr", config.sweep_simclr},
               {"preset", config.preset}};
-  write_file_atomically(out / "experiment.json", record.dump(2) + "\n");
+  io::write_file(out / "experiment.json", record.dump(2) + "\n");
 
   std::vector<Row> rows;
   for (const auto& m : config.methods) rows.push_back({method_title(m), m, config.pretrain.views.sigma, m});
@@ -270,7 +276,7 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
         if (row.method != "supervised" && !fs::exists(pre_dir / "encoder.pt")) {
           const auto t0 = std::chrono::steady_clock::now();
           if (progress) *progress << "== " << row.label << ", seed " << seed << ": pre-training\n";
-          if (fs::exists(pre_dir / "checkpoints" / "last.pt")) {
+          if (fs::exists(pre_dir / "config.json")) {
             resume_pretraining(pre_dir, 0, progress);
           } else {
             fs::remove_all(pre_dir);
@@ -359,7 +365,7 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
                {"runs", runs},
                {"commands", commands},
                {"libtorch", TORCH_VERSION}};
-  write_file_atomically(out / "results.json", results.dump(2) + "\n");
+  io::write_file(out / "results.json", results.dump(2) + "\n");
 
   std::ostringstream csv;
   csv << "method,label,seed,select,best_epoch,val_" << (runs.empty() ? "metric" : runs.front()["select"].get<std::string>());
@@ -377,7 +383,7 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
     }
     csv << "\n";
   }
-  write_file_atomically(out / "results.csv", csv.str());
+  io::write_file(out / "results.csv", csv.str());
 
   std::ostringstream md;
   md << "# leaves experiment\n\n"
@@ -427,7 +433,7 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
   md << "\n## Commands\n\nEach run is equivalent to:\n\n```sh\n";
   for (const auto& c : commands) md << c << "\n";
   md << "```\n";
-  write_file_atomically(out / "results.md", md.str());
+  io::write_file(out / "results.md", md.str());
   return {results, table.str()};
 }
 

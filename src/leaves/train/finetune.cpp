@@ -11,7 +11,7 @@
 #include "leaves/data/spec.h"
 #include "leaves/nn/batchnorm.h"
 #include "leaves/train/pretrain.h"
-#include "leaves/train/run_dir.h"
+#include "leaves/io/output.h"
 
 namespace leaves::train {
 
@@ -131,15 +131,29 @@ std::string format_metric(double v) {
 
 }  // namespace
 
+void check_finetune_dir(const fs::path& run_dir) {
+  if (fs::exists(run_dir / "metrics.json")) {
+    throw std::invalid_argument(run_dir.string() + ": already holds a finished fine-tuning run (metrics.json)");
+  }
+  if (fs::exists(run_dir) && !fs::is_directory(run_dir)) {
+    throw std::invalid_argument("--out " + run_dir.string() + ": exists and is not a folder");
+  }
+  // An interrupted fine-tuning run (config.json, no metrics.json) starts again;
+  // any other non-empty folder is not ours to write into.
+  if (!fs::exists(run_dir / "config.json") && !io::absent_or_empty(run_dir)) {
+    throw std::invalid_argument("--out " + run_dir.string() +
+                                ": the folder is not empty and is not a leaves run; choose a new or empty folder (nothing "
+                                "was changed)");
+  }
+}
+
 FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, std::ostream* progress,
                         std::shared_ptr<dist::Communicator> comm) {
   config.validate();
   const int rank = comm ? comm->rank() : 0, W = comm ? comm->size() : 1;
   const bool writer = rank == 0;  // rank 0 alone writes the run directory and evaluates the test split
   if (!writer) progress = nullptr;
-  if (fs::exists(run_dir / "metrics.json")) {
-    throw std::invalid_argument(run_dir.string() + ": already holds a finished fine-tuning run (metrics.json)");
-  }
+  check_finetune_dir(run_dir);
   auto device = resolve_device(config.device);
   if (comm && device.is_cuda() && !device.has_index()) {
     device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm->world().local_rank));
@@ -231,7 +245,11 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
   const bool recompute_bn = !config.linear && (config.bn_stats == "recompute" ||
                                                (config.bn_stats == "auto" && steps_per_epoch <= kRecomputeBatchNormMaxSteps));
 
-  if (writer) fs::create_directories(run_dir);
+  std::unique_ptr<io::DirLock> lock;
+  if (writer) {
+    lock = std::make_unique<io::DirLock>(run_dir, "run directory");
+    check_finetune_dir(run_dir);  // again, under the lock
+  }
   json cfg = config.to_json();
   cfg["resolved"] = {{"select", select},
                      {"train_samples", train.size()},
@@ -243,10 +261,10 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
                      {"steps_per_epoch", steps_per_epoch},
                      {"world_size", W},
                      {"libtorch", TORCH_VERSION}};
-  std::unique_ptr<JsonLinesLog> log;
+  std::unique_ptr<io::JsonLinesLog> log;
   if (writer) {
-    write_file_atomically(run_dir / "config.json", cfg.dump(2) + "\n");
-    log = std::make_unique<JsonLinesLog>(run_dir / "log.jsonl");
+    io::write_file(run_dir / "config.json", cfg.dump(2) + "\n");
+    log = std::make_unique<io::JsonLinesLog>(run_dir / "log.jsonl");
     log->filter([](const json&) { return false; });  // a restarted run starts its log again
   }
 
@@ -356,17 +374,17 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
       config.bootstrap, config.seed);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  commit_file(run_dir / "model.pt", [&](const std::string& tmp) {
+  {
     torch::serialize::OutputArchive a;
     torch::serialize::OutputArchive enc, head;
     m.encoder->save(enc);
     m.head->save(head);
     a.write("encoder", enc);
     a.write("head", head);
-    a.save_to(tmp);
-  });
-  commit_file(run_dir / "test_predictions.csv", [&](const std::string& tmp) {
-    std::ofstream f(tmp);
+    io::save_archive(run_dir / "model.pt", a);
+  }
+  {
+    std::ostringstream f;
     f << "index,label";
     for (const auto& c : result.class_names) f << ",p_" << c;
     f << "\n" << std::setprecision(6);
@@ -375,9 +393,9 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
       for (int64_t k = 0; k < K; ++k) f << "," << probs[i][k].item<double>();
       f << "\n";
     }
-    if (!f) throw std::runtime_error(tmp + ": write failed");
-  });
-  write_file_atomically(run_dir / "metrics.json", result.to_json().dump(2) + "\n");
+    io::write_file(run_dir / "test_predictions.csv", f.str());
+  }
+  io::write_file(run_dir / "metrics.json", result.to_json().dump(2) + "\n");
   if (progress) {
     *progress << "selected epoch " << result.best_epoch << " (validation " << select << " "
               << format_metric(result.val.get(select)) << "); test:";

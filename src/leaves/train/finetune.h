@@ -90,6 +90,11 @@ struct FinetuneResult {
 /// one more group) max(1, round(fraction * n_c)) samples, chosen by `seed`.
 torch::Tensor label_subset(const torch::Tensor& y, double fraction, uint64_t seed);
 
+/// Throws std::invalid_argument unless `run_dir` may receive a fine-tuning
+/// run: absent, empty, or an interrupted fine-tuning run (config.json without
+/// metrics.json), which starts again.
+void check_finetune_dir(const std::filesystem::path& run_dir);
+
 /// Fine-tunes (or trains the supervised baseline) into `run_dir`, which must not
 /// hold a finished run. Progress lines go to `progress` if given.
 ///

@@ -10,7 +10,7 @@
 #include "leaves/compat.h"
 #include "leaves/data/spec.h"
 #include "leaves/loss/nt_xent.h"
-#include "leaves/train/run_dir.h"
+#include "leaves/io/output.h"
 
 namespace leaves::train {
 
@@ -265,7 +265,7 @@ void Pretrainer::save_checkpoint(const fs::path& path, int64_t epochs_done) cons
     std::lock_guard<std::mutex> lock(gen.mutex());
     root.write("rng_cpu", gen.get_state());
   }
-  commit_file(path, [&](const std::string& tmp) { root.save_to(tmp); });
+  io::save_archive(path, root);
 }
 
 int64_t Pretrainer::load_checkpoint(const fs::path& path) {
@@ -338,14 +338,18 @@ std::string clock(double seconds) {
 }
 
 void save_encoder(const nn::ResNet1d& encoder, const PretrainConfig& c, const fs::path& dir, int64_t epochs) {
-  commit_file(dir / "encoder.pt", [&](const std::string& tmp) { torch::save(encoder, tmp); });
+  {
+    torch::serialize::OutputArchive archive;
+    encoder->save(archive);
+    io::save_archive(dir / "encoder.pt", archive);
+  }
   json meta{{"in_channels", encoder->options.in_channels()},
             {"width", encoder->options.width()},
             {"representation_dim", encoder->output_dim()},
             {"method", c.method},
             {"data", c.data},
             {"epochs", epochs}};
-  write_file_atomically(dir / "encoder.json", meta.dump(2) + "\n");
+  io::write_file(dir / "encoder.json", meta.dump(2) + "\n");
 }
 
 // The seed of the per-epoch streams: batches (shared by all ranks) and views
@@ -378,6 +382,21 @@ torch::Tensor train_epoch(Pretrainer& trainer, const torch::Tensor& x, uint64_t 
   return total;
 }
 
+void check_new_run_dir(const fs::path& dir) {
+  if (fs::exists(dir / "config.json")) {
+    throw std::invalid_argument("--out " + dir.string() +
+                                " already holds a run: resume it with --resume, or choose another directory");
+  }
+  if (fs::exists(dir) && !fs::is_directory(dir)) {
+    throw std::invalid_argument("--out " + dir.string() + ": exists and is not a folder");
+  }
+  if (!io::absent_or_empty(dir)) {
+    throw std::invalid_argument("--out " + dir.string() +
+                                ": the folder is not empty and is not a leaves run; choose a new or empty folder (nothing "
+                                "was changed)");
+  }
+}
+
 namespace {
 
 PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std::ostream* progress,
@@ -397,19 +416,75 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
   torch::manual_seed(config.seed);  // the same initialisation on every rank
   Pretrainer trainer(config, train_set.channels(), comm);
   config = trainer.config();  // with the generator kind and channels resolved
-  std::unique_ptr<JsonLinesLog> log;
+  // The run directory: locked by its writer for the whole run; a fresh run
+  // goes only into a new or empty folder (checked again under the lock).
+  std::unique_ptr<io::DirLock> lock;
+  std::unique_ptr<io::JsonLinesLog> log;
+  // A fresh run that fails before its first checkpoint (bad data found in the
+  // first step, a full disk) takes back what it wrote: the folder is as it was.
+  bool created_dir = false, owned = false, checkpointed = false;
+  auto undo_fresh_run = [&] {
+    if (!owned || checkpointed) return;
+    std::error_code ec;
+    if (created_dir) {
+      fs::remove_all(dir, ec);
+    } else {
+      for (const char* name : {"config.json", "log.jsonl", "checkpoints", io::kLockFile}) fs::remove_all(dir / name, ec);
+    }
+  };
+  if (writer) {
+    if (!resume) check_new_run_dir(dir);
+    created_dir = !fs::exists(dir);
+    lock = std::make_unique<io::DirLock>(dir, "run directory");
+    if (!resume) {
+      try {
+        check_new_run_dir(dir);  // another process may have got there first
+      } catch (...) {
+        if (created_dir) fs::remove(dir / io::kLockFile);
+        throw;
+      }
+      owned = true;
+    }
+  }
+  double last_loss = std::nan("");
+  try {
   if (writer) {
     fs::create_directories(dir / "checkpoints");
     // Temporaries left by a run that was killed while writing.
-    for (const auto& where : {dir, dir / "checkpoints"})
-      for (const auto& e : fs::directory_iterator(where))
-        if (e.path().filename().string().find(".tmp.") != std::string::npos) fs::remove(e.path());
-    log = std::make_unique<JsonLinesLog>(dir / "log.jsonl");
+    io::remove_stale_temporaries(dir);
+    io::remove_stale_temporaries(dir / "checkpoints");
+    log = std::make_unique<io::JsonLinesLog>(dir / "log.jsonl");
   }
+  const fs::path last = dir / "checkpoints" / "last.pt";
   int64_t start = 0;
   if (resume) {
-    start = trainer.load_checkpoint(dir / "checkpoints" / "last.pt");
-    if (writer) log->filter([&](const json& r) { return r.value("epoch", int64_t{0}) <= start; });
+    // A run killed before its first checkpoint starts again from epoch 1.
+    if (fs::exists(last)) start = trainer.load_checkpoint(last);
+    if (start > config.epochs) {
+      throw std::invalid_argument("--resume " + dir.string() + ": the run has trained " + std::to_string(start) +
+                                  " epochs; --epochs " + std::to_string(config.epochs) +
+                                  " would train none (give more than " + std::to_string(start) + "; nothing was changed)");
+    }
+    if (start == config.epochs) {
+      // Nothing to train; only a run killed between its last checkpoint and
+      // its encoder gets the encoder written.
+      PretrainResult done{start, std::nan(""), dir, dir / "encoder.pt", true};
+      if (writer && !(fs::exists(dir / "encoder.pt") && fs::exists(dir / "encoder.json"))) {
+        save_encoder(trainer.encoder, config, dir, start);
+      }
+      if (comm) comm->barrier();
+      return done;
+    }
+    if (writer) {
+      log->filter([&](const json& r) { return r.value("epoch", int64_t{0}) <= start; });
+      // --epochs extends the run: its config says so, for later resumes.
+      std::ifstream f(dir / "config.json");
+      json resolved = json::parse(f, nullptr, false);
+      if (resolved.is_object() && resolved.value("epochs", int64_t{0}) != config.epochs) {
+        resolved["epochs"] = config.epochs;
+        io::write_file(dir / "config.json", resolved.dump(2) + "\n");
+      }
+    }
   } else if (writer) {
     json resolved = config.to_json();
     resolved["train_size"] = N;
@@ -418,7 +493,7 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
     resolved["libtorch"] = compat::torch_version();
     resolved["world_size"] = W;
     resolved["global_batch"] = B * W;
-    write_file_atomically(dir / "config.json", resolved.dump(2) + "\n");
+    io::write_file(dir / "config.json", resolved.dump(2) + "\n");
   }
   if (progress && comm) {
     *progress << W << (W == 1 ? " worker (" : " workers (") << comm->backend() << "), batch " << B << " per worker, global batch " << B * W
@@ -427,7 +502,6 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
   auto x = train_set.x.to(trainer.device());  // resident: batches are drawn on the device
   const int64_t steps = N / (B * W);  // drop the last partial batch: NT-Xent wants full batches
   const auto names = trainer.generator->report_names();
-  double last_loss = std::nan("");
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   for (int64_t epoch = start + 1; epoch <= config.epochs; ++epoch) {
@@ -446,7 +520,8 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
     if (W > 1) record["world_size"] = W;
     for (const auto& [name, value] : views::named_report(*trainer.generator)) record["generator"][name] = value;
     log->append(record);
-    trainer.save_checkpoint(dir / "checkpoints" / "last.pt", epoch);
+    trainer.save_checkpoint(last, epoch);
+    checkpointed = true;
     if (config.checkpoint_every > 0 && epoch % config.checkpoint_every == 0) {
       std::ostringstream name;
       name << "epoch-" << std::setw(4) << std::setfill('0') << epoch << ".pt";
@@ -463,6 +538,10 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
     }
   }
   if (writer) save_encoder(trainer.encoder, config, dir, config.epochs);
+  } catch (...) {
+    undo_fresh_run();
+    throw;
+  }
   // Nobody reports success before rank 0 has written everything.
   if (comm) comm->barrier();
   return {config.epochs, last_loss, dir, dir / "encoder.pt"};
@@ -472,10 +551,7 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
 
 PretrainResult pretrain(const PretrainConfig& config, const fs::path& dir, std::ostream* progress,
                         std::shared_ptr<dist::Communicator> comm) {
-  if (fs::exists(dir / "config.json")) {
-    throw std::invalid_argument("--out " + dir.string() +
-                                " already holds a run: resume it with --resume, or choose another directory");
-  }
+  if (!comm || comm->rank() == 0) check_new_run_dir(dir);
   return run(config, dir, false, progress, std::move(comm));
 }
 
@@ -487,9 +563,6 @@ PretrainResult resume_pretraining(const fs::path& dir, int64_t resume_epochs, st
   if (j.is_discarded()) throw std::invalid_argument("--resume " + dir.string() + ": config.json is not valid JSON");
   auto config = PretrainConfig::from_json(j);
   if (resume_epochs > 0) config.epochs = resume_epochs;
-  if (!fs::exists(dir / "checkpoints" / "last.pt")) {
-    throw std::invalid_argument("--resume " + dir.string() + ": no checkpoint yet (checkpoints/last.pt)");
-  }
   const int64_t written_by = j.value("world_size", int64_t{1});
   const int64_t now = comm ? comm->size() : 1;
   if (progress && written_by != now && (!comm || comm->rank() == 0)) {

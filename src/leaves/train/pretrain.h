@@ -191,7 +191,12 @@ struct PretrainResult {
   int64_t epochs_done = 0;
   double last_loss = 0;
   std::filesystem::path run_dir, encoder_file;
+  bool nothing_to_do = false;  ///< a resumed run that had already trained its epochs (nothing changed)
 };
+
+/// Throws std::invalid_argument unless `dir` may receive a new run: absent or
+/// empty (a folder that holds anything else is never written into).
+void check_new_run_dir(const std::filesystem::path& dir);
 
 /// Runs pre-training into `run_dir` (which must not already hold a run), or
 /// continues the run there when `resume` is set (its config.json is used; a
