@@ -57,6 +57,7 @@ int run_pretrain(const PretrainArgs& a) {
     // Every rank must agree on the directory: a default one is named by rank 0's clock.
     if (a.out.empty() && comm) throw std::invalid_argument("--out is required for a data-parallel run");
     const std::string out = a.out.empty() ? default_run_dir(a.config.method) : a.out;
+    if (talk) train::check_new_run_dir(out);
     if (talk) {
       std::cout << "pre-training " << a.config.method << " on " << a.config.data << " for " << a.config.epochs
                 << " epochs (batch " << a.config.batch_size << ", " << a.config.device << ") into " << out << "\n";

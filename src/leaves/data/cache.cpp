@@ -131,6 +131,7 @@ json prepare_dataset(const DataSpec& spec, const fs::path& out) {
   // Built whole beside the target, then swapped in: the earlier set stays
   // until the new one is complete on disk.
   io::StagedDir staged(dir);
+  try {
   for (const auto& [name, d] : {std::pair<std::string, const Dataset*>{"train", &splits.train},
                                 {"val", &splits.val},
                                 {"test", &splits.test}}) {
@@ -142,6 +143,12 @@ json prepare_dataset(const DataSpec& spec, const fs::path& out) {
   }
   io::write_file(staged.path() / "prepared.json", info.dump(2) + "\n");
   staged.commit();
+  } catch (const io::WriteError& e) {
+    std::string why = e.what();
+    if (const auto at = why.rfind(": "); at != std::string::npos) why = why.substr(at + 2);
+    throw io::WriteError("cannot write the prepared set " + out.string() + ": " + why +
+                         (fs::exists(dir / "prepared.json") ? "; the earlier set there is unchanged" : ""));
+  }
   return info;
 }
 

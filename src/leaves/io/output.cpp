@@ -93,8 +93,7 @@ void AtomicFile::fail(int err, const char* what) {
   fd_ = -1;
   ::unlink(tmp_.c_str());
   committed_ = true;  // nothing left to clean up
-  throw WriteError(std::string("cannot ") + what + " " + target_.string() + ": " + reason(err) +
-                   (err == ENOSPC ? " (the earlier file, if any, is unchanged)" : ""));
+  throw WriteError(std::string("cannot ") + what + " " + target_.string() + ": " + reason(err));
 }
 
 void AtomicFile::write(const void* data, size_t n) {
