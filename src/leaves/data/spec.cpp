@@ -99,11 +99,38 @@ Splits load_splits(const DataSpec& spec) {
   }
   if (pre.resample < 0) throw std::invalid_argument("--data '" + spec.text + "': resample must be >= 0 Hz");
   auto splits = load_raw(spec, opt);
+  Splits out;
   try {
-    return {preprocess(splits.train, pre), preprocess(splits.val, pre), preprocess(splits.test, pre)};
+    out = {preprocess(splits.train, pre), preprocess(splits.val, pre), preprocess(splits.test, pre)};
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument("--data '" + spec.text + "': " + e.what());
   }
+  // Whatever the reader, nothing non-finite and no label outside the classes
+  // reaches training (a value finite as double but not as float, a corrupt
+  // gain, an overflowing label would otherwise fail deep inside LibTorch).
+  for (const auto& [name, d] : {std::pair<const char*, const Dataset*>{"train", &out.train}, {"validation", &out.val},
+                                {"test", &out.test}}) {
+    if (!d->x.defined() || d->x.numel() == 0) continue;
+    if (auto bad = torch::isfinite(d->x).logical_not(); bad.any().item<bool>()) {
+      const auto first = bad.flatten().nonzero()[0][0].item<int64_t>();
+      const int64_t C = d->x.size(1), L = d->x.size(2);
+      throw std::invalid_argument("--data '" + spec.text + "': the " + name + " split holds " +
+                                  std::to_string(bad.sum().item<int64_t>()) +
+                                  " NaN or infinite value(s) as float32, the first at series " +
+                                  std::to_string(first / (C * L)) + ", channel " + std::to_string(first / L % C) +
+                                  ", sample " + std::to_string(first % L) +
+                                  " (0-based): a value beyond float32's range (about 3.4e38) or a corrupt gain in the source");
+    }
+    if (d->y.defined() && d->y.dim() == 1 && d->y.numel() > 0) {
+      const int64_t K = static_cast<int64_t>(d->class_names.size());
+      const int64_t lo = d->y.min().item<int64_t>(), hi = d->y.max().item<int64_t>();
+      if (lo < -1 || hi >= K) {  // -1: unlabelled
+        throw std::invalid_argument("--data '" + spec.text + "': the " + name + " split has label index " +
+                                    std::to_string(lo < -1 ? lo : hi) + " outside its " + std::to_string(K) + " classes");
+      }
+    }
+  }
+  return out;
 }
 
 namespace {

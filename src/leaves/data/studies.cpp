@@ -293,6 +293,10 @@ std::vector<int64_t> read_hypnogram_epochs(const fs::path& hypnogram) {
     epochs.resize(begin);
     epochs.insert(epochs.end(), n, it->second);
   }
+  if (std::none_of(epochs.begin(), epochs.end(), [](int64_t e) { return e >= 0; })) {
+    throw std::invalid_argument(hypnogram.string() + ": holds no scored sleep stage (is it a hypnogram? a PSG file "
+                                "has no stage annotations)");
+  }
   return epochs;
 }
 

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iomanip>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -103,10 +105,12 @@ Pamap2Recording read_pamap2(const fs::path& file) {
     auto at = [&] { return std::to_string(line); };
     if (f.size() != 54) reject(file, at(), "expected 54 columns, found " + std::to_string(f.size()));
     double t = 0, a = 0;
-    if (!token_to_double(f[0].first, f[0].second, t) || std::isnan(t)) reject(file, at(), "timestamp '" + word(0) + "' is not a number");
+    if (!token_to_double(f[0].first, f[0].second, t) || !std::isfinite(t)) {
+      reject(file, at(), "timestamp '" + word(0) + "' is not a finite number");
+    }
     if (!time.empty() && !(t > time.back())) reject(file, at(), "timestamps must increase");
-    if (!token_to_double(f[1].first, f[1].second, a) || a != std::floor(a)) {
-      reject(file, at(), "activity id '" + word(1) + "' is not an integer");
+    if (!token_to_double(f[1].first, f[1].second, a) || a != std::floor(a) || !(a >= 0 && a <= 1000)) {
+      reject(file, at(), "activity id '" + word(1) + "' is not an integer in [0, 1000]");
     }
     if (activity.empty() || activity.back() != static_cast<int64_t>(a)) {
       try {
@@ -121,6 +125,11 @@ Pamap2Recording read_pamap2(const fs::path& file) {
       double v = 0;
       if (!token_to_double(f[c].first, f[c].second, v)) {
         reject(file, at(), "column " + std::to_string(c + 1) + ": '" + word(c) + "' is not a number");
+      }
+      // NaN marks a dropped sample (the PAMAP2 readme); infinity or a value
+      // beyond float32 is a corrupt file.
+      if (std::isinf(v) || std::fabs(v) > static_cast<double>(std::numeric_limits<float>::max())) {
+        reject(file, at(), "column " + std::to_string(c + 1) + ": '" + word(c) + "' is beyond float32's range");
       }
       values.push_back(static_cast<float>(v));
     }
@@ -315,8 +324,17 @@ Dataset read_array_dataset(const fs::path& series, const fs::path& labels) {
     reject(labels, "", "expected " + std::to_string(x.size(0)) + " labels, one per series");
   }
   auto yd = y.to(torch::kDouble);
-  if (!torch::equal(yd, yd.round()) || yd.min().item<double>() < 0) {
+  if (!torch::isfinite(yd).all().item<bool>() || !torch::equal(yd, yd.round()) || yd.min().item<double>() < 0) {
     reject(labels, "", "labels must be non-negative integers (class indices)");
+  }
+  // At most one class per series: a stray huge label is an error, not a
+  // request for a billion empty classes.
+  if (const double top = yd.max().item<double>(); top >= static_cast<double>(std::max<int64_t>(x.size(0), 2))) {
+    std::ostringstream v;
+    v << std::setprecision(17) << top;
+    reject(labels, "", "label " + v.str() + " is not a class index: " + std::to_string(x.size(0)) +
+                           " series have at most " + std::to_string(std::max<int64_t>(x.size(0), 2)) +
+                           " classes, numbered from 0");
   }
   Dataset d;
   d.x = x.contiguous();

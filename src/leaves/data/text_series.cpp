@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <charconv>
+#include <limits>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -45,6 +47,9 @@ double parse_value(const std::string& token, const fs::path& file, size_t line, 
   const double v = std::strtod(t.c_str(), &end);
   if (end != t.c_str() + t.size()) fail(file, line, "'" + t + "' is not a number");
   if (std::isinf(v)) fail(file, line, "infinite value '" + t + "'");
+  if (std::fabs(v) > static_cast<double>(std::numeric_limits<float>::max())) {
+    fail(file, line, "value '" + t + "' is beyond float32's range (about 3.4e38)");
+  }
   return v;
 }
 
@@ -99,10 +104,11 @@ std::ifstream open(const fs::path& file) {
   return in;
 }
 
+// The shortest text that reads back as exactly `v` (1234567, 1.0000001).
 std::string format_label(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "leaves/data/wfdb.h"
 #include "leaves/io/output.h"
 
+#include <cerrno>
+#include <cmath>
+#include <limits>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -25,16 +28,31 @@ bool parse_number(const std::string& s, double& out) {
 
 int parse_int(const std::string& s, const fs::path& file, size_t line, const std::string& what) {
   char* end = nullptr;
+  errno = 0;
   const long v = std::strtol(s.c_str(), &end, 10);
   if (s.empty() || end != s.c_str() + s.size()) fail(file, std::to_string(line), what + " '" + s + "' is not an integer");
+  if (errno == ERANGE || v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
+    fail(file, std::to_string(line), what + " '" + s + "' is out of range");
+  }
   return static_cast<int>(v);
 }
 
-std::vector<uint8_t> read_bytes(const fs::path& file) {
+// At most `limit` bytes of a regular file (the signal files never need more
+// than the header's samples: a huge or endless file is not read whole).
+std::vector<uint8_t> read_bytes(const fs::path& file, uintmax_t limit) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) fail(file, "", fs::exists(file, ec) ? "not a regular file" : "cannot open the file (missing)");
   std::ifstream in(file, std::ios::binary);
   if (!in) fail(file, "", "cannot open the file");
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const uintmax_t size = std::min<uintmax_t>(fs::file_size(file, ec), limit);
+  std::vector<uint8_t> out(static_cast<size_t>(size));
+  in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(size));
+  out.resize(static_cast<size_t>(in.gcount()));
+  return out;
 }
+
+// The most bytes a signal file may hold when the header gives no length: 4 GiB.
+constexpr uintmax_t kMaxSignalFileBytes = uintmax_t{4} << 30;
 
 }  // namespace
 
@@ -63,11 +81,11 @@ WfdbHeader read_wfdb_header(const fs::path& hea) {
       if (f[0].find('/') != std::string::npos) fail(hea, at, "multi-segment records are not supported");
       h.record = f[0];
       nsig = parse_int(f[1], hea, line, "number of signals");
-      if (nsig < 0) fail(hea, at, "negative number of signals");
+      if (nsig < 0 || nsig > 4096) fail(hea, at, "number of signals " + f[1] + " is not in [0, 4096]");
       if (f.size() > 2) {
         const std::string fs_text = f[2].substr(0, f[2].find_first_of("/("));
-        if (!parse_number(fs_text, h.frequency) || !(h.frequency > 0))
-          fail(hea, at, "sampling frequency '" + f[2] + "' is not a positive number");
+        if (!parse_number(fs_text, h.frequency) || !(h.frequency > 0) || !(h.frequency <= 1e9))
+          fail(hea, at, "sampling frequency '" + f[2] + "' is not a positive number up to 1e9 Hz");
       }
       if (f.size() > 3) {
         double n = 0;
@@ -83,6 +101,11 @@ WfdbHeader read_wfdb_header(const fs::path& hea) {
     if (f.size() < 2) fail(hea, at, "a signal line needs a file name and a format");
     WfdbSignal s;
     s.file = f[0];
+    // Only a plain file name beside the header: never another folder, a device or "..".
+    if (s.file.find('/') != std::string::npos || s.file.find('\\') != std::string::npos || s.file == "." ||
+        s.file == ".." || s.file == "~") {
+      fail(hea, at, "signal file '" + s.file + "' must be a plain file name beside the header");
+    }
     const std::string fmt = f[1];
     if (fmt.find_first_of("x:+") != std::string::npos) {
       fail(hea, at, "format '" + fmt + "': samples per frame, skew and byte offsets are not supported");
@@ -107,8 +130,10 @@ WfdbHeader read_wfdb_header(const fs::path& hea) {
         has_baseline = true;
         g = g.substr(0, paren);
       }
-      if (!parse_number(g, s.gain)) fail(hea, at, "gain '" + f[2] + "' is not a number");
+      if (!parse_number(g, s.gain) || !std::isfinite(s.gain)) fail(hea, at, "gain '" + f[2] + "' is not a finite number");
       if (s.gain == 0) s.gain = 200;
+      // Physical values are (digital - baseline) / gain, stored as float32.
+      if (std::fabs(s.gain) < 1e-20) fail(hea, at, "gain '" + f[2] + "' is too small (its values overflow float32)");
     }
     if (f.size() > 3) s.adc_resolution = parse_int(f[3], hea, line, "ADC resolution");
     if (f.size() > 4) s.adc_zero = parse_int(f[4], hea, line, "ADC zero");
@@ -138,6 +163,7 @@ WfdbRecord read_wfdb_record(const fs::path& hea, bool verify) {
   r.header = read_wfdb_header(hea);
   const auto& sig = r.header.signals;
   const int64_t C = static_cast<int64_t>(sig.size());
+  if (C == 0) fail(hea, "", "the record has no signals (its record line declares 0)");
   // Signals stored in the same file are interleaved, in header order.
   std::map<std::string, std::vector<int64_t>> groups;
   std::vector<std::string> order;
@@ -153,8 +179,14 @@ WfdbRecord read_wfdb_record(const fs::path& hea, bool verify) {
     for (auto c : members)
       if (sig[c].format != format) fail(hea, "", "signals in " + name + " mix formats");
     const auto path = hea.parent_path() / name;
-    const auto bytes = read_bytes(path);
     const int64_t n = static_cast<int64_t>(members.size());
+    // What the header's length needs (format 212: 3 bytes per 2 samples).
+    uintmax_t limit = kMaxSignalFileBytes;
+    if (length >= 0) {
+      const uintmax_t samples = static_cast<uintmax_t>(length) * static_cast<uintmax_t>(n);
+      limit = format == 16 ? 2 * samples : format == 80 ? samples : (3 * samples + 1) / 2;
+    }
+    const auto bytes = read_bytes(path, limit);
     std::vector<int32_t> values;
     if (format == 16) {
       values.resize(bytes.size() / 2);
@@ -223,8 +255,9 @@ std::string wfdb_symbol(int code) {
 }
 
 std::vector<WfdbAnnotation> read_wfdb_annotations(const fs::path& file) {
-  const auto b = read_bytes(file);
+  const auto b = read_bytes(file, kMaxSignalFileBytes);
   std::vector<WfdbAnnotation> out;
+  bool ended = false;
   int64_t time = 0;
   int chan = 0, num = 0;
   size_t i = 0;
@@ -235,7 +268,10 @@ std::vector<WfdbAnnotation> read_wfdb_annotations(const fs::path& file) {
   while (i + 1 < b.size()) {
     const int w = word(i);
     const int code = w >> 10, value = w & 0x3FF;
-    if (code == 0 && value == 0) break;  // end of file
+    if (code == 0 && value == 0) {  // end of file
+      ended = true;
+      break;
+    }
     if (code == 59) {                    // SKIP: a 32-bit interval, high word first
       const int64_t hi = word(i + 2), lo = word(i + 4);
       time += static_cast<int32_t>(static_cast<uint32_t>((hi << 16) | lo));
@@ -269,6 +305,12 @@ std::vector<WfdbAnnotation> read_wfdb_annotations(const fs::path& file) {
     a.num = num;
     out.push_back(a);
     i += 2;
+  }
+  // Every annotation file ends with a zero word: without it the file was cut
+  // (an empty or truncated download), and its last annotations are missing.
+  if (!ended) {
+    fail(file, "", b.empty() ? "empty annotation file" : "truncated annotation file (no end marker after " +
+                                                             std::to_string(out.size()) + " annotations)");
   }
   return out;
 }
