@@ -46,7 +46,7 @@ void add_finetune_options(CLI::App* cmd, train::FinetuneConfig& c) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--seed", c.seed, "random seed (head initialisation, batches, label subset)")->capture_default_str();
+  cmd->add_option("--seed", c.seed, "random seed (head initialisation, batches, label subset)")->check(CLI::NonNegativeNumber)->capture_default_str();
 }
 
 std::string fmt(double v) {

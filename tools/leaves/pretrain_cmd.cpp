@@ -151,7 +151,7 @@ Action add_pretrain_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
   add_accelerator_options(cmd, c);
-  cmd->add_option("--seed", c.seed, "random seed (initialisation, batches, views)")->capture_default_str();
+  cmd->add_option("--seed", c.seed, "random seed (initialisation, batches, views)")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--checkpoint-every", c.checkpoint_every, "also keep a checkpoint every N epochs (0: last only)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

@@ -175,7 +175,7 @@ Action add_quality_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--raw", a->raw, "skip ecg_clean (the signals are already clean)");
   cmd->add_option("--rate", a->rate, "sampling rate in Hz when the data does not give it");
-  cmd->add_option("--seed", a->seed, "random seed of the views")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "random seed of the views")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--out", a->out, "write quality.csv and quality.json here");
   return [a] { return run_quality(*a); };
 }

@@ -39,6 +39,9 @@ DataSpec parse_data_spec(const std::string& text) {
     if (eq == std::string::npos || eq == 0) {
       throw std::invalid_argument("--data '" + text + "': expected KEY=VALUE, got '" + item + "'");
     }
+    if (spec.options.count(item.substr(0, eq))) {
+      throw std::invalid_argument("--data '" + text + "': option " + item.substr(0, eq) + " is given twice");
+    }
     spec.options[item.substr(0, eq)] = item.substr(eq + 1);
   }
   return spec;
@@ -58,7 +61,9 @@ class OptionReader {
     if (it == spec_.options.end()) return fallback;
     std::istringstream in(it->second);
     T value;
-    if (!(in >> value) || !in.eof()) {
+    // An unsigned option never takes a sign (">>" would wrap "-1" around).
+    const bool signed_text = std::is_unsigned<T>::value && it->second.find('-') != std::string::npos;
+    if (signed_text || !(in >> value) || !in.eof()) {
       throw std::invalid_argument("--data '" + spec_.text + "': option " + key + " has a bad value '" + it->second +
                                   "'");
     }
@@ -223,6 +228,7 @@ Splits load_raw(const DataSpec& spec, OptionReader& opt) {
     const auto y = opt.get<std::string>("y", "");
     const auto val = opt.get<double>("val", 0.15);
     const auto test = opt.get<double>("test", 0.15);
+    const auto header = parse_csv_header(opt.get<std::string>("header", "auto"), "--data '" + spec.text + "': header");
     opt.reject_unknown();
     if (x.empty() || y.empty()) {
       throw std::invalid_argument("--data '" + spec.text + "': give the series and labels files: arrays:x=X.npy,y=Y.npy");
@@ -230,7 +236,7 @@ Splits load_raw(const DataSpec& spec, OptionReader& opt) {
     if (!(val > 0 && test > 0 && val + test < 1)) {
       throw std::invalid_argument("--data '" + spec.text + "': need val > 0, test > 0 and val + test < 1");
     }
-    return stratified_split(read_array_dataset(x, y), val, test, split_seed);
+    return stratified_split(read_array_dataset(x, y, header), val, test, split_seed);
   }
   throw std::invalid_argument("--data '" + spec.text + "': unknown data set kind '" + spec.kind +
                               "' (known: " + known_data_kinds() + ")");

@@ -29,6 +29,14 @@ Dataset make_synthetic_ecg(const SyntheticEcgOptions& o) {
   if (o.size() < 2) throw std::invalid_argument("synthetic ECG: size must be >= 2, got " + std::to_string(o.size()));
   if (o.channels() < 1) throw std::invalid_argument("synthetic ECG: channels must be >= 1");
   if (o.length() < 2) throw std::invalid_argument("synthetic ECG: length must be >= 2");
+  // Bounded before anything is allocated: at most 2^31 float samples (8 GiB).
+  if (o.channels() > 4096 || o.length() > (int64_t{1} << 31) || o.size() > (int64_t{1} << 31) ||
+      static_cast<double>(o.size()) * static_cast<double>(o.channels()) * static_cast<double>(o.length()) >
+          static_cast<double>(int64_t{1} << 31)) {
+    throw std::invalid_argument("synthetic ECG: size x channels x length = " + std::to_string(o.size()) + " x " +
+                                std::to_string(o.channels()) + " x " + std::to_string(o.length()) +
+                                " is more than 2^31 samples (channels at most 4096)");
+  }
   if (!(o.rate() >= 20.0)) throw std::invalid_argument("synthetic ECG: rate must be >= 20 Hz");
   if (!(o.noise() >= 0)) throw std::invalid_argument("synthetic ECG: noise must be >= 0");
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iomanip>
 #include <limits>
+#include <iostream>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -146,10 +147,19 @@ Pamap2Recording read_pamap2(const fs::path& file) {
 // ---------------------------------------------------------------------------
 // CSV
 
-torch::Tensor read_csv(const fs::path& file) {
+CsvHeader parse_csv_header(const std::string& text, const std::string& option) {
+  if (text == "auto") return CsvHeader::Auto;
+  if (text == "yes") return CsvHeader::Yes;
+  if (text == "no") return CsvHeader::No;
+  throw std::invalid_argument(option + ": expected auto, yes or no, got '" + text + "'");
+}
+
+torch::Tensor read_csv(const fs::path& file, CsvHeader header, bool* header_taken) {
   auto in = open_text(file);
   std::vector<float> cells;
   size_t columns = 0, rows = 0, line = 0;
+  bool first = true;
+  if (header_taken) *header_taken = false;
   std::string text;
   while (std::getline(in, text)) {
     ++line;
@@ -158,29 +168,51 @@ torch::Tensor read_csv(const fs::path& file) {
     std::vector<std::string> f;
     std::stringstream ss(text);
     for (std::string cell; std::getline(ss, cell, sep);) f.push_back(cell);
+    const bool is_first = first;
+    first = false;
+    if (is_first && header == CsvHeader::Yes) {
+      columns = f.size();
+      if (header_taken) *header_taken = true;
+      continue;
+    }
     std::vector<double> row;
-    bool numeric = true;
+    size_t numbers = 0;
+    std::string bad_cell;
     for (const auto& cell : f) {
       double v = 0;
-      if (!to_double(cell, v)) {
-        numeric = false;
-        break;
+      if (to_double(cell, v)) {
+        ++numbers;
+      } else if (bad_cell.empty()) {
+        bad_cell = trim(cell);
       }
       row.push_back(v);
     }
-    if (!numeric) {
-      if (rows == 0 && columns == 0) {  // a header row
+    if (numbers != f.size()) {
+      if (is_first && header == CsvHeader::Auto && numbers == 0) {  // every cell a name: a header row
         columns = f.size();
+        if (header_taken) *header_taken = true;
         continue;
       }
-      reject(file, std::to_string(line), "a cell is not a number: '" + trim(text).substr(0, 60) + "'");
+      std::string cell = bad_cell.substr(0, 60);
+      for (auto& c : cell)
+        if (static_cast<unsigned char>(c) < 0x20) c = '?';
+      reject(file, std::to_string(line),
+             "a cell is not a number: '" + cell + "'" +
+                 (is_first && header == CsvHeader::Auto ? " (a header row has no numbers; give header=yes in the data spec "
+                                                         "if this row is one)"
+                                                       : ""));
     }
     if (columns == 0) columns = row.size();
     if (row.size() != columns) {
       reject(file, std::to_string(line),
              "has " + std::to_string(row.size()) + " columns, expected " + std::to_string(columns));
     }
-    for (double v : row) cells.push_back(static_cast<float>(v));
+    for (double v : row) {
+      if (std::isinf(v) || std::fabs(v) > static_cast<double>(std::numeric_limits<float>::max())) {
+        reject(file, std::to_string(line), "a value is infinite or beyond float32's range (about 3.4e38)");
+      }
+      cells.push_back(static_cast<float>(v));
+    }
     ++rows;
   }
   if (rows == 0) reject(file, "", "no numeric rows");
@@ -298,18 +330,28 @@ torch::Tensor read_npy(const fs::path& file) {
 // ---------------------------------------------------------------------------
 
 namespace {
-torch::Tensor read_any(const fs::path& file) {
+torch::Tensor read_any(const fs::path& file, CsvHeader header) {
   const auto ext = file.extension().string();
   if (ext == ".npy") return read_npy(file);
-  if (ext == ".csv" || ext == ".tsv" || ext == ".txt") return read_csv(file);
+  if (ext == ".csv" || ext == ".tsv" || ext == ".txt") {
+    bool taken = false;
+    auto t = read_csv(file, header, &taken);
+    if (taken && header == CsvHeader::Auto) {
+      std::cerr << "leaves: note: " << file.string()
+                << ": its first row has no numbers and was taken as a header (header=auto; give header=no or "
+                   "header=yes in the data spec to decide)\n";
+    }
+    return t;
+  }
   reject(file, "", "unknown array format (expected .npy or .csv)");
 }
 }  // namespace
 
-Dataset read_array_dataset(const fs::path& series, const fs::path& labels) {
-  auto x = read_any(series).to(torch::kFloat);
+Dataset read_array_dataset(const fs::path& series, const fs::path& labels, CsvHeader header) {
+  auto x = read_any(series, header).to(torch::kFloat);
   if (x.dim() == 2) x = x.unsqueeze(1);
   if (x.dim() != 3) reject(series, "", "expected an [N, C, L] or [N, L] array");
+  if (x.size(0) == 0 || x.size(2) == 0) reject(series, "", "holds no series (or series of no samples)");
   if (auto bad = torch::isfinite(x).logical_not(); bad.any().item<bool>()) {
     const auto first = bad.flatten().nonzero()[0][0].item<int64_t>();
     const int64_t C = x.size(1), L = x.size(2);
@@ -318,7 +360,7 @@ Dataset read_array_dataset(const fs::path& series, const fs::path& labels) {
                std::to_string(first / (C * L)) + ", channel " + std::to_string(first / L % C) + ", sample " +
                std::to_string(first % L) + " (0-based; as float32)");
   }
-  auto y = read_any(labels);
+  auto y = read_any(labels, header);
   if (y.dim() == 2 && y.size(1) == 1) y = y.flatten();
   if (y.dim() != 1 || y.size(0) != x.size(0)) {
     reject(labels, "", "expected " + std::to_string(x.size(0)) + " labels, one per series");

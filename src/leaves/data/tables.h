@@ -26,9 +26,17 @@ Pamap2Recording read_pamap2(const std::filesystem::path& file);
 /// "lying", "walking", ... for a PAMAP2 activity id; throws for an unknown id.
 std::string pamap2_activity_name(int id);
 
-/// A numeric CSV table `[rows, columns]` (float32; separators `,` `;` or tab; an
-/// optional non-numeric header row is skipped).
-torch::Tensor read_csv(const std::filesystem::path& file);
+/// Whether a CSV file's first row is a header: `Auto` takes it as one only when
+/// none of its cells is a number (a row with some numbers and a typo is an
+/// error at that line, never silently dropped).
+enum class CsvHeader { Auto, Yes, No };
+/// "auto" | "yes" | "no"; throws std::invalid_argument naming `option` otherwise.
+CsvHeader parse_csv_header(const std::string& text, const std::string& option);
+
+/// A numeric CSV table `[rows, columns]` (float32; separators `,` `;` or tab).
+/// With `header_taken`, says whether the first row was taken as a header.
+torch::Tensor read_csv(const std::filesystem::path& file, CsvHeader header = CsvHeader::Auto,
+                       bool* header_taken = nullptr);
 
 /// A NumPy `.npy` array (format 1.0-3.0, little-endian float32/float64/int32/
 /// int64/uint8/bool, C order) as a tensor of the same shape.
@@ -40,6 +48,9 @@ void write_npy(const std::filesystem::path& file, const torch::Tensor& t);
 
 /// A data set from a series file (`.npy` `[N, C, L]` or `[N, L]`, or `.csv`
 /// `[N, L]`) and a labels file (`.npy` or `.csv`, N integer labels).
-Dataset read_array_dataset(const std::filesystem::path& series, const std::filesystem::path& labels);
+/// With CsvHeader::Auto, a header row taken from a CSV file is reported on
+/// standard error (what was decided, and how to decide otherwise).
+Dataset read_array_dataset(const std::filesystem::path& series, const std::filesystem::path& labels,
+                           CsvHeader header = CsvHeader::Auto);
 
 }  // namespace leaves::data

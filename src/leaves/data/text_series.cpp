@@ -240,7 +240,8 @@ std::pair<Dataset, Dataset> read_ucr_archive(const fs::path& dir, MissingValues 
   for (const auto& n : train.class_names) labels.push_back(std::stod(n));
   auto test = read_ucr_file(member(dir, "_TEST.tsv"), missing, labels);
   if (test.length() != train.length()) {
-    throw std::invalid_argument(dir.string() + ": train and test series differ in length");
+    throw std::invalid_argument(member(dir, "_TEST.tsv").string() + ": its series have " + std::to_string(test.length()) +
+                                " values, the training file's " + std::to_string(train.length()));
   }
   return {train, test};
 }
@@ -250,7 +251,10 @@ std::pair<Dataset, Dataset> read_uea_archive(const fs::path& dir, MissingValues 
   auto test = read_uea_file(member(dir, "_TEST.ts"), missing);
   if (test.class_names != train.class_names || test.channels() != train.channels() ||
       test.length() != train.length()) {
-    throw std::invalid_argument(dir.string() + ": train and test files disagree on classes, dimensions or length");
+    throw std::invalid_argument(member(dir, "_TEST.ts").string() + ": disagrees with the training file on classes, " +
+                                "dimensions (" + std::to_string(test.channels()) + " against " +
+                                std::to_string(train.channels()) + ") or length (" + std::to_string(test.length()) +
+                                " against " + std::to_string(train.length()) + ")");
   }
   return {train, test};
 }

@@ -186,6 +186,10 @@ WfdbRecord read_wfdb_record(const fs::path& hea, bool verify) {
       const uintmax_t samples = static_cast<uintmax_t>(length) * static_cast<uintmax_t>(n);
       limit = format == 16 ? 2 * samples : format == 80 ? samples : (3 * samples + 1) / 2;
     }
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) {
+      fail(hea, "", "signal file " + name + (fs::exists(path, ec) ? " is not a regular file" : " is missing"));
+    }
     const auto bytes = read_bytes(path, limit);
     std::vector<int32_t> values;
     if (format == 16) {

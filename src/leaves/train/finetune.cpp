@@ -29,7 +29,13 @@ void FinetuneConfig::validate() const {
   if (!(lr > 0) || !std::isfinite(lr)) bad("--lr must be > 0");
   if (!(weight_decay >= 0) || !std::isfinite(weight_decay)) bad("--weight-decay must be >= 0");
   if (batch_size < 2) bad("--batch-size must be >= 2 (BatchNorm needs two samples), got " + std::to_string(batch_size));
-  if (select != "auto") eval::Metrics().get(select);  // throws naming the known metrics
+  if (select != "auto") {
+    try {
+      eval::Metrics().get(select);
+    } catch (const std::invalid_argument& e) {
+      bad(std::string("--select: ") + e.what());
+    }
+  }
   if (patience < 0) bad("--patience must be >= 0");
   if (width < 1) bad("--width must be >= 1");
   if (bootstrap < 0) bad("--bootstrap must be >= 0");

@@ -49,6 +49,9 @@ void PretrainConfig::validate() const {
   if (!(views.eta > 0) || !std::isfinite(views.eta)) bad("--eta must be > 0");
   if (views.mixture_components < 1) bad("--mixture-components must be >= 1");
   if (views.max_segments < 1) bad("--max-segments must be >= 1");
+  if (views.knots < 2) bad("--knots must be >= 2, got " + std::to_string(views.knots));
+  if (!(views.sigma >= 0) || !std::isfinite(views.sigma)) bad("--sigma must be a finite number >= 0");
+  if (!(views.budget > 0) || !std::isfinite(views.budget)) bad("--budget must be > 0");
   if (width < 1) bad("--width must be >= 1");
   if (checkpoint_every < 0) bad("--checkpoint-every must be >= 0");
   if (bucket_mb < 1) bad("--bucket-mb must be >= 1");
