@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 
-LEAVES = sys.argv[1]
+LEAVES = os.path.abspath(sys.argv[1])
 SHARED = sys.argv[2] if len(sys.argv) > 2 and not sys.argv[2].startswith("--") else None
 ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
 
