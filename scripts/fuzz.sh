@@ -23,9 +23,20 @@ for p in clang libclang-rt-14-dev; do
   }
 done
 
+# LEAVES_SANITIZE_TESTS=GTEST_FILTER: also build the unit tests in the same
+# instrumented build (AddressSanitizer + UndefinedBehaviorSanitizer) and run
+# the ones the filter selects.
+TESTS_ON=OFF
+[ -n "${LEAVES_SANITIZE_TESTS:-}" ] && TESTS_ON=ON
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
-  -DLEAVES_FUZZ=ON -DLEAVES_BUILD_TESTS=OFF -DLEAVES_BUILD_BENCH=OFF -DLEAVES_OPENMP=OFF >/dev/null
+  -DLEAVES_FUZZ=ON -DLEAVES_BUILD_TESTS=$TESTS_ON -DLEAVES_BUILD_BENCH=OFF -DLEAVES_OPENMP=OFF >/dev/null
 cmake --build "$BUILD" --target leaves_fuzz_parsers -j "$(nproc)"
+if [ "$TESTS_ON" = ON ]; then
+  cmake --build "$BUILD" --target leaves_tests leaves -j "$(nproc)"
+  echo "unit tests under ASan + UBSan: --gtest_filter=$LEAVES_SANITIZE_TESTS"
+  ASAN_OPTIONS=detect_leaks=0:alloc_dealloc_mismatch=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    LEAVES_CLI="$PWD/$BUILD/leaves" "$BUILD/leaves_tests" --gtest_filter="$LEAVES_SANITIZE_TESTS" --gtest_brief=1
+fi
 
 seed() {  # seed TARGET FILES...
   local dir="$BUILD/corpus/$1"; shift

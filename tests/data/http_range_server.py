@@ -18,6 +18,13 @@ parser.add_argument("--port-file", required=True)
 parser.add_argument("--drop-after", type=int, default=0)
 parser.add_argument("--drop-suffix", default="", help="cut only files whose name ends with this")
 parser.add_argument("--no-ranges", action="store_true")
+# Faults of a misbehaving server (for tests/robustness/download_faults.py):
+#   close-early  a body without Content-Length, cut in half, closed cleanly
+#   bad-range    every 206 claims to start one byte later than asked
+#   html         every file is served as a 200 HTML error page
+#   endless      the body never ends (for the checksum list)
+parser.add_argument("--fault", default="", choices=["", "close-early", "bad-range", "html", "endless"])
+parser.add_argument("--fault-suffix", default="", help="apply --fault only to paths ending with this")
 args = parser.parse_args()
 
 dropped = set()
@@ -41,6 +48,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         with open(path, "rb") as f:
             data = f.read()
+        fault = args.fault if path.endswith(args.fault_suffix) else ""
+        if fault == "html":
+            body = b"<!DOCTYPE html><html><body>Service unavailable</body></html>\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if fault == "endless":
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            chunk = b"0" * 64 + b"  x\n"
+            try:
+                while True:
+                    self.wfile.write(chunk * 1024)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+            return
+        if fault == "close-early":
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+            return
         start = 0
         m = re.match(r"bytes=(\d+)-$", self.headers.get("Range", ""))
         if m and not args.no_ranges:
@@ -52,7 +87,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.end_headers()
                 return
             self.send_response(206)
-            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+            shift = 1 if fault == "bad-range" else 0
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start + shift, len(data) - 1, len(data)))
         else:
             self.send_response(200)
         body = data[start:]

@@ -102,6 +102,7 @@ Action add_download_command(CLI::App& app) {
     std::string study, dest, base_url, checksums;
     std::vector<std::string> only;
     int retries = 3;
+    bool allow_unverified = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("download", "Fetch a study's raw files from PhysioNet or UCI, resumable, verified");
@@ -115,6 +116,9 @@ Action add_download_command(CLI::App& app) {
   cmd->add_option("--retries", a->retries, "further attempts per file after a dropped transfer")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_flag("--allow-unverified", a->allow_unverified,
+                "accept files the publisher gives no digest for (Apnea-ECG's event-2.txt, PAMAP2's archive) once "
+                "their announced length and format check out; without it they are installed but the command fails");
   return [a] {
     const auto source = data::download_source(a->study);
     data::DownloadOptions o;
@@ -130,7 +134,15 @@ Action add_download_command(CLI::App& app) {
               << (r.algorithm.empty() ? std::string("no checksum list published")
                                       : "verified by the publisher's " + r.algorithm + " list")
               << (r.unverified > 0 ? "; " + std::to_string(r.unverified) + " file(s) without a published digest (SHA-256 recorded in leaves-download.json)" : "")
-              << "\nnext: " << source.after << "\n";
+              << "\n";
+    if (r.unverified > 0 && !a->allow_unverified) {
+      std::string files;
+      for (const auto& p : r.unverified_paths) files += (files.empty() ? "" : ", ") + p;
+      std::cerr << "leaves: unverified: " << files << " (no published digest; checked only for the announced length "
+                << "and the format). Run again with --allow-unverified to accept them\n";
+      return 1;
+    }
+    std::cout << "next: " << source.after << "\n";
     return 0;
   };
 }

@@ -25,6 +25,10 @@ struct DownloadSource {
   /// Files the builders need that the checksum list does not name (Apnea-ECG's
   /// event-2.txt): fetched, their SHA-256 recorded, reported as unverified.
   std::vector<std::string> unlisted = {};
+  /// How many list entries each pattern of `files` must match (a truncated
+  /// checksum list must not silently shrink the selection); checked when no
+  /// --only narrows the selection. Patterns without a glob must always match.
+  std::vector<std::pair<std::string, int64_t>> expected_counts = {};
 };
 
 /// The public home of `study` (apnea-ecg, sleep-edf, ptb-xl, pamap2); throws
@@ -40,6 +44,10 @@ struct DownloadOptions {
   int retries = 3;                 ///< further attempts per file after a dropped transfer or a bad digest
   long connect_timeout_s = 30;
   long stall_timeout_s = 60;       ///< abort a transfer that moved no byte for this long
+  /// Install files the publisher gives no digest for after checking their
+  /// announced length and format; without it they are installed too, but
+  /// the command reports them and fails (the CLI exits non-zero).
+  bool allow_unverified = false;
   std::function<void(const std::string&)> progress;  ///< one line per file (may be empty)
 };
 
@@ -49,7 +57,8 @@ struct DownloadReport {
   int64_t fetched = 0;           ///< fetched in this run
   int64_t resumed = 0;           ///< transfers that continued a partial file
   int64_t bytes = 0;             ///< bytes received in this run
-  int64_t unverified = 0;        ///< files with no published digest (SHA-256 recorded only)
+  int64_t unverified = 0;        ///< files with no published digest (length and format checked, SHA-256 recorded)
+  std::vector<std::string> unverified_paths;
   std::string algorithm;         ///< the digest of the checksum list (sha256, sha1, md5), or "" without one
 };
 
@@ -62,6 +71,15 @@ struct ChecksumEntry {
 /// digests must have one length (64 = SHA-256, 40 = SHA-1, 32 = MD5); a path
 /// must be relative and must not contain "..". Errors name `name` and the line.
 std::vector<ChecksumEntry> parse_checksum_list(const std::string& text, const std::string& name);
+
+/// Why `file` (named `name`, e.g. "event-2.txt" or "x.zip") cannot be what it
+/// claims to be, or "" when it looks right: a zip must end with a consistent
+/// end-of-central-directory record; a text file must hold no NUL byte and not
+/// be an HTML page (a server's error page saved as data).
+std::string check_unverified_format(const std::filesystem::path& file, const std::string& name);
+
+/// The most bytes a checksum list or error page may have (64 MiB).
+inline constexpr int64_t kMaxListBytes = int64_t{64} << 20;
 
 /// sha256, sha1 or md5 from the length of a hex digest.
 std::string digest_algorithm(const std::string& hex);
