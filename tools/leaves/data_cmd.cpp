@@ -87,7 +87,7 @@ Action add_prepare_command(CLI::App& app) {
   cmd->add_option("--x", a->x, "csv/npy: the series file ([N, C, L] or [N, L])");
   cmd->add_option("--y", a->y, "csv/npy: the labels file (N class indices)");
   cmd->add_option("--set", a->sets, "a spec option KEY=VALUE (repeatable): split_seed, normalize, resample, select, ...");
-  cmd->add_option("--out", a->out, "directory to write (replaced atomically)")->required();
+  cmd->add_option("--out", a->out, "folder to write: new, empty, or an earlier prepared set (replaced whole, once the new one is complete)")->required();
   return [a] {
     const auto spec = prepare_spec(a->what, a->root, a->x, a->y, a->sets);
     auto info = data::prepare_dataset(data::parse_data_spec(spec), a->out);
