@@ -341,6 +341,18 @@ case("flag.pretrain_resume_missing", {}, ["pretrain", "--resume", "{d}/none"], "
 case("flag.pretrain_resume_not_a_run", {"r/x": b""}, ["pretrain", "--resume", "{d}/r"], "error", "r")
 case("flag.pretrain_out_is_a_file", {"f": b"x"}, P + ["--out", "{d}/f"], "error", "f")
 case("flag.pretrain_out_not_empty", {"o/notes.txt": b"mine"}, P + ["--out", "{d}/o"], "error", "o")
+case("flag.supervised_out_not_empty", {"o/notes.txt": b"mine"},
+     ["supervised", "--data", "synthetic:size=40,length=64", "--epochs", "1", "--out", "{d}/o"], "error", "o")
+case("flag.experiment_out_not_empty", {"o/notes.txt": b"mine"},
+     ["experiment", "--data", "synthetic:size=40,length=64", "--epochs", "1", "--out", "{d}/o"], "error", "o")
+case("flag.prepare_out_not_a_set", {"o/notes.txt": b"mine"}, ["prepare", "synthetic:size=40", "--out", "{d}/o"],
+     "error", "o")
+case("flag.prepare_out_inside_root", ucr_set(), ["prepare", "ucr", "--root", "{d}/Toy", "--out", "{d}/Toy/prep"],
+     "error", "raw data")
+case("flag.prepare_out_is_root", ucr_set(), ["prepare", "ucr", "--root", "{d}/Toy", "--out", "{d}/Toy"], "error",
+     "raw data")
+case("flag.prepare_out_holds_x", {"o/x.csv": csv(good_x()), "o/y.csv": csv(good_y()), "o/prepared.json": b"{}"},
+     ["prepare", "csv", "--x", "{d}/o/x.csv", "--y", "{d}/o/y.csv", "--out", "{d}/o"], "error", "raw data")
 F = ["finetune", "--encoder", "{d}/none", "--data", "synthetic:size=40,length=64", "--out", "{d}/ft"]
 case("flag.finetune_no_encoder", {}, F, "error", "none")
 for flag, value in [("--labels", "1.5"), ("--labels", "0"), ("--select", "bogus"), ("--patience", "-1"),
@@ -370,7 +382,7 @@ def run_case(root, name, files, args, expect, needle):
             f.write(data)
     argv = [a.replace("{d}", d) for a in args]
     out_dir = None
-    if argv[0] == "prepare":
+    if argv[0] == "prepare" and "--out" not in argv:
         out_dir = os.path.join(d, "out")
         argv += ["--out", out_dir]
     try:
