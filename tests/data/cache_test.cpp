@@ -53,3 +53,24 @@ TEST(Cache, PreparedSplitsEqualParsedOnesAndChangedSourcesInvalidateThem) {
   leaves::testing::expect_invalid_argument([&] { read_prepared_info(work); }, "no prepared.json");
   fs::remove_all(work);
 }
+
+TEST(Cache, SourcesAreTheDataFilesOnlyWithReadableTimes) {
+  namespace fs = std::filesystem;
+  auto d = leaves::testing::temp_dir("sources");
+  fs::create_directories(d / "Toy");
+  for (const char* split : {"TRAIN", "TEST"}) {
+    std::ofstream f(d / "Toy" / (std::string("Toy_") + split + ".tsv"));
+    for (int i = 0; i < 12; ++i) f << (i % 2 + 1) << "\t" << i * 0.1 << "\t0.5\t" << i * 0.2 << "\t0.1\n";
+  }
+  std::ofstream(d / "Toy" / "README.md") << "notes\n";
+  const auto spec = leaves::data::parse_data_spec("ucr:" + (d / "Toy").string());
+  const auto info = leaves::data::prepare_dataset(spec, d / "prepared");
+  ASSERT_EQ(info["sources"].size(), 2u);  // the two data files, not the README
+  const std::string modified = info["sources"][0]["modified"];
+  EXPECT_EQ(modified.size(), 30u) << modified;  // 2026-12-04T21:03:07.123456789Z
+  EXPECT_EQ(modified.back(), 'Z');
+  EXPECT_EQ(modified[10], 'T');
+  std::ofstream(d / "Toy" / "README.md", std::ios::app) << "edited\n";
+  EXPECT_EQ(leaves::data::prepared_staleness(d / "prepared"), "");
+  fs::remove_all(d);
+}

@@ -55,6 +55,8 @@ def digest(path):
 
 def log_epochs(run):
     out = []
+    if not os.path.exists(os.path.join(run, "log.jsonl")):  # killed before its first epoch ended
+        return out
     with open(os.path.join(run, "log.jsonl")) as f:
         for line in f:
             out.append(json.loads(line)["epoch"])

@@ -34,6 +34,16 @@ void add_generator_options(CLI::App* cmd, views::GeneratorConfig& g) {
 
 namespace {
 
+// OpenMP threads of a waiting LibTorch or OpenBLAS spin on their core by
+// default (libgomp's OMP_WAIT_POLICY unset). Alone that is harmless; beside a
+// second leaves process on the same cores the spinning threads take the cores
+// from the working ones. libgomp reads the variable once, in its initializer,
+// before main: the executable's preinit array runs before any shared
+// library's initializer, so the default is set there. A value the user set
+// wins. See README "Several processes on one machine" for the measurement.
+void passive_openmp_wait(int, char**, char**) { ::setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0); }
+__attribute__((section(".preinit_array"), used)) void (*const leaves_preinit)(int, char**, char**) = passive_openmp_wait;
+
 // One line for the terminal: control bytes of echoed input escaped (\xNN), and
 // of a LibTorch error only its message, never its C++ frames.
 std::string one_line(std::string text) {

@@ -8,7 +8,9 @@
 #include <iomanip>
 #include <sstream>
 #include <stdexcept>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <ctime>
 
 namespace leaves::data {
 
@@ -40,6 +42,27 @@ std::string digest_file(const fs::path& file, const std::string& algorithm) {
   return hex.str();
 }
 
+namespace {
+
+// The files a folder of each kind holds that its reader reads (documentation,
+// notes and anything else beside the data are not sources: editing a README
+// must not make a prepared set stale).
+bool is_data_file(const std::string& kind, const fs::path& p) {
+  const std::string name = p.filename().string(), ext = p.extension().string();
+  auto ends_with = [&](const std::string& tail) {
+    return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  if (kind == "ucr") return ends_with("_TRAIN.tsv") || ends_with("_TEST.tsv");
+  if (kind == "uea") return ends_with("_TRAIN.ts") || ends_with("_TEST.ts");
+  if (kind == "apnea-ecg") return ext == ".hea" || ext == ".dat" || ext == ".apn" || name == "event-2.txt";
+  if (kind == "sleep-edf") return ext == ".edf";
+  if (kind == "ptb-xl") return ext == ".hea" || ext == ".dat" || ext == ".csv";
+  if (kind == "pamap2") return ext == ".dat";
+  return true;  // a kind whose files are all data
+}
+
+}  // namespace
+
 std::vector<fs::path> spec_sources(const DataSpec& spec) {
   std::vector<fs::path> out;
   auto add = [&](const std::string& key) {
@@ -50,7 +73,7 @@ std::vector<fs::path> spec_sources(const DataSpec& spec) {
       out.push_back(fs::canonical(p));
     } else if (fs::is_directory(p)) {
       for (const auto& e : fs::recursive_directory_iterator(p))
-        if (e.is_regular_file()) out.push_back(fs::canonical(e.path()));
+        if (e.is_regular_file() && is_data_file(spec.kind, e.path())) out.push_back(fs::canonical(e.path()));
     }
   };
   for (const char* key : {"path", "x", "y"}) add(key);
@@ -60,14 +83,22 @@ std::vector<fs::path> spec_sources(const DataSpec& spec) {
 
 namespace {
 
-int64_t mtime_of(const fs::path& p) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(fs::last_write_time(p).time_since_epoch()).count();
+// A file's modification time, readable and exact: "2026-12-04T21:03:07.123456789Z" (UTC).
+std::string modified_of(const fs::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return "";
+  std::tm tm{};
+  gmtime_r(&st.st_mtim.tv_sec, &tm);
+  char date[32], out[48];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(out, sizeof out, "%s.%09ldZ", date, static_cast<long>(st.st_mtim.tv_nsec));
+  return out;
 }
 
 json describe_sources(const DataSpec& spec) {
   json sources = json::array();
   for (const auto& p : spec_sources(spec)) {
-    sources.push_back({{"path", p.string()}, {"size", fs::file_size(p)}, {"mtime", mtime_of(p)}, {"sha256", sha256_file(p)}});
+    sources.push_back({{"path", p.string()}, {"size", fs::file_size(p)}, {"modified", modified_of(p)}, {"sha256", sha256_file(p)}});
   }
   return sources;
 }
@@ -167,7 +198,8 @@ std::string prepared_staleness(const fs::path& dir) {
     if (!fs::exists(p)) return p.string() + " is gone";
     if (fs::file_size(p) != s["size"].get<uintmax_t>()) return p.string() + " changed size";
     // Same size and time stamp: unchanged. Otherwise compare contents.
-    if (mtime_of(p) != s["mtime"].get<int64_t>() && sha256_file(p) != s["sha256"].get<std::string>()) {
+    // (Sets written before "modified" have only a raw "mtime": their contents are compared.)
+    if (modified_of(p) != s.value("modified", std::string()) && sha256_file(p) != s["sha256"].get<std::string>()) {
       return p.string() + " changed";
     }
   }
