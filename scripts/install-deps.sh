@@ -14,6 +14,9 @@ PACKAGES=(
   libedf-dev                # EDF/EDF+ (EDFlib)
   libfccp-dev               # CSV with quoted fields (fast-cpp-csv-parser)
   libssl-dev                # SHA-256 of data sources (OpenSSL libcrypto)
+  libsvm-dev                # the SVM probe (leaves probe --probe svm)
+  libsvm-tools              # tests: the SVM probe against LIBSVM's svm-train / svm-predict
+  python3                   # tests: the robustness suite and the download test server
   libcurl4-openssl-dev      # leaves download (libcurl)
   gnuplot-nox               # leaves plot / report figures (PNG + SVG)
   libpng-dev libxml2-dev    # tests: decode the PNGs, parse the SVGs

@@ -10,6 +10,7 @@
 #include "leaves/data/spec.h"
 #include "leaves/data/tables.h"
 #include "leaves/eval/linear_probe.h"
+#include "leaves/eval/svm_probe.h"
 #include "leaves/eval/metrics.h"
 #include "leaves/train/experiment.h"
 #include "leaves/train/finetune.h"
@@ -165,10 +166,15 @@ Action add_probe_command(CLI::App& app) {
     std::string encoder, data = "synthetic", probe = "logistic";
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("probe", "Frozen-feature probes: k-NN or logistic regression on the representations");
+  auto* cmd = app.add_subcommand(
+      "probe", "Frozen-feature probes: k-NN, logistic regression or an RBF SVM (the T-Loss protocol) on the representations");
   cmd->add_option("--encoder", a->encoder, "a pre-training run directory")->required();
   cmd->add_option("--data", a->data, "data spec or prepared directory")->capture_default_str();
-  cmd->add_option("--probe", a->probe, "knn | logistic")->check(CLI::IsMember({"knn", "logistic"}))->capture_default_str();
+  cmd->add_option("--probe", a->probe,
+                  "knn | logistic (setting chosen on the validation split) | svm (RBF kernel, C chosen by stratified "
+                  "5-fold cross-validation on train + validation, as T-Loss)")
+      ->check(CLI::IsMember({"knn", "logistic", "svm"}))
+      ->capture_default_str();
   return [a] {
     auto encoder = train::load_encoder(a->encoder);
     auto splits = data::load_splits(data::parse_data_spec(a->data));
@@ -183,6 +189,33 @@ Action add_probe_command(CLI::App& app) {
     std::function<torch::Tensor(const torch::Tensor&)> best;
     double best_score = -1;
     std::string chosen;
+    if (a->probe == "svm") {
+      // The literature's protocol: all labelled training data (train and
+      // validation), C by cross-validation on it, the test split once.
+      const auto features = torch::cat({ftr, fva}), labels = torch::cat({splits.train.y, splits.val.y});
+      const auto svm = eval::fit_svm_probe(features, labels);
+      const auto pred = svm.predict(fte);
+      auto probs = torch::one_hot(pred, K).to(torch::kDouble);
+      auto m = eval::single_label_metrics(splits.test.y, probs);
+      eval::add_bootstrap_intervals(
+          m, splits.test.size(),
+          [&](const torch::Tensor& ix) {
+            return eval::single_label_metrics(splits.test.y.index_select(0, ix), probs.index_select(0, ix));
+          },
+          1000, 0);
+      std::ostringstream how;
+      how << "svm probe (RBF, gamma " << svm.gamma << ", C " << svm.c;
+      if (svm.cv_accuracy >= 0) {
+        how << " chosen by 5-fold cross-validation accuracy " << fmt(svm.cv_accuracy);
+      } else {
+        how << ": too few series per class to cross-validate, hard margin";
+      }
+      how << " on " << features.size(0) << " train + validation series); test, " << splits.test.size()
+          << " samples (AUC from hard decisions):\n";
+      std::cout << how.str();
+      print_metrics(m, splits.test.class_names);
+      return 0;
+    }
     if (a->probe == "knn") {
       for (int64_t k : {1, 5, 10, 20, 50}) {
         if (k > ftr.size(0)) break;
