@@ -163,17 +163,17 @@ json prepare_dataset(const DataSpec& spec, const fs::path& out) {
   // until the new one is complete on disk.
   io::StagedDir staged(dir);
   try {
-  for (const auto& [name, d] : {std::pair<std::string, const Dataset*>{"train", &splits.train},
-                                {"val", &splits.val},
-                                {"test", &splits.test}}) {
-    torch::serialize::OutputArchive a;
-    a.write("x", d->x);
-    a.write("y", d->y);
-    if (d->targets.defined()) a.write("targets", d->targets);
-    io::save_archive(staged.path() / (name + ".pt"), a);
-  }
-  io::write_file(staged.path() / "prepared.json", info.dump(2) + "\n");
-  staged.commit();
+    for (const auto& [name, d] : {std::pair<std::string, const Dataset*>{"train", &splits.train},
+                                  {"val", &splits.val},
+                                  {"test", &splits.test}}) {
+      torch::serialize::OutputArchive a;
+      a.write("x", d->x);
+      a.write("y", d->y);
+      if (d->targets.defined()) a.write("targets", d->targets);
+      io::save_archive(staged.path() / (name + ".pt"), a);
+    }
+    io::write_file(staged.path() / "prepared.json", info.dump(2) + "\n");
+    staged.commit();
   } catch (const io::WriteError& e) {
     std::string why = e.what();
     if (const auto at = why.rfind(": "); at != std::string::npos) why = why.substr(at + 2);

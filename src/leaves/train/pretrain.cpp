@@ -451,96 +451,98 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
   }
   double last_loss = std::nan("");
   try {
-  if (writer) {
-    fs::create_directories(dir / "checkpoints");
-    // Temporaries left by a run that was killed while writing.
-    io::remove_stale_temporaries(dir);
-    io::remove_stale_temporaries(dir / "checkpoints");
-    log = std::make_unique<io::JsonLinesLog>(dir / "log.jsonl");
-  }
-  const fs::path last = dir / "checkpoints" / "last.pt";
-  int64_t start = 0;
-  if (resume) {
-    // A run killed before its first checkpoint starts again from epoch 1.
-    if (fs::exists(last)) start = trainer.load_checkpoint(last);
-    if (start > config.epochs) {
-      throw std::invalid_argument("--resume " + dir.string() + ": the run has trained " + std::to_string(start) +
-                                  " epochs; --epochs " + std::to_string(config.epochs) +
-                                  " would train none (give more than " + std::to_string(start) + "; nothing was changed)");
-    }
-    if (start == config.epochs) {
-      // Nothing to train; only a run killed between its last checkpoint and
-      // its encoder gets the encoder written.
-      PretrainResult done{start, std::nan(""), dir, dir / "encoder.pt", true};
-      if (writer && !(fs::exists(dir / "encoder.pt") && fs::exists(dir / "encoder.json"))) {
-        save_encoder(trainer.encoder, config, dir, start);
-      }
-      if (comm) comm->barrier();
-      return done;
-    }
     if (writer) {
-      log->filter([&](const json& r) { return r.value("epoch", int64_t{0}) <= start; });
-      // --epochs extends the run: its config says so, for later resumes.
-      std::ifstream f(dir / "config.json");
-      json resolved = json::parse(f, nullptr, false);
-      if (resolved.is_object() && resolved.value("epochs", int64_t{0}) != config.epochs) {
-        resolved["epochs"] = config.epochs;
-        io::write_file(dir / "config.json", resolved.dump(2) + "\n");
+      fs::create_directories(dir / "checkpoints");
+      // Temporaries left by a run that was killed while writing.
+      io::remove_stale_temporaries(dir);
+      io::remove_stale_temporaries(dir / "checkpoints");
+      log = std::make_unique<io::JsonLinesLog>(dir / "log.jsonl");
+    }
+    const fs::path last = dir / "checkpoints" / "last.pt";
+    int64_t start = 0;
+    if (resume) {
+      // A run killed before its first checkpoint starts again from epoch 1.
+      if (fs::exists(last)) start = trainer.load_checkpoint(last);
+      if (start > config.epochs) {
+        throw std::invalid_argument("--resume " + dir.string() + ": the run has trained " + std::to_string(start) +
+                                    " epochs; --epochs " + std::to_string(config.epochs) +
+                                    " would train none (give more than " + std::to_string(start) +
+                                    "; nothing was changed)");
+      }
+      if (start == config.epochs) {
+        // Nothing to train; only a run killed between its last checkpoint and
+        // its encoder gets the encoder written.
+        PretrainResult done{start, std::nan(""), dir, dir / "encoder.pt", true};
+        if (writer && !(fs::exists(dir / "encoder.pt") && fs::exists(dir / "encoder.json"))) {
+          save_encoder(trainer.encoder, config, dir, start);
+        }
+        if (comm) comm->barrier();
+        return done;
+      }
+      if (writer) {
+        log->filter([&](const json& r) { return r.value("epoch", int64_t{0}) <= start; });
+        // --epochs extends the run: its config says so, for later resumes.
+        std::ifstream f(dir / "config.json");
+        json resolved = json::parse(f, nullptr, false);
+        if (resolved.is_object() && resolved.value("epochs", int64_t{0}) != config.epochs) {
+          resolved["epochs"] = config.epochs;
+          io::write_file(dir / "config.json", resolved.dump(2) + "\n");
+        }
+      }
+    } else if (writer) {
+      json resolved = config.to_json();
+      resolved["train_size"] = N;
+      resolved["length"] = train_set.length();
+      resolved["channels"] = train_set.channels();
+      resolved["libtorch"] = compat::torch_version();
+      resolved["world_size"] = W;
+      resolved["global_batch"] = B * W;
+      io::write_file(dir / "config.json", resolved.dump(2) + "\n");
+    }
+    if (progress && comm) {
+      *progress << W << (W == 1 ? " worker (" : " workers (") << comm->backend() << "), batch " << B
+                << " per worker, global batch " << B * W << (config.sync_batchnorm ? ", synchronised BatchNorm" : "")
+                << "\n";
+    }
+    auto x = train_set.x.to(trainer.device());  // resident: batches are drawn on the device
+    const int64_t steps = N / (B * W);          // drop the last partial batch: NT-Xent wants full batches
+    const auto names = trainer.generator->report_names();
+    using Clock = std::chrono::steady_clock;
+    const auto t0 = Clock::now();
+    for (int64_t epoch = start + 1; epoch <= config.epochs; ++epoch) {
+      const auto e0 = Clock::now();
+      auto total = train_epoch(trainer, x, config.seed, epoch, nullptr);
+      if (comm) comm->all_reduce_sum(total);
+      last_loss = total.item<double>() / (steps * W);  // the one host synchronisation per epoch
+      const double seconds = std::chrono::duration<double>(Clock::now() - e0).count();
+      if (!writer) continue;
+      json record{{"epoch", epoch},
+                  {"encoder_loss", last_loss},
+                  {"generator_loss", trainer.generator->learnable() ? json(-last_loss) : json(nullptr)},
+                  {"samples_per_s", steps * B * W / seconds},
+                  {"seconds", seconds},
+                  {"steps", steps}};
+      if (W > 1) record["world_size"] = W;
+      for (const auto& [name, value] : views::named_report(*trainer.generator)) record["generator"][name] = value;
+      log->append(record);
+      trainer.save_checkpoint(last, epoch);
+      checkpointed = true;
+      if (config.checkpoint_every > 0 && epoch % config.checkpoint_every == 0) {
+        std::ostringstream name;
+        name << "epoch-" << std::setw(4) << std::setfill('0') << epoch << ".pt";
+        trainer.save_checkpoint(dir / "checkpoints" / name.str(), epoch);
+      }
+      if (progress) {
+        const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+        const double eta = elapsed / (epoch - start) * (config.epochs - epoch);
+        std::ostringstream line;
+        line << "epoch " << epoch << "/" << config.epochs << "  loss " << std::fixed << std::setprecision(4)
+             << last_loss << "  " << std::setprecision(1) << steps * B * W / seconds << " samples/s  elapsed "
+             << clock(elapsed) << "  ETA " << clock(eta) << "\n";
+        *progress << line.str() << std::flush;
       }
     }
-  } else if (writer) {
-    json resolved = config.to_json();
-    resolved["train_size"] = N;
-    resolved["length"] = train_set.length();
-    resolved["channels"] = train_set.channels();
-    resolved["libtorch"] = compat::torch_version();
-    resolved["world_size"] = W;
-    resolved["global_batch"] = B * W;
-    io::write_file(dir / "config.json", resolved.dump(2) + "\n");
-  }
-  if (progress && comm) {
-    *progress << W << (W == 1 ? " worker (" : " workers (") << comm->backend() << "), batch " << B << " per worker, global batch " << B * W
-              << (config.sync_batchnorm ? ", synchronised BatchNorm" : "") << "\n";
-  }
-  auto x = train_set.x.to(trainer.device());  // resident: batches are drawn on the device
-  const int64_t steps = N / (B * W);  // drop the last partial batch: NT-Xent wants full batches
-  const auto names = trainer.generator->report_names();
-  using Clock = std::chrono::steady_clock;
-  const auto t0 = Clock::now();
-  for (int64_t epoch = start + 1; epoch <= config.epochs; ++epoch) {
-    const auto e0 = Clock::now();
-    auto total = train_epoch(trainer, x, config.seed, epoch, nullptr);
-    if (comm) comm->all_reduce_sum(total);
-    last_loss = total.item<double>() / (steps * W);  // the one host synchronisation per epoch
-    const double seconds = std::chrono::duration<double>(Clock::now() - e0).count();
-    if (!writer) continue;
-    json record{{"epoch", epoch},
-                {"encoder_loss", last_loss},
-                {"generator_loss", trainer.generator->learnable() ? json(-last_loss) : json(nullptr)},
-                {"samples_per_s", steps * B * W / seconds},
-                {"seconds", seconds},
-                {"steps", steps}};
-    if (W > 1) record["world_size"] = W;
-    for (const auto& [name, value] : views::named_report(*trainer.generator)) record["generator"][name] = value;
-    log->append(record);
-    trainer.save_checkpoint(last, epoch);
-    checkpointed = true;
-    if (config.checkpoint_every > 0 && epoch % config.checkpoint_every == 0) {
-      std::ostringstream name;
-      name << "epoch-" << std::setw(4) << std::setfill('0') << epoch << ".pt";
-      trainer.save_checkpoint(dir / "checkpoints" / name.str(), epoch);
-    }
-    if (progress) {
-      const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
-      const double eta = elapsed / (epoch - start) * (config.epochs - epoch);
-      std::ostringstream line;
-      line << "epoch " << epoch << "/" << config.epochs << "  loss " << std::fixed << std::setprecision(4) << last_loss
-           << "  " << std::setprecision(1) << steps * B * W / seconds << " samples/s  elapsed " << clock(elapsed)
-           << "  ETA " << clock(eta) << "\n";
-      *progress << line.str() << std::flush;
-    }
-  }
-  if (writer) save_encoder(trainer.encoder, config, dir, config.epochs);
+    if (writer) save_encoder(trainer.encoder, config, dir, config.epochs);
   } catch (...) {
     undo_fresh_run();
     throw;
