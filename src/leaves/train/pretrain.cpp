@@ -1,11 +1,13 @@
 #include "leaves/train/pretrain.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
+#include <tuple>
 
 #include "leaves/compat.h"
 #include "leaves/data/spec.h"
@@ -385,6 +387,40 @@ torch::Tensor train_epoch(Pretrainer& trainer, const torch::Tensor& x, uint64_t 
   return total;
 }
 
+namespace {
+
+// How far each learned view parameter moved from its start (config.json's
+// generator_start), largest relative change first: a generator that does not
+// learn acts as a fixed random augmentation, and the user should see it.
+void report_movement(const views::ViewGenerator& generator, const fs::path& dir, std::ostream& out) {
+  std::ifstream f(dir / "config.json");
+  const json config = json::parse(f, nullptr, false);
+  if (!config.is_object() || !config.contains("generator_start")) return;
+  const auto& start = config["generator_start"];
+  std::vector<std::tuple<double, std::string, double, double>> moved;  // |relative change|, name, from, to
+  for (const auto& [name, value] : views::named_report(generator)) {
+    if (!start.contains(name) || !start[name].is_number()) continue;
+    const double from = start[name].get<double>();
+    // Relative to the start, or to 0.01 for a parameter that starts at (or near) zero.
+    const double rel = std::fabs(value - from) / std::max(std::fabs(from), 0.01);
+    moved.emplace_back(rel, name, from, value);
+  }
+  if (moved.empty()) return;
+  std::sort(moved.begin(), moved.end(), [](const auto& a, const auto& b) { return std::get<0>(a) > std::get<0>(b); });
+  const double largest = std::get<0>(moved.front());
+  std::ostringstream line;
+  line << std::setprecision(4) << "view parameters: the largest moved " << 100 * largest << " % from its start";
+  for (size_t i = 0; i < std::min<size_t>(3, moved.size()); ++i) {
+    line << (i == 0 ? " (" : ", ") << std::get<1>(moved[i]) << " " << std::get<2>(moved[i]) << " -> "
+         << std::get<3>(moved[i]);
+  }
+  line << ")";
+  if (largest < 0.05) line << "; under 5 %: the generator barely learned, its views are close to fixed random ones";
+  out << line.str() << "\n";
+}
+
+}  // namespace
+
 void check_new_run_dir(const fs::path& dir) {
   if (fs::exists(dir / "config.json")) {
     throw std::invalid_argument("--out " + dir.string() +
@@ -497,6 +533,8 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
       resolved["libtorch"] = compat::torch_version();
       resolved["world_size"] = W;
       resolved["global_batch"] = B * W;
+      // Where the learned view parameters start: the end of the run says how far they moved.
+      for (const auto& [name, value] : views::named_report(*trainer.generator)) resolved["generator_start"][name] = value;
       io::write_file(dir / "config.json", resolved.dump(2) + "\n");
     }
     if (progress && comm) {
@@ -543,6 +581,7 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
       }
     }
     if (writer) save_encoder(trainer.encoder, config, dir, config.epochs);
+    if (progress && trainer.generator->learnable()) report_movement(*trainer.generator, dir, *progress);
   } catch (...) {
     undo_fresh_run();
     throw;
