@@ -54,6 +54,7 @@ TEST(Output, AFullDiskIsOneErrorNamingTheFileAndTheEarlierFileStays) {
     } catch (const WriteError& e) {
       EXPECT_NE(std::string(e.what()).find((d / "a.json").string()), std::string::npos) << e.what();
       EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
+      EXPECT_EQ(e.reason(), "No space left on device");
     }
   }
   EXPECT_EQ(slurp(d / "a.json"), "{\"good\": true}\n");

@@ -93,10 +93,7 @@ def test_kill(tmp):
         proc.wait()
         if os.path.exists(os.path.join(run, "config.json")):
             p = leaves(["pretrain", "--resume", run])
-        elif os.path.exists(run):
-            # Killed before config.json: the folder holds at most the lock, so a new run may start there.
-            p = leaves(RUN + ["--out", run])
-        else:
+        else:  # killed before config.json: the folder holds at most the lock, so a new run may start there
             p = leaves(RUN + ["--out", run])
         if not check(p.returncode == 0, f"round {r} (killed after {delay:.2f} s) did not resume: "
                                         f"{p.stderr.decode()[-300:]}"):

@@ -113,6 +113,13 @@ json describe_split(const Dataset& d) {
 
 }  // namespace
 
+namespace {
+void require_own_prepared_set(const fs::path& out) {
+  io::require_new_or_own(out, "--out", "prepared.json",
+                         "a data set prepared by leaves (no prepared.json; leaves replaces only its own prepared sets)");
+}
+}  // namespace
+
 void check_prepare_target(const DataSpec& spec, const fs::path& out) {
   const fs::path dir = io::normalize_dir(out);
   // The raw data is never inside what would be replaced, nor the set inside the raw data.
@@ -130,15 +137,7 @@ void check_prepare_target(const DataSpec& spec, const fs::path& out) {
                                   "), which replacing it would delete; choose another folder (nothing was changed)");
     }
   }
-  if (io::absent_or_empty(dir)) return;
-  if (!fs::is_directory(dir)) {
-    throw std::invalid_argument(out.string() + ": exists and is not a folder; choose a new folder (nothing was changed)");
-  }
-  if (!fs::is_regular_file(dir / "prepared.json")) {
-    throw std::invalid_argument(out.string() +
-                                ": the folder is not empty and is not a data set prepared by leaves (no prepared.json); leaves "
-                                "replaces only its own prepared sets: choose an empty or new folder (nothing was changed)");
-  }
+  require_own_prepared_set(out);
 }
 
 json prepare_dataset(const DataSpec& spec, const fs::path& out) {
@@ -158,7 +157,7 @@ json prepare_dataset(const DataSpec& spec, const fs::path& out) {
              {{"train", describe_split(splits.train)},
               {"val", describe_split(splits.val)},
               {"test", describe_split(splits.test)}}}};
-  check_prepare_target(spec, out);  // the folder may have changed while the data was read
+  require_own_prepared_set(out);  // the folder may have changed while the data was read
   // Built whole beside the target, then swapped in: the earlier set stays
   // until the new one is complete on disk.
   io::StagedDir staged(dir);
@@ -175,10 +174,8 @@ json prepare_dataset(const DataSpec& spec, const fs::path& out) {
     io::write_file(staged.path() / "prepared.json", info.dump(2) + "\n");
     staged.commit();
   } catch (const io::WriteError& e) {
-    std::string why = e.what();
-    if (const auto at = why.rfind(": "); at != std::string::npos) why = why.substr(at + 2);
-    throw io::WriteError("cannot write the prepared set " + out.string() + ": " + why +
-                         (fs::exists(dir / "prepared.json") ? "; the earlier set there is unchanged" : ""));
+    throw io::WriteError("cannot write the prepared set " + out.string(),
+                         e.reason() + (fs::exists(dir / "prepared.json") ? "; the earlier set there is unchanged" : ""));
   }
   return info;
 }

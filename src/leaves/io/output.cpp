@@ -64,12 +64,12 @@ std::string temporary_name(const fs::path& target) { return target.string() + ".
 void sync_directory(const fs::path& dir) {
   const fs::path d = dir.empty() ? fs::path(".") : dir;
   const int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw WriteError("cannot open directory " + d.string() + " to flush it: " + reason(errno));
+  if (fd < 0) throw WriteError("cannot open directory " + d.string() + " to flush it", reason(errno));
   const int rc = ::fsync(fd);
   const int err = errno;
   ::close(fd);
   // Some filesystems cannot fsync a directory (EINVAL): nothing to flush there.
-  if (rc != 0 && err != EINVAL && err != EROFS) throw WriteError("cannot flush directory " + d.string() + ": " + reason(err));
+  if (rc != 0 && err != EINVAL && err != EROFS) throw WriteError("cannot flush directory " + d.string(), reason(err));
 }
 
 AtomicFile::AtomicFile(fs::path target) : target_(std::move(target)), tmp_(temporary_name(target_)) {
@@ -77,10 +77,10 @@ AtomicFile::AtomicFile(fs::path target) : target_(std::move(target)), tmp_(tempo
   if (target_.has_parent_path()) {
     std::error_code ec;
     fs::create_directories(target_.parent_path(), ec);
-    if (ec) throw WriteError("cannot create directory " + target_.parent_path().string() + ": " + ec.message());
+    if (ec) throw WriteError("cannot create directory " + target_.parent_path().string(), ec.message());
   }
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw WriteError("cannot write " + target_.string() + ": " + reason(errno));
+  if (fd_ < 0) throw WriteError("cannot write " + target_.string(), reason(errno));
 }
 
 AtomicFile::~AtomicFile() {
@@ -93,11 +93,11 @@ void AtomicFile::fail(int err, const char* what) {
   fd_ = -1;
   ::unlink(tmp_.c_str());
   committed_ = true;  // nothing left to clean up
-  throw WriteError(std::string("cannot ") + what + " " + target_.string() + ": " + reason(err));
+  throw WriteError(std::string("cannot ") + what + " " + target_.string(), reason(err));
 }
 
 void AtomicFile::write(const void* data, size_t n) {
-  if (fd_ < 0) throw WriteError("cannot write " + target_.string() + ": already closed");
+  if (fd_ < 0) throw WriteError("cannot write " + target_.string(), "already closed");
   if (error_ != 0) return;  // commit() reports it
   if (const int err = write_all(fd_, data, n)) fail(err, "write");
 }
@@ -112,15 +112,12 @@ std::function<size_t(const void*, size_t)> AtomicFile::sink() {
 }
 
 void AtomicFile::commit() {
-  if (committed_) throw WriteError("cannot write " + target_.string() + ": already committed or failed");
+  if (committed_) throw WriteError("cannot write " + target_.string(), "already committed or failed");
   if (error_ != 0) fail(error_, "write");
   if (::fsync(fd_) != 0) fail(errno, "flush");
   const int fd = fd_;
   fd_ = -1;
-  if (::close(fd) != 0) {
-    fd_ = -1;
-    fail(errno, "close");
-  }
+  if (::close(fd) != 0) fail(errno, "close");
   if (::rename(tmp_.c_str(), target_.c_str()) != 0) fail(errno, "rename the temporary file over");
   committed_ = true;
   sync_directory(target_.parent_path());
@@ -147,7 +144,7 @@ void save_archive(const fs::path& path, torch::serialize::OutputArchive& archive
 void install_file(const fs::path& from, const fs::path& to) {
   auto undo = [&](const std::string& what, int err) {
     ::unlink(from.c_str());
-    throw WriteError("cannot " + what + " " + to.string() + ": " + reason(err));
+    throw WriteError("cannot " + what + " " + to.string(), reason(err));
   };
   const int fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) undo("write", errno);
@@ -163,7 +160,7 @@ StagedDir::StagedDir(fs::path target) : target_(std::move(target)), tmp_(tempora
   std::error_code ec;
   fs::remove_all(tmp_, ec);
   fs::create_directories(tmp_, ec);
-  if (ec) throw WriteError("cannot create " + tmp_.string() + " (to build " + target_.string() + "): " + ec.message());
+  if (ec) throw WriteError("cannot create " + tmp_.string() + " (to build " + target_.string() + ")", ec.message());
 }
 
 StagedDir::~StagedDir() {
@@ -185,18 +182,18 @@ void StagedDir::commit() {
       return;
     }
     if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) {
-      throw WriteError("cannot put " + target_.string() + " in place: " + reason(errno));
+      throw WriteError("cannot put " + target_.string() + " in place", reason(errno));
     }
     // A filesystem without RENAME_EXCHANGE: move the old set aside first.
     const fs::path old = target_.string() + ".old." + std::to_string(::getpid());
     fs::remove_all(old, ec);
     if (::rename(target_.c_str(), old.c_str()) != 0) {
-      throw WriteError("cannot move the earlier " + target_.string() + " aside: " + reason(errno));
+      throw WriteError("cannot move the earlier " + target_.string() + " aside", reason(errno));
     }
     if (::rename(tmp_.c_str(), target_.c_str()) != 0) {
       const int err = errno;
       ::rename(old.c_str(), target_.c_str());
-      throw WriteError("cannot put " + target_.string() + " in place: " + reason(err));
+      throw WriteError("cannot put " + target_.string() + " in place", reason(err));
     }
     committed_ = true;
     fs::remove_all(old, ec);
@@ -205,7 +202,7 @@ void StagedDir::commit() {
   }
   fs::create_directories(parent, ec);
   if (::rename(tmp_.c_str(), target_.c_str()) != 0) {
-    throw WriteError("cannot put " + target_.string() + " in place: " + reason(errno));
+    throw WriteError("cannot put " + target_.string() + " in place", reason(errno));
   }
   committed_ = true;
   sync_directory(parent);
@@ -214,10 +211,10 @@ void StagedDir::commit() {
 DirLock::DirLock(const fs::path& dir, const std::string& what) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) throw WriteError("cannot create " + what + " " + dir.string() + ": " + ec.message());
+  if (ec) throw WriteError("cannot create " + what + " " + dir.string(), ec.message());
   const fs::path file = dir / kLockFile;
   fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw WriteError("cannot lock " + what + " " + dir.string() + ": " + reason(errno));
+  if (fd_ < 0) throw WriteError("cannot lock " + what + " " + dir.string(), reason(errno));
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     char buf[32] = {0};
@@ -231,7 +228,7 @@ DirLock::DirLock(const fs::path& dir, const std::string& what) {
                                   (holder.empty() ? std::string() : " (pid " + holder + ")") +
                                   "; wait for it to finish or stop it");
     }
-    throw WriteError("cannot lock " + what + " " + dir.string() + ": " + reason(err));
+    throw WriteError("cannot lock " + what + " " + dir.string(), reason(err));
   }
   // Who holds it, for the message above (best effort: the lock is what counts).
   const std::string pid = std::to_string(::getpid()) + "\n";
@@ -256,6 +253,17 @@ bool absent_or_empty(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir, ec))
     if (e.path().filename() != kLockFile) return false;
   return !ec;
+}
+
+void require_new_or_own(const fs::path& dir, const std::string& option, const std::string& marker,
+                        const std::string& what) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
+    throw std::invalid_argument(option + " " + dir.string() + ": exists and is not a folder; choose a new folder");
+  }
+  if (absent_or_empty(dir) || (!marker.empty() && fs::is_regular_file(dir / marker, ec))) return;
+  throw std::invalid_argument(option + " " + dir.string() + ": the folder is not empty and is not " + what +
+                              "; choose a new or empty folder (nothing was changed)");
 }
 
 bool is_within(const fs::path& inner, const fs::path& outer) {
@@ -285,7 +293,7 @@ void remove_stale_temporaries(const fs::path& dir) {
 
 void JsonLinesLog::append(const nlohmann::json& record) const {
   const int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) throw WriteError("cannot append to " + path_.string() + ": " + reason(errno));
+  if (fd < 0) throw WriteError("cannot append to " + path_.string(), reason(errno));
   struct stat st {};
   ::fstat(fd, &st);
   std::string line = record.dump() + "\n";
@@ -297,9 +305,9 @@ void JsonLinesLog::append(const nlohmann::json& record) const {
   if (err != 0) {
     (void)!::ftruncate(fd, st.st_size);  // no half line left behind
     ::close(fd);
-    throw WriteError("cannot append to " + path_.string() + ": " + reason(err));
+    throw WriteError("cannot append to " + path_.string(), reason(err));
   }
-  if (::close(fd) != 0) throw WriteError("cannot append to " + path_.string() + ": " + reason(errno));
+  if (::close(fd) != 0) throw WriteError("cannot append to " + path_.string(), reason(errno));
 }
 
 std::vector<nlohmann::json> JsonLinesLog::read() const {

@@ -34,10 +34,16 @@ class OutputArchive;
 
 namespace leaves::io {
 
-/// A write that failed: the message names the file and the reason.
+/// A write that failed: the message names the file and the reason
+/// ("cannot write F: No space left on device"); reason() is the part after it.
 class WriteError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  WriteError(const std::string& what, std::string reason)
+      : std::runtime_error(what + ": " + reason), reason_(std::move(reason)) {}
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::string reason_;
 };
 
 /// A file written under a temporary name and renamed over `target` by commit().
@@ -121,6 +127,13 @@ class DirLock {
 
 /// The name of the lock file DirLock keeps in a directory.
 inline constexpr const char* kLockFile = ".lock";
+
+/// Throws std::invalid_argument unless `dir` may receive a command's output:
+/// absent, empty (but for leaves' lock file), or holding `marker`, the file by
+/// which the command knows its own earlier output ("": none is accepted).
+/// The message names `option` and `dir` and says the folder is not `what`.
+void require_new_or_own(const std::filesystem::path& dir, const std::string& option, const std::string& marker,
+                        const std::string& what);
 
 /// `p` made absolute and normal, without a trailing separator ("d/" -> "/abs/d",
 /// "." -> the current directory), so that it names the directory itself.

@@ -223,12 +223,7 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
                                   config.data + "'");
     }
   }
-  if (fs::exists(out) && !fs::is_directory(out)) throw std::invalid_argument("--out " + out.string() + ": exists and is not a folder");
-  if (!fs::exists(out / "experiment.json") && !io::absent_or_empty(out)) {
-    throw std::invalid_argument("--out " + out.string() +
-                                ": the folder is not empty and is not a leaves experiment; choose a new or empty folder "
-                                "(nothing was changed)");
-  }
+  io::require_new_or_own(out, "--out", "experiment.json", "a leaves experiment");
   io::DirLock lock(out, "experiment directory");  // one experiment at a time writes here
   const auto settings = settings_of(config);
   if (fs::exists(out / "experiment.json")) {

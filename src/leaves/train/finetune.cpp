@@ -141,16 +141,8 @@ void check_finetune_dir(const fs::path& run_dir) {
   if (fs::exists(run_dir / "metrics.json")) {
     throw std::invalid_argument(run_dir.string() + ": already holds a finished fine-tuning run (metrics.json)");
   }
-  if (fs::exists(run_dir) && !fs::is_directory(run_dir)) {
-    throw std::invalid_argument("--out " + run_dir.string() + ": exists and is not a folder");
-  }
-  // An interrupted fine-tuning run (config.json, no metrics.json) starts again;
-  // any other non-empty folder is not ours to write into.
-  if (!fs::exists(run_dir / "config.json") && !io::absent_or_empty(run_dir)) {
-    throw std::invalid_argument("--out " + run_dir.string() +
-                                ": the folder is not empty and is not a leaves run; choose a new or empty folder (nothing "
-                                "was changed)");
-  }
+  // An interrupted fine-tuning run (config.json, no metrics.json) starts again.
+  io::require_new_or_own(run_dir, "--out", "config.json", "a leaves run");
 }
 
 FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, std::ostream* progress,

@@ -426,14 +426,7 @@ void check_new_run_dir(const fs::path& dir) {
     throw std::invalid_argument("--out " + dir.string() +
                                 " already holds a run: resume it with --resume, or choose another directory");
   }
-  if (fs::exists(dir) && !fs::is_directory(dir)) {
-    throw std::invalid_argument("--out " + dir.string() + ": exists and is not a folder");
-  }
-  if (!io::absent_or_empty(dir)) {
-    throw std::invalid_argument("--out " + dir.string() +
-                                ": the folder is not empty and is not a leaves run; choose a new or empty folder (nothing "
-                                "was changed)");
-  }
+  io::require_new_or_own(dir, "--out", "", "a leaves run");
 }
 
 namespace {
@@ -444,6 +437,7 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
   const int rank = comm ? comm->rank() : 0, W = comm ? comm->size() : 1;
   const bool writer = rank == 0;  // rank 0 alone writes the run directory
   if (!writer) progress = nullptr;
+  if (writer && !resume) check_new_run_dir(dir);  // before the data are read: a refusal costs nothing
   const auto splits = data::load_splits(data::parse_data_spec(config.data));
   const auto& train_set = splits.train;
   const int64_t N = train_set.size(), B = config.batch_size;
@@ -472,7 +466,6 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
     }
   };
   if (writer) {
-    if (!resume) check_new_run_dir(dir);
     created_dir = !fs::exists(dir);
     lock = std::make_unique<io::DirLock>(dir, "run directory");
     if (!resume) {
@@ -595,7 +588,6 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
 
 PretrainResult pretrain(const PretrainConfig& config, const fs::path& dir, std::ostream* progress,
                         std::shared_ptr<dist::Communicator> comm) {
-  if (!comm || comm->rank() == 0) check_new_run_dir(dir);
   return run(config, dir, false, progress, std::move(comm));
 }
 
