@@ -74,6 +74,7 @@ const std::map<std::string, std::function<void(const uint8_t*, size_t)>> kTarget
     {"hypnogram", [](const uint8_t* d, size_t n) { read_hypnogram_epochs(write("SC4001EC-Hypnogram.edf", d, n)); }},
     {"ucr", [](const uint8_t* d, size_t n) { read_ucr_file(write("X_TRAIN.tsv", d, n), MissingValues::Interpolate); }},
     {"uea", [](const uint8_t* d, size_t n) { read_uea_file(write("X_TRAIN.ts", d, n), MissingValues::Interpolate); }},
+    {"arff", [](const uint8_t* d, size_t n) { read_arff_file(write("X_TRAIN.arff", d, n), MissingValues::Interpolate); }},
     {"pamap2", [](const uint8_t* d, size_t n) { read_pamap2(write("subject101.dat", d, n)); }},
     {"csv", [](const uint8_t* d, size_t n) { read_csv(write("x.csv", d, n)); }},
     {"npy", [](const uint8_t* d, size_t n) { read_npy(write("x.npy", d, n)); }},

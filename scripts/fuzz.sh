@@ -52,6 +52,9 @@ seed uea "$SHARED"/uea/BasicMotions/BasicMotions_TEST.ts
 seed apnea-answers "$SHARED"/formats/apnea-ecg/event-2.txt
 seed scp-statements "$SHARED"/formats/ptb-xl/scp_statements.csv
 seed checksums "$SHARED"/formats/apnea-ecg/SHA256SUMS "$SHARED"/formats/sleep-edf/SHA1SUMS
+mkdir -p "$BUILD/corpus/arff"
+printf '@relation X\n@attribute a numeric\n@attribute b numeric\n@attribute t {x,y}\n@data\n1,2,x\n3,?,y\n' > "$BUILD/corpus/arff/seed"
+printf "@relation M\n@attribute r relational\n@attribute a numeric\n@end r\n@attribute t {x,y}\n@data\n'1,2\\\\n3,4',x\n" > "$BUILD/corpus/arff/seed2"
 mkdir -p "$BUILD/corpus/wfdb-record" "$BUILD/corpus/pamap2" "$BUILD/corpus/csv" "$BUILD/corpus/npy" "$BUILD/corpus/scp-codes"
 printf '\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c' > "$BUILD/corpus/wfdb-record/seed"
 printf '5.00 0 104 1.5 2.5 NaN 3\n5.01 1 NaN 1 2 3 4\n' > "$BUILD/corpus/pamap2/seed"
@@ -61,7 +64,7 @@ printf "\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': 
 head -c 24 /dev/zero >> "$BUILD/corpus/npy/seed"
 
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(wfdb-header wfdb-record wfdb-annotations edf hypnogram ucr uea pamap2 csv npy apnea-answers scp-statements scp-codes checksums)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(wfdb-header wfdb-record wfdb-annotations edf hypnogram ucr uea arff pamap2 csv npy apnea-answers scp-statements scp-codes checksums)
 status=0
 total=0
 for t in "${TARGETS[@]}"; do

@@ -14,6 +14,7 @@ inline train::PretrainConfig tiny_pretrain_config(const std::string& method = "l
   c.method = method;
   c.data = data;
   c.epochs = epochs;
+  c.min_steps = 0;  // the epochs asked for, not a small set's step budget
   c.batch_size = 16;
   c.width = 4;
   c.projection_hidden = 32;

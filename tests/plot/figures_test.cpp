@@ -85,6 +85,8 @@ const Runs& runs() {
     f.data = p.data;
     f.encoder = r.pre.string();
     f.epochs = 2;
+    f.min_steps = 0;
+    f.validation = "split";  // the curves plot validation
     f.batch_size = 16;
     f.bootstrap = 20;
     train::finetune(f, r.ft, nullptr);

@@ -324,7 +324,7 @@ case("spec.prepared_corrupt_json", {"bad/prepared.json": b"{not json"}, ["prepar
 
 # ---------------------------------------------------------------------------
 # Command-line options (each refused before any work, nothing written).
-P = ["pretrain", "--data", "synthetic:size=40,length=64", "--epochs", "1", "--batch-size", "8", "--width", "4"]
+P = ["pretrain", "--min-steps", "0", "--data", "synthetic:size=40,length=64", "--epochs", "1", "--batch-size", "8", "--width", "4"]
 for flag, value in [("--epochs", "0"), ("--epochs", "-1"), ("--epochs", "abc"), ("--epochs", "1e99"),
                     ("--batch-size", "1"), ("--batch-size", "0"), ("--batch-size", "64"), ("--lr", "nan"),
                     ("--lr", "-1"), ("--lr", "inf"), ("--generator-lr", "nan"), ("--tau", "0"), ("--tau", "-1"),

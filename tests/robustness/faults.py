@@ -31,7 +31,7 @@ LEAVES = os.path.abspath(sys.argv[1])
 WHAT = sys.argv[2] if len(sys.argv) > 2 and not sys.argv[2].startswith("--") else "all"
 ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 30
 SEED = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 1
-RUN = ["pretrain", "--data", "synthetic:size=256,length=128", "--epochs", "6", "--batch-size", "16", "--width", "4",
+RUN = ["pretrain", "--min-steps", "0", "--data", "synthetic:size=256,length=128", "--epochs", "6", "--batch-size", "16", "--width", "4",
        "--checkpoint-every", "1"]
 failures = []
 
@@ -72,7 +72,7 @@ def temporaries(folder):
 
 def test_kill(tmp):
     # Long enough that most kills land inside epochs and checkpoint writes.
-    RUN = ["pretrain", "--data", "synthetic:size=1024,length=128", "--epochs", "6", "--batch-size", "16", "--width",
+    RUN = ["pretrain", "--min-steps", "0", "--data", "synthetic:size=1024,length=128", "--epochs", "6", "--batch-size", "16", "--width",
            "4", "--checkpoint-every", "1"]
     ref = os.path.join(tmp, "ref")
     t0 = time.time()
@@ -170,7 +170,7 @@ def test_disk(tmp):
     mnt = os.path.join(tmp, "small")
     os.makedirs(mnt)
     script = (f"mount -t tmpfs -o size=3m tmpfs {mnt} && cd {mnt} && "
-              f"{LEAVES} pretrain --data synthetic:size=256,length=128 --epochs 20 --batch-size 16 --width 16 "
+              f"{LEAVES} pretrain --min-steps 0 --data synthetic:size=256,length=128 --epochs 20 --batch-size 16 --width 16 "
               f"--checkpoint-every 1 --out run; echo rc=$?; ls run run/checkpoints | grep -c tmp; true")
     for cmd in (["unshare", "-rm", "sh", "-c", script], ["unshare", "-m", "sh", "-c", script]):
         try:
@@ -191,7 +191,7 @@ def test_disk(tmp):
 
 def test_launcher(tmp):
     run = os.path.join(tmp, "launched-run")
-    launcher = subprocess.Popen([LEAVES, "launch", "--nproc", "2", "--", "pretrain", "--data",
+    launcher = subprocess.Popen([LEAVES, "launch", "--nproc", "2", "--", "pretrain", "--min-steps", "0", "--data",
                                  "synthetic:size=256,length=128", "--epochs", "200", "--batch-size", "16", "--width",
                                  "4", "--out", run], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

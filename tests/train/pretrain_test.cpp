@@ -267,6 +267,7 @@ TEST(Pretrain, PretrainedRepresentationsBeatARandomEncoderUnderALinearProbe) {
   PretrainConfig c;
   c.data = "synthetic:size=768,length=400";
   c.epochs = 15;
+  c.min_steps = 0;  // the 15 epochs measured
   c.width = 8;
   c.batch_size = 64;
   auto d = leaves::testing::temp_dir("probe");
@@ -424,4 +425,70 @@ TEST(Pretrainer, Bf16LossOfTheSameBatchIsCloseToFp32) {
   c.precision = "auto";
   EXPECT_FALSE(c.mixed_precision(torch::kCPU));
   EXPECT_TRUE(c.mixed_precision(torch::Device(torch::kCUDA)));
+}
+
+TEST(FlatAdam, DecoupledWeightDecayAndASettableRateMatchTorchAdamW) {
+  torch::manual_seed(3);
+  auto a = torch::randn({5, 3}).requires_grad_(true);
+  auto b = a.detach().clone().requires_grad_(true);
+  FlatAdam::Options o;
+  o.lr = 0.01;
+  o.weight_decay = 0.1;
+  FlatAdam flat({a}, o);
+  torch::optim::AdamW reference({b}, torch::optim::AdamWOptions(0.01).weight_decay(0.1));
+  for (int step = 0; step < 6; ++step) {
+    const double rate = 0.01 * lr_factor("cosine", step, 6, 2);
+    flat.set_lr(rate);
+    static_cast<torch::optim::AdamWOptions&>(reference.param_groups()[0].options()).lr(rate);
+    flat.zero_grad();
+    reference.zero_grad();
+    (a * a).sum().backward();
+    (b * b).sum().backward();
+    flat.step();
+    reference.step();
+  }
+  EXPECT_TRUE(torch::allclose(a, b, 1e-6, 1e-7)) << (a - b).abs().max().item<double>();
+  EXPECT_THROW(flat.set_lr(-1), std::invalid_argument);
+}
+
+TEST(Schedule, WarmupThenHalfACosineToZero) {
+  EXPECT_DOUBLE_EQ(lr_factor("cosine", 0, 100, 10), 0.1);
+  EXPECT_DOUBLE_EQ(lr_factor("cosine", 9, 100, 10), 1.0);
+  EXPECT_DOUBLE_EQ(lr_factor("cosine", 10, 100, 10), 1.0);
+  EXPECT_NEAR(lr_factor("cosine", 55, 100, 10), 0.5, 1e-12);  // half way through the decay
+  EXPECT_NEAR(lr_factor("cosine", 100, 100, 10), 0.0, 1e-12);
+  EXPECT_DOUBLE_EQ(lr_factor("constant", 0, 100, 4), 0.25);
+  EXPECT_DOUBLE_EQ(lr_factor("constant", 99, 100, 4), 1.0);
+  EXPECT_DOUBLE_EQ(lr_factor("cosine", 0, 100, 0), 1.0);
+  EXPECT_THROW(lr_factor("step", 0, 10, 0), std::invalid_argument);
+}
+
+TEST(Pretrain, MinStepsRaisesTheEpochsOfASmallSetAndTheLogSaysHowHardTheViewsAre) {
+  auto c = leaves::testing::tiny_pretrain_config("leaves", "synthetic:size=48,length=64", 2);
+  c.min_steps = 9;  // 33 training series, batch 16: 2 steps per epoch -> 5 epochs
+  c.generator_lr = 0;
+  const auto d = leaves::testing::temp_dir("min-steps");
+  std::ostringstream progress;
+  auto r = pretrain(c, d, &progress);
+  EXPECT_EQ(r.epochs_done, 5);
+  EXPECT_NE(progress.str().find("min-steps 9: 5 epochs of 2 steps instead of 2"), std::string::npos) << progress.str();
+  std::ifstream f(d / "config.json");
+  const auto cfg = nlohmann::json::parse(f);
+  EXPECT_EQ(cfg["epochs"], 5);
+  EXPECT_EQ(cfg["epochs_requested"], 2);
+  EXPECT_EQ(cfg["total_steps"], 10);
+  EXPECT_DOUBLE_EQ(cfg["generator_lr"].get<double>(), 1.0);  // auto: 10 / 10 steps
+  EXPECT_EQ(cfg["schedule"], "cosine");
+  const auto log = io::JsonLinesLog(d / "log.jsonl").read();
+  ASSERT_EQ(log.size(), 5u);
+  for (const auto& l : log) {
+    const double s = l["positive_similarity"].get<double>();
+    EXPECT_GE(s, -1.0);
+    EXPECT_LE(s, 1.0);
+  }
+  EXPECT_LT(log.back()["lr"].get<double>(), log[1]["lr"].get<double>());  // decayed
+  // The view parameters moved: raw intensities travel about lr per step.
+  EXPECT_NE(progress.str().find("view parameters: the largest moved"), std::string::npos);
+  EXPECT_EQ(progress.str().find("barely learned"), std::string::npos) << progress.str();
+  fs::remove_all(d);
 }

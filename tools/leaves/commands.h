@@ -34,6 +34,8 @@ Action add_supervised_command(CLI::App& app);
 Action add_embed_command(CLI::App& app);
 Action add_probe_command(CLI::App& app);
 Action add_experiment_command(CLI::App& app);
+/// `leaves benchmark`: one protocol over several UCR/UEA sets beside published figures.
+Action add_benchmark_command(CLI::App& app);
 
 /// `leaves quality`: the ECG quality check of signals and generated views (Table 5).
 Action add_quality_command(CLI::App& app);

@@ -12,6 +12,7 @@
 #include "leaves/eval/linear_probe.h"
 #include "leaves/eval/svm_probe.h"
 #include "leaves/eval/metrics.h"
+#include "leaves/train/benchmark.h"
 #include "leaves/train/experiment.h"
 #include "leaves/train/finetune.h"
 #include "tools/leaves/commands.h"
@@ -28,8 +29,23 @@ void add_finetune_options(CLI::App* cmd, train::FinetuneConfig& c) {
       ->capture_default_str();
   cmd->add_flag("--class-weights", c.class_weights, "weight the loss by inverse class frequency");
   cmd->add_option("--epochs", c.epochs, "fine-tuning epochs (paper: 30; PAMAP2 20)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--min-steps", c.min_steps, "train at least this many optimizer steps: more epochs on a small set (0: --epochs alone)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--lr", c.lr, "learning rate (Adam)")->capture_default_str();
+  cmd->add_option("--schedule", c.schedule, "learning-rate schedule after the warm-up: cosine | constant")
+      ->check(CLI::IsMember({"cosine", "constant"}))
+      ->capture_default_str();
+  cmd->add_option("--warmup", c.warmup, "linear warm-up over this fraction of the steps")
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
   cmd->add_option("--weight-decay", c.weight_decay, "Adam weight decay")->capture_default_str();
+  cmd->add_option("--validation", c.validation,
+                  "model selection: split (the best epoch on the validation split) | none (validation series train "
+                  "too, the last epoch is kept) | auto (none under " + std::to_string(train::kMinValidationSeries) +
+                      " validation series)")
+      ->check(CLI::IsMember({"auto", "split", "none"}))
+      ->capture_default_str();
   cmd->add_option("--batch-size", c.batch_size, "batch size")->check(CLI::Range(2, 1 << 20))->capture_default_str();
   cmd->add_option("--select", c.select, "validation metric for model selection: auto | " + eval::known_metrics())
       ->capture_default_str();
@@ -272,6 +288,20 @@ Action add_experiment_command(CLI::App& app) {
   cmd->add_option("--finetune-epochs", a->finetune_epochs, "override: fine-tuning epochs")->check(CLI::PositiveNumber);
   cmd->add_option("--batch-size", a->batch_size, "override: batch size (both stages)")->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--width", a->width, "override: encoder width (64: the paper's ResNet-18)")->check(CLI::Range(1, 4096));
+  cmd->add_option("--min-steps", a->config.pretrain.min_steps, "pre-training: at least this many optimizer steps")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--finetune-min-steps", a->config.finetune.min_steps, "fine-tuning: at least this many optimizer steps")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--validation", a->config.finetune.validation,
+                  "fine-tuning model selection: auto | split | none (see leaves finetune --help)")
+      ->check(CLI::IsMember({"auto", "split", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--svm", a->config.svm,
+                  "also the SVM on frozen representations (T-Loss protocol) per pre-trained run: auto | on | off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   cmd->add_option("--positive", a->config.finetune.positive, "binary tasks: the positive class by name");
   cmd->add_option("--select", a->config.finetune.select, "validation metric for model selection")->capture_default_str();
   cmd->add_option("--patience", a->config.finetune.patience, "fine-tuning early stopping (0: off)")->check(CLI::NonNegativeNumber);
@@ -317,6 +347,73 @@ Action add_experiment_command(CLI::App& app) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::cout << "\n" << summary.table << "\n(test metrics, mean ± std over " << c.seeds << " seed(s); " << std::fixed
               << std::setprecision(0) << seconds << " s)\nwrote " << a->out << "/results.md, results.csv, results.json\n";
+    return 0;
+  };
+}
+
+Action add_benchmark_command(CLI::App& app) {
+  struct Args {
+    train::BenchmarkConfig config;
+    std::string sets, methods = "supervised,simclr,leaves", out, root, published;
+    int64_t epochs = 100, finetune_epochs = 30, batch_size = 64, width = 64;
+  };
+  auto a = std::make_shared<Args>();
+  auto& e = a->config.experiment;
+  auto* cmd = app.add_subcommand(
+      "benchmark",
+      "One protocol over several UCR/UEA sets: a table beside published figures and LEAVES against SimCLR, paired");
+  cmd->add_option("--sets", a->sets, "comma-separated set folders under --root (UCR .tsv or UEA .ts/.arff)")->required();
+  cmd->add_option("--root", a->root, "the folder holding the sets")->required();
+  cmd->add_option("--published", a->published, "CSV of published accuracies: set,COLUMN,... (blank: none)");
+  cmd->add_option("--data-options", a->config.data_options, "extra data-spec options for every set, e.g. normalize=zscore");
+  cmd->add_option("--methods", a->methods, "comma-separated: supervised, simclr, viewmaker, leaves")->capture_default_str();
+  cmd->add_option("--seeds", e.seeds, "seeds per method and set (0..N-1)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--epochs", a->epochs, "pre-training epochs")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--min-steps", e.pretrain.min_steps, "pre-training: at least this many optimizer steps")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--finetune-epochs", a->finetune_epochs, "fine-tuning epochs")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--finetune-min-steps", e.finetune.min_steps, "fine-tuning: at least this many optimizer steps")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--batch-size", a->batch_size, "batch size, both stages (pre-training: at most the training split)")
+      ->check(CLI::Range(2, 1 << 20))
+      ->capture_default_str();
+  cmd->add_option("--width", a->width, "encoder width (64: the paper's ResNet-18)")->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd->add_option("--validation", e.finetune.validation, "fine-tuning model selection: auto | split | none")
+      ->check(CLI::IsMember({"auto", "split", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--svm", e.svm, "the SVM on frozen representations per pre-trained run: auto | on | off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--bootstrap", e.finetune.bootstrap, "bootstrap resamples per test evaluation")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--device", e.pretrain.device, "cpu | cuda | cuda:N")->capture_default_str();
+  cmd->add_option("--out", a->out, "benchmark directory (re-run with the same one to resume or add sets)")->required();
+  return [a] {
+    auto& c = a->config;
+    auto split = [](const std::string& s) {
+      std::vector<std::string> out;
+      std::stringstream in(s);
+      for (std::string item; std::getline(in, item, ',');)
+        if (!item.empty()) out.push_back(item);
+      return out;
+    };
+    c.sets = split(a->sets);
+    c.root = a->root;
+    c.published = a->published;
+    c.experiment.methods = split(a->methods);
+    c.experiment.pretrain.epochs = a->epochs;
+    c.experiment.finetune.epochs = a->finetune_epochs;
+    c.experiment.pretrain.batch_size = c.experiment.finetune.batch_size = a->batch_size;
+    c.experiment.pretrain.width = c.experiment.finetune.width = a->width;
+    c.experiment.finetune.device = c.experiment.pretrain.device;
+    const auto t0 = std::chrono::steady_clock::now();
+    train::run_benchmark(c, a->out, &std::cout);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cout << "(" << std::fixed << std::setprecision(0) << seconds << " s) wrote " << a->out
+              << "/benchmark.md, benchmark.csv, benchmark.json\n";
     return 0;
   };
 }

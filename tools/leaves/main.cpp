@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
       {"embed", leaves::cli::add_embed_command(app)},
       {"probe", leaves::cli::add_probe_command(app)},
       {"experiment", leaves::cli::add_experiment_command(app)},
+      {"benchmark", leaves::cli::add_benchmark_command(app)},
       {"quality", leaves::cli::add_quality_command(app)},
       {"plot", leaves::cli::add_plot_command(app)},
       {"report", leaves::cli::add_report_command(app)},

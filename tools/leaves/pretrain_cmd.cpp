@@ -140,7 +140,23 @@ Action add_pretrain_command(CLI::App& app) {
   auto* epochs = cmd->add_option("--epochs", c.epochs, "training epochs")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch-size", c.batch_size, "pairs per step (B)")->check(CLI::Range(2, 1 << 20))->capture_default_str();
   cmd->add_option("--lr", c.lr, "encoder and projection-head learning rate (Adam)")->capture_default_str();
-  cmd->add_option("--generator-lr", c.generator_lr, "view-generator learning rate (Adam)")->capture_default_str();
+  cmd->add_option("--min-steps", c.min_steps,
+                  "train at least this many optimizer steps: more epochs on a small set (0: --epochs alone)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--generator-lr", c.generator_lr,
+                  "view-generator learning rate (Adam); 0: auto, max(1e-3, 10 / the run's steps)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--schedule", c.schedule, "learning-rate schedule after the warm-up: cosine | constant")
+      ->check(CLI::IsMember({"cosine", "constant"}))
+      ->capture_default_str();
+  cmd->add_option("--warmup", c.warmup, "linear warm-up over this fraction of the steps")
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
+  cmd->add_option("--weight-decay", c.weight_decay, "encoder and head weight decay (decoupled, AdamW)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--tau", c.tau, "NT-Xent temperature")->capture_default_str();
   add_generator_options(cmd, c.views);
   cmd->add_option("--width", c.width, "encoder first-stage width (64: the paper's ResNet-18, 512-d)")

@@ -53,7 +53,9 @@ bool is_data_file(const std::string& kind, const fs::path& p) {
     return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
   };
   if (kind == "ucr") return ends_with("_TRAIN.tsv") || ends_with("_TEST.tsv");
-  if (kind == "uea") return ends_with("_TRAIN.ts") || ends_with("_TEST.ts");
+  if (kind == "uea") {
+    return ends_with("_TRAIN.ts") || ends_with("_TEST.ts") || ends_with("_TRAIN.arff") || ends_with("_TEST.arff");
+  }
   if (kind == "apnea-ecg") return ext == ".hea" || ext == ".dat" || ext == ".apn" || name == "event-2.txt";
   if (kind == "sleep-edf") return ext == ".edf";
   if (kind == "ptb-xl") return ext == ".hea" || ext == ".dat" || ext == ".csv";

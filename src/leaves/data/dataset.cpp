@@ -20,6 +20,21 @@ Dataset Dataset::subset(const torch::Tensor& index) const {
   return d;
 }
 
+Dataset concatenate(const Dataset& a, const Dataset& b) {
+  if (b.size() == 0) return a;
+  if (a.size() == 0) return b;
+  if (a.channels() != b.channels() || a.length() != b.length() || a.class_names != b.class_names ||
+      a.targets.defined() != b.targets.defined()) {
+    throw std::invalid_argument("cannot join " + a.name + " and " + b.name +
+                                ": their channels, lengths or classes differ");
+  }
+  Dataset d = a;
+  d.x = torch::cat({a.x, b.x});
+  d.y = torch::cat({a.y, b.y});
+  if (a.targets.defined()) d.targets = torch::cat({a.targets, b.targets});
+  return d;
+}
+
 Dataset preprocess(const Dataset& in, const Preprocess& p) {
   Dataset d = in;
   if (d.channel_names.empty())

@@ -25,6 +25,10 @@ struct Dataset {
   Dataset subset(const torch::Tensor& index) const;
 };
 
+/// `a` followed by `b` (same channels, length and classes; `a`'s metadata).
+/// Throws std::invalid_argument when their shapes or classes differ.
+Dataset concatenate(const Dataset& a, const Dataset& b);
+
 struct Splits {
   Dataset train, val, test;
 };

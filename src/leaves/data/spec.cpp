@@ -169,10 +169,23 @@ Splits load_raw(const DataSpec& spec, OptionReader& opt) {
     const auto path = required_path(opt, spec);
     const auto val = opt.get<double>("val", 0.2);
     const auto missing = opt.get<std::string>("missing", "error");
+    LengthOptions lengths;
+    const auto unequal = opt.get<std::string>("unequal", "resample");
+    lengths.length = opt.get<int64_t>("length", 0);
     opt.reject_unknown();
     if (!(val > 0 && val < 1)) throw std::invalid_argument("--data '" + spec.text + "': val must be in (0, 1)");
-    auto policy = parse_missing_values(missing);
-    auto [train, test] = spec.kind == "ucr" ? read_ucr_archive(path, policy) : read_uea_archive(path, policy);
+    if (lengths.length < 0 || lengths.length > (int64_t{1} << 24)) {
+      throw std::invalid_argument("--data '" + spec.text + "': length must be in [1, 2^24] (0: from the training file)");
+    }
+    MissingValues policy;
+    try {
+      policy = parse_missing_values(missing);
+      lengths.unequal = parse_unequal_lengths(unequal);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("--data '" + spec.text + "': " + e.what());
+    }
+    auto [train, test] =
+        spec.kind == "ucr" ? read_ucr_archive(path, policy, lengths) : read_uea_archive(path, policy, lengths);
     // The archive's test split stays the test split; validation comes out of TRAIN.
     auto inner = stratified_split(train, val, 0.0, split_seed);
     return {inner.train, inner.val, test};

@@ -9,7 +9,11 @@
 //       a UCR archive folder DIR holding NAME_TRAIN.tsv and NAME_TEST.tsv (NAME =
 //       the folder's name); the archive's TEST file is the test split and a
 //       stratified fraction `val` of TRAIN the validation split
-//   uea:DIR[,...]   the same for a UEA folder with NAME_TRAIN.ts and NAME_TEST.ts
+//   uea:DIR[,...]   the same for a UEA folder with NAME_TRAIN.ts and NAME_TEST.ts (or the
+//       archive's .arff files: NAME_TRAIN.arff, or NAMEDimension1_TRAIN.arff ...)
+//   both also take unequal=resample|pad|truncate|error and length=N: how series of
+//       unequal length become one (default: resampled to the longest training series;
+//       see text_series.h)
 //   apnea-ecg:DIR[,val_records=5,split_seed=0]
 //       the PhysioNet Apnea-ECG folder (RECORDS, event-2.txt, records with .dat):
 //       one-minute segments; learning set -> train/validation by record, x -> test

@@ -252,12 +252,16 @@ void plot_curves(const std::vector<nlohmann::json>& log, const fs::path& stem, F
   if (finetune) {
     first = "train_loss";
     for (const char* m : {"macro_f1", "auc", "accuracy"}) {
-      if (log.front()["val"].contains(m) && log.front()["val"][m].is_number()) {
+      // A run without a validation split (--validation none) logs no "val".
+      if (log.front().contains("val") && log.front()["val"].contains(m) && log.front()["val"][m].is_number()) {
         metric = m;
         break;
       }
     }
     second = "validation " + metric;
+  } else if (!log.empty() && log.front().contains("positive_similarity")) {
+    // The generator loss is the encoder loss negated: how hard the views are says more.
+    second = "positive_similarity";
   }
   for (const auto& r : log) {
     if (!r.contains("epoch")) continue;
@@ -270,9 +274,10 @@ void plot_curves(const std::vector<nlohmann::json>& log, const fs::path& stem, F
   std::ostringstream b;
   b << "set title " << gp_text(finetune ? "Fine-tuning: training loss and validation metric" : "Pre-training losses")
     << "\nset grid\nset xlabel 'epoch'\nset ylabel " << gp_text(finetune ? first : "NT-Xent loss") << "\nset key top center\n";
-  if (finetune) b << "set y2label " << gp_text(second) << "\nset y2tics\nset ytics nomirror\n";
+  const bool right_axis = finetune || second == "positive_similarity";
+  if (right_axis) b << "set y2label " << gp_text(finetune ? second : "positive-pair cosine similarity") << "\nset y2tics\nset ytics nomirror\n";
   b << "plot $curves using 1:2 with linespoints pt 7 ps 0.5 lw 2 lc rgb '#1f77b4' title " << gp_text(first)
-    << ", $curves using 1:3 " << (finetune ? "axes x1y2 " : "") << "with linespoints pt 5 ps 0.5 lw 2 lc rgb '#d62728' title "
+    << ", $curves using 1:3 " << (right_axis ? "axes x1y2 " : "") << "with linespoints pt 5 ps 0.5 lw 2 lc rgb '#d62728' title "
     << gp_text(second);
   render({{"curves", gp_columns(epochs, ys)}}, b.str(), stem, size);
 }

@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "leaves/data/spec.h"
+#include "leaves/eval/linear_probe.h"
+#include "leaves/eval/svm_probe.h"
 #include "leaves/io/output.h"
 
 namespace leaves::train {
@@ -29,6 +31,7 @@ void ExperimentConfig::validate() const {
   for (double s : sweep_simclr)
     if (!(s > 0) || !std::isfinite(s)) throw std::invalid_argument("--sweep-simclr: every sigma must be > 0");
   for (const auto& m : metrics) eval::Metrics().get(m);
+  if (svm != "auto" && svm != "on" && svm != "off") throw std::invalid_argument("--svm must be auto, on or off, got '" + svm + "'");
   auto p = pretrain;
   p.data = data;
   p.validate();
@@ -133,7 +136,9 @@ std::string num(double v) {
 std::string pretrain_command(const PretrainConfig& c, const fs::path& out) {
   std::ostringstream s;
   s << "leaves pretrain --data " << quote(c.data) << " --method " << c.method << " --epochs " << c.epochs
-    << " --batch-size " << c.batch_size << " --lr " << num(c.lr) << " --generator-lr " << num(c.generator_lr)
+    << " --min-steps " << c.min_steps << " --batch-size " << c.batch_size << " --lr " << num(c.lr)
+    << " --generator-lr " << num(c.generator_lr) << " --schedule " << c.schedule << " --warmup " << num(c.warmup)
+    << " --weight-decay " << num(c.weight_decay)
     << " --tau " << num(c.tau) << " --eta " << num(c.views.eta) << " --mixture-components "
     << c.views.mixture_components << " --max-segments " << c.views.max_segments << " --sigma " << num(c.views.sigma)
     << " --width " << c.width << " --device " << c.device << " --seed " << c.seed << " --out " << quote(out.string());
@@ -147,8 +152,10 @@ std::string finetune_command(const FinetuneConfig& c, const fs::path& out) {
   } else {
     s << "leaves finetune --encoder " << quote(c.encoder) << (c.linear ? " --linear" : "");
   }
-  s << " --data " << quote(c.data) << " --epochs " << c.epochs << " --lr " << num(c.lr) << " --batch-size "
-    << c.batch_size << " --labels " << num(c.labels) << " --select " << c.select;
+  s << " --data " << quote(c.data) << " --epochs " << c.epochs << " --min-steps " << c.min_steps << " --lr "
+    << num(c.lr) << " --schedule " << c.schedule << " --warmup " << num(c.warmup) << " --weight-decay "
+    << num(c.weight_decay) << " --batch-size " << c.batch_size << " --labels " << num(c.labels) << " --validation "
+    << c.validation << " --select " << c.select;
   if (!c.positive.empty()) s << " --positive " << quote(c.positive);
   if (c.patience > 0) s << " --patience " << c.patience;
   if (c.class_weights) s << " --class-weights";
@@ -196,6 +203,30 @@ json settings_of(const ExperimentConfig& c) {
   return {{"data", c.data}, {"pretrain", p}, {"finetune", f}, {"metrics", c.metrics}};
 }
 
+// The SVM protocol on a pre-training run's encoder (cached in FILE: a re-run
+// of the experiment reads it back).
+json svm_result(const fs::path& encoder_dir, const data::Splits& splits, uint64_t seed, const fs::path& file) {
+  if (fs::exists(file)) {
+    std::ifstream f(file);
+    auto j = json::parse(f, nullptr, false);
+    if (!j.is_discarded() && j.contains("accuracy")) return j;
+  }
+  auto encoder = load_encoder(encoder_dir);
+  const auto features = torch::cat({eval::embed(encoder, splits.train.x), eval::embed(encoder, splits.val.x)});
+  const auto labels = torch::cat({splits.train.y, splits.val.y});
+  eval::SvmProbeOptions options;
+  options.seed = seed;
+  const auto svm = eval::fit_svm_probe(features, labels, options);
+  const int64_t K = static_cast<int64_t>(splits.train.class_names.size());
+  const auto probs = torch::one_hot(svm.predict(eval::embed(encoder, splits.test.x)), K).to(torch::kDouble);
+  const auto m = eval::single_label_metrics(splits.test.y, probs);
+  json j{{"accuracy", m.accuracy}, {"macro_f1", m.macro_f1}, {"c", svm.c}, {"gamma", svm.gamma},
+         {"cv_accuracy", svm.cv_accuracy < 0 ? json(nullptr) : json(svm.cv_accuracy)},
+         {"train_series", features.size(0)}, {"test_series", splits.test.size()}};
+  io::write_file(file, j.dump(2) + "\n");
+  return j;
+}
+
 std::string fixed(double v, int digits = 3) {
   if (std::isnan(v)) return "n/a";
   std::ostringstream s;
@@ -207,10 +238,11 @@ std::string fixed(double v, int digits = 3) {
 
 ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path& out, std::ostream* progress) {
   config.validate();
+  data::Splits splits;
   {
     // Against the data before any run: a setting that cannot fit fails now,
     // not after the runs before it (hours on a real data set).
-    const auto splits = data::load_splits(data::parse_data_spec(config.data));
+    splits = data::load_splits(data::parse_data_spec(config.data));
     for (const auto* d : {&splits.train, &splits.val, &splits.test})
       if (d->size() == 0) throw std::invalid_argument("--data '" + config.data + "': the " + d->name + " split is empty");
     const bool pretrains = !config.sweep_simclr.empty() ||
@@ -223,6 +255,9 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
                                   config.data + "'");
     }
   }
+  const bool svm = !splits.train.targets.defined() &&
+                   (config.svm == "on" ||
+                    (config.svm == "auto" && splits.train.size() + splits.val.size() <= kSvmMaxSeries));
   io::require_new_or_own(out, "--out", "experiment.json", "a leaves experiment");
   io::DirLock lock(out, "experiment directory");  // one experiment at a time writes here
   const auto settings = settings_of(config);
@@ -310,6 +345,24 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
              {"test", result["test"]},
              {"finetune_seconds", result["seconds"]}};
       if (pretrain_seconds > 0) r["pretrain_seconds"] = pretrain_seconds;
+      {
+        std::ifstream cf(ft_dir / "config.json");
+        const auto cj = json::parse(cf, nullptr, false);
+        r["validation"] = !cj.is_discarded() && cj.contains("resolved") ? cj["resolved"].value("validation", "split") : "split";
+      }
+      {
+        std::ifstream pf(pre_dir / "log.jsonl");
+        // How hard the views were at the end of pre-training (positive-pair cosine similarity).
+        std::string line, lastline;
+        while (std::getline(pf, line))
+          if (!line.empty()) lastline = line;
+        const auto last = json::parse(lastline, nullptr, false);
+        if (!last.is_discarded() && last.contains("positive_similarity")) r["positive_similarity"] = last["positive_similarity"];
+      }
+      if (svm && row.method != "supervised") {
+        if (progress) *progress << "== " << row.label << ", seed " << seed << ": SVM on the frozen representations\n";
+        r["svm"] = svm_result(pre_dir, splits, static_cast<uint64_t>(seed), run / "svm.json");
+      }
       if (row.method != "supervised") r["sigma"] = row.sigma;
       runs.push_back(r);
     }
@@ -323,9 +376,22 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
   std::ostringstream table;
   table << "| Method |";
   for (const auto& m : metric_names) table << " " << metric_title(m) << " |";
+  if (svm) table << " SVM Acc. |";
   table << "\n|---|";
-  for (size_t i = 0; i < metric_names.size(); ++i) table << "---|";
+  for (size_t i = 0; i < metric_names.size() + (svm ? 1 : 0); ++i) table << "---|";
   table << "\n";
+  auto mean_sd = [](const std::vector<double>& v) {
+    double mean = std::nan(""), sd = std::nan("");
+    if (!v.empty()) {
+      mean = 0;
+      for (double x : v) mean += x;
+      mean /= v.size();
+      sd = 0;
+      for (double x : v) sd += (x - mean) * (x - mean);
+      sd = v.size() > 1 ? std::sqrt(sd / (v.size() - 1)) : 0.0;
+    }
+    return std::make_pair(mean, sd);
+  };
   for (const auto& row : rows) {
     json s{{"label", row.label}, {"method", row.method}};
     table << "| " << row.label << " |";
@@ -345,7 +411,15 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
       s[m] = {{"mean", std::isnan(mean) ? json(nullptr) : json(mean)},
               {"std", std::isnan(sd) ? json(nullptr) : json(sd)},
               {"values", v}};
-      table << " " << fixed(mean) << " ± " << fixed(sd) << " |";
+      table << " " << fixed(mean) << (v.size() > 1 ? " ± " + fixed(sd) : "") << " |";
+    }
+    if (svm) {
+      std::vector<double> v;
+      for (const auto& r : runs)
+        if (r["label"] == row.label && r.contains("svm")) v.push_back(value(r["svm"], "accuracy"));
+      const auto [mean, sd] = mean_sd(v);
+      if (!v.empty()) s["svm_accuracy"] = {{"mean", mean}, {"std", sd}, {"values", v}};
+      table << " " << (v.empty() ? "-" : fixed(mean) + (v.size() > 1 ? " ± " + fixed(sd) : "")) << " |";
     }
     table << "\n";
     summary.push_back(s);
@@ -383,9 +457,17 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
   std::ostringstream md;
   md << "# leaves experiment\n\n"
      << "Data: `" << config.data << "`" << (config.preset.empty() ? "" : ", preset `" + config.preset + "`") << ". "
-     << "Test metrics, mean ± sample standard deviation over " << config.seeds << " seed(s). Each run's model was "
-     << "selected on the validation split (" << (runs.empty() ? "" : runs.front()["select"].get<std::string>())
-     << ") and evaluated on the test split once.\n\n"
+     << "Test metrics, mean ± sample standard deviation over " << config.seeds << " seed(s). "
+     << (!runs.empty() && runs.front().value("validation", "split") == "none"
+             ? std::string("No validation split (too few series): the validation series trained too and each run "
+                           "kept its last epoch")
+             : "Each run's model was selected on the validation split (" +
+                   (runs.empty() ? std::string() : runs.front()["select"].get<std::string>()) + ")")
+     << "; the test split was evaluated once."
+     << (svm ? " SVM Acc.: an RBF SVM on the frozen pre-trained representations of the whole training split, C "
+               "chosen by cross-validation (the T-Loss protocol)."
+             : "")
+     << "\n\n"
      << table.str();
   if (!config.sweep_simclr.empty()) {
     md << "\nSimCLR with T(sigma) (paper Table 6 layout, accuracy/macro-F1, mean over seeds):\n\n| Data |";
@@ -411,8 +493,8 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
   md << "\n## Runs\n\n| Method | Seed | Best epoch | Validation " << (runs.empty() ? "" : runs.front()["select"].get<std::string>())
      << " |";
   for (const auto& m : metric_names) md << " Test " << metric_title(m) << " [95% CI] |";
-  md << "\n|---|---|---|---|";
-  for (size_t i = 0; i < metric_names.size(); ++i) md << "---|";
+  md << " SVM Acc. | Positive cos |\n|---|---|---|---|";
+  for (size_t i = 0; i < metric_names.size() + 2; ++i) md << "---|";
   md << "\n";
   for (const auto& r : runs) {
     md << "| " << r["label"].get<std::string>() << " | " << r["seed"] << " | " << r["best_epoch"] << " | "
@@ -423,7 +505,11 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
       if (ci.contains(m) && ci[m][0].is_number()) md << " [" << fixed(ci[m][0].get<double>()) << ", " << fixed(ci[m][1].get<double>()) << "]";
       md << " |";
     }
-    md << "\n";
+    md << " " << (r.contains("svm") ? fixed(value(r["svm"], "accuracy")) : "-") << " | "
+       << (r.contains("positive_similarity") && r["positive_similarity"].is_number()
+               ? fixed(r["positive_similarity"].get<double>())
+               : "-")
+       << " |\n";
   }
   md << "\n## Commands\n\nEach run is equivalent to:\n\n```sh\n";
   for (const auto& c : commands) md << c << "\n";

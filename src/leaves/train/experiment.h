@@ -31,6 +31,8 @@ inline PretrainConfig paper_pretrain() {
   return p;
 }
 
+inline constexpr int64_t kSvmMaxSeries = 10000;
+
 struct ExperimentConfig {
   std::string data;
   std::vector<std::string> methods{"supervised", "simclr", "viewmaker", "leaves"};
@@ -41,6 +43,12 @@ struct ExperimentConfig {
   PretrainConfig pretrain = paper_pretrain();
   FinetuneConfig finetune;           ///< template: data, encoder and seed are set per run (30 epochs, batch 128)
   std::vector<std::string> metrics;  ///< table columns; empty: chosen by the task
+  /// The literature's frozen-representation protocol for every pre-trained
+  /// run (eval/svm_probe.h: an RBF SVM on the encoder's representations of the
+  /// whole training split, train + validation, C by cross-validation, test
+  /// once): "on", "off", or "auto" (on for single-label sets of at most
+  /// kSvmMaxSeries training series: LIBSVM's cost grows with their square).
+  std::string svm = "auto";
   std::string preset;                ///< name of the preset applied, for the record
 
   void validate() const;

@@ -19,8 +19,9 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FinetuneConfig, data, encoder, linear, labels, class_weights, epochs,
-                                                lr, weight_decay, batch_size, select, patience, positive, width,
-                                                bootstrap, device, seed, sync_batchnorm, bn_stats)
+                                                min_steps, lr, weight_decay, schedule, warmup, batch_size, validation,
+                                                select, patience, positive, width, bootstrap, device, seed,
+                                                sync_batchnorm, bn_stats)
 
 void FinetuneConfig::validate() const {
   auto bad = [](const std::string& what) { throw std::invalid_argument(what); };
@@ -37,6 +38,13 @@ void FinetuneConfig::validate() const {
     }
   }
   if (patience < 0) bad("--patience must be >= 0");
+  if (min_steps < 0) bad("--min-steps must be >= 0");
+  if (schedule != "cosine" && schedule != "constant") bad("--schedule must be cosine or constant, got '" + schedule + "'");
+  if (!(warmup >= 0 && warmup < 1)) bad("--warmup must be a fraction in [0, 1)");
+  if (validation != "auto" && validation != "split" && validation != "none") {
+    bad("--validation must be auto, split or none, got '" + validation + "'");
+  }
+  if (validation == "none" && patience > 0) bad("--patience needs a validation split (not with --validation none)");
   if (width < 1) bad("--width must be >= 1");
   if (bootstrap < 0) bad("--bootstrap must be >= 0");
   if (bn_stats != "auto" && bn_stats != "running" && bn_stats != "recompute") {
@@ -162,7 +170,16 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
   const bool multi_label = splits.train.targets.defined();
   const int64_t K = static_cast<int64_t>(splits.train.class_names.size());
   if (K < 2) throw std::invalid_argument("--data '" + config.data + "': needs at least two classes");
+  // Model selection: on the validation split, or none (the validation series train too).
+  const bool use_validation =
+      config.validation == "split" ||
+      (config.validation == "auto" && (splits.val.size() >= kMinValidationSeries || config.patience > 0));
+  if (!use_validation && splits.val.size() > 0) {
+    splits.train = data::concatenate(splits.train, splits.val);
+    splits.val = splits.val.subset(torch::zeros({0}, torch::kLong));
+  }
   for (const auto* d : {&splits.train, &splits.val, &splits.test}) {
+    if (d == &splits.val && !use_validation) continue;
     if (d->size() == 0) throw std::invalid_argument("--data '" + config.data + "': the " + d->name + " split is empty");
   }
   int64_t positive = -1;
@@ -240,6 +257,21 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
     if (n / W >= 2 || config.linear) shards.push_back({i + n * rank / W, i + n * (rank + 1) / W, n});
   }
   const int64_t steps_per_epoch = static_cast<int64_t>(shards.size());
+  int64_t epochs = config.epochs;
+  if (config.min_steps > 0 && steps_per_epoch > 0 && epochs * steps_per_epoch < config.min_steps) {
+    epochs = (config.min_steps + steps_per_epoch - 1) / steps_per_epoch;
+  }
+  const int64_t total_steps = epochs * steps_per_epoch;
+  const auto warmup_steps = static_cast<int64_t>(std::llround(config.warmup * static_cast<double>(total_steps)));
+  if (progress) {
+    *progress << "fine-tuning " << epochs << " epochs of " << steps_per_epoch << " step(s)"
+              << (epochs != config.epochs ? " (min-steps " + std::to_string(config.min_steps) + ")" : "") << ", "
+              << config.schedule << " learning rate; "
+              << (use_validation ? "the best epoch on " + std::to_string(splits.val.size()) + " validation series"
+                                 : "no validation split (" + std::to_string(splits.train.size()) +
+                                       " training series), the last epoch kept")
+              << "\n";
+  }
   const bool recompute_bn = !config.linear && (config.bn_stats == "recompute" ||
                                                (config.bn_stats == "auto" && steps_per_epoch <= kRecomputeBatchNormMaxSteps));
 
@@ -257,6 +289,9 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
                      {"multi_label", multi_label},
                      {"bn_stats", recompute_bn ? "recompute" : "running"},
                      {"steps_per_epoch", steps_per_epoch},
+                     {"epochs", epochs},
+                     {"total_steps", total_steps},
+                     {"validation", use_validation ? "split" : "none"},
                      {"world_size", W},
                      {"libtorch", TORCH_VERSION}};
   std::unique_ptr<io::JsonLinesLog> log;
@@ -273,7 +308,8 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
   std::vector<torch::Tensor> best_state = state_of(m);
   int64_t since_best = 0;
   auto generator = std::mt19937_64(config.seed + 1);
-  for (int64_t epoch = 1; epoch <= config.epochs; ++epoch) {
+  int64_t step = 0;
+  for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     m.encoder->train(!config.linear);  // frozen features: BatchNorm statistics stay as pre-trained
     m.head->train();
@@ -295,6 +331,8 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
         loss = torch::nn::functional::cross_entropy(
             logits, y, torch::nn::functional::CrossEntropyFuncOptions().weight(weight.defined() ? weight : torch::Tensor()));
       }
+      const double rate = config.lr * lr_factor(config.schedule, step++, total_steps, warmup_steps);
+      for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(rate);
       optimizer.zero_grad();
       if (comm) {
         // Weighted so that the average over ranks is the global batch's mean loss.
@@ -321,12 +359,17 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
       if (comm && !config.sync_batchnorm) comm->broadcast_from_root(encoder_buffers);
     }
     const double train_loss = steps_per_epoch ? total.item<double>() / (steps_per_epoch * W) : std::nan("");
-    auto val = evaluate(predict(m, splits.val.x, multi_label, device, 256), splits.val, multi_label, positive);
-    const double score = val.get(select);
-    const bool improved = !std::isnan(score) && score > best;
+    eval::Metrics val;
+    double score = std::nan("");
+    bool improved = !use_validation;  // without validation: every epoch replaces the last
+    if (use_validation) {
+      val = evaluate(predict(m, splits.val.x, multi_label, device, 256), splits.val, multi_label, positive);
+      score = val.get(select);
+      improved = !std::isnan(score) && score > best;
+    }
     if (improved) {
       best = score;
-      best_state = state_of(m);
+      if (use_validation) best_state = state_of(m);  // without validation the last state is taken at the end
       result.best_epoch = epoch;
       result.val = val;
       since_best = 0;
@@ -335,23 +378,27 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
     }
     result.epochs_run = epoch;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (log) log->append({{"epoch", epoch},
-                {"train_loss", train_loss},
-                {"val", val.to_json(result.class_names)},
-                {"selected", improved},
-                {"seconds", seconds}});
+    if (log) {
+      json record{{"epoch", epoch}, {"train_loss", train_loss}, {"selected", improved}, {"seconds", seconds}};
+      if (use_validation) record["val"] = val.to_json(result.class_names);
+      record["lr"] = config.lr * lr_factor(config.schedule, std::max<int64_t>(0, step - 1), total_steps, warmup_steps);
+      log->append(record);
+    }
     if (progress) {
-      *progress << "epoch " << epoch << "/" << config.epochs << "  train loss " << format_metric(train_loss) << "  val "
-                << select << " " << format_metric(score) << (improved ? "  *" : "") << "\n";
+      *progress << "epoch " << epoch << "/" << epochs << "  train loss " << format_metric(train_loss);
+      if (use_validation) *progress << "  val " << select << " " << format_metric(score) << (improved ? "  *" : "");
+      *progress << "\n";
     }
     if (config.patience > 0 && since_best >= config.patience) break;
   }
-  if (result.best_epoch == 0) {  // the metric was undefined on validation every epoch: keep the last
+  if (!use_validation) {
+    result.best_epoch = result.epochs_run;
+  } else if (result.best_epoch == 0) {  // the metric was undefined on validation every epoch: keep the last
     result.best_epoch = result.epochs_run;
     best_state = state_of(m);
     result.val = evaluate(predict(m, splits.val.x, multi_label, device, 256), splits.val, multi_label, positive);
   }
-  restore(m, best_state);
+  if (use_validation) restore(m, best_state);
   if (!writer) {
     // Every rank validated the same weights alike and selected the same epoch;
     // rank 0 alone evaluates the test split and writes the results.
@@ -395,8 +442,12 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
   }
   io::write_file(run_dir / "metrics.json", result.to_json().dump(2) + "\n");
   if (progress) {
-    *progress << "selected epoch " << result.best_epoch << " (validation " << select << " "
-              << format_metric(result.val.get(select)) << "); test:";
+    if (use_validation) {
+      *progress << "selected epoch " << result.best_epoch << " (validation " << select << " "
+                << format_metric(result.val.get(select)) << "); test:";
+    } else {
+      *progress << "kept the last epoch (" << result.best_epoch << "); test:";
+    }
     for (const char* n : {"accuracy", "macro_f1", "auc", "sensitivity", "specificity"}) {
       if (!std::isnan(result.test.get(n))) *progress << " " << n << " " << format_metric(result.test.get(n));
     }

@@ -33,6 +33,10 @@ namespace leaves::train {
 /// an epoch has at most this many optimisation steps: 1 / momentum.
 inline constexpr int64_t kRecomputeBatchNormMaxSteps = 10;
 
+/// "auto" validation (FinetuneConfig::validation) keeps a validation split
+/// from this many series on.
+inline constexpr int64_t kMinValidationSeries = 50;
+
 struct FinetuneConfig {
   std::string data = "synthetic";  ///< data spec or prepared directory
   std::string encoder;             ///< pre-training run directory; empty: supervised from random weights
@@ -40,9 +44,26 @@ struct FinetuneConfig {
   double labels = 1.0;             ///< fraction of the training labels used (stratified, seeded)
   bool class_weights = false;      ///< weight the loss by inverse class frequency (multi-label: pos_weight)
   int64_t epochs = 30;
+  /// The fewest optimizer steps: when `epochs` epochs give fewer (a UCR set of
+  /// 20-100 series gives one step per epoch), the run lasts ceil(min_steps /
+  /// steps per epoch) epochs instead (config.json's resolved.epochs). 0: epochs alone.
+  int64_t min_steps = 300;
   double lr = 1e-3;                ///< Adam
   double weight_decay = 0.0;
+  /// "cosine" (linear warm-up over `warmup` of the steps, then half a cosine to
+  /// 0 at the last step) or "constant" (the paper's).
+  std::string schedule = "cosine";
+  double warmup = 0.05;
   int64_t batch_size = 128;
+  /// Model selection. "split": the best epoch on the validation split (as
+  /// below). "none": the validation series join the training split and the
+  /// last epoch is kept (with a decaying schedule, the end of training is the
+  /// principled choice when too few series are left to rank epochs: 3-20
+  /// validation series rank them by one or two predictions and pick epochs 1-4).
+  /// "auto": none when the validation split holds fewer than
+  /// kMinValidationSeries series, split otherwise. Said in the output and in
+  /// config.json's resolved.validation.
+  std::string validation = "auto";
   /// Validation metric for model selection: accuracy, macro_f1, auc, sensitivity,
   /// specificity, or "auto" (auc for multi-label targets, macro_f1 otherwise).
   std::string select = "auto";

@@ -1,16 +1,28 @@
 #include "leaves/train/flat_adam.h"
 
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
 
 namespace leaves::train {
 
+double lr_factor(const std::string& schedule, int64_t step, int64_t total, int64_t warmup) {
+  if (schedule != "cosine" && schedule != "constant") {
+    throw std::invalid_argument("learning-rate schedule must be cosine or constant, got '" + schedule + "'");
+  }
+  if (warmup > 0 && step < warmup) return static_cast<double>(step + 1) / static_cast<double>(warmup);
+  if (schedule == "constant" || total <= warmup) return 1.0;
+  const double progress = std::min(1.0, static_cast<double>(step - warmup) / static_cast<double>(total - warmup));
+  return 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
 FlatAdam::FlatAdam(std::vector<torch::Tensor> params, Options options)
     : params_(std::move(params)), options_(options) {
   if (!(options_.lr > 0) || !(options_.beta1 >= 0 && options_.beta1 < 1) || !(options_.beta2 >= 0 && options_.beta2 < 1) ||
-      !(options_.eps > 0)) {
-    throw std::invalid_argument("FlatAdam: need lr > 0, 0 <= beta1, beta2 < 1 and eps > 0");
+      !(options_.eps > 0) || !(options_.weight_decay >= 0)) {
+    throw std::invalid_argument("FlatAdam: need lr > 0, 0 <= beta1, beta2 < 1, eps > 0 and weight decay >= 0");
   }
   torch::TensorOptions opts = torch::TensorOptions().dtype(torch::kFloat);
   int64_t total = 0;
@@ -30,6 +42,7 @@ FlatAdam::FlatAdam(std::vector<torch::Tensor> params, Options options)
   exp_avg_ = torch::zeros({total}, opts);
   exp_avg_sq_ = torch::zeros({total}, opts);
   step_ = torch::zeros({}, opts.dtype(torch::kDouble));
+  lr_ = torch::full({}, options_.lr, opts.dtype(torch::kDouble));
   rebind();
 }
 
@@ -77,7 +90,13 @@ void FlatAdam::step() {
   auto bc1 = 1 - torch::pow(o.beta1, step_);  // 0-dim double tensors on the device
   auto bc2 = 1 - torch::pow(o.beta2, step_);
   auto denom = (exp_avg_sq_.sqrt() / bc2.sqrt()).add_(o.eps);
-  flat_param_.sub_(exp_avg_ / denom * (o.lr / bc1));
+  if (o.weight_decay > 0) flat_param_.mul_(1 - lr_ * o.weight_decay);
+  flat_param_.sub_(exp_avg_ / denom * (lr_ / bc1));
+}
+
+void FlatAdam::set_lr(double lr) {
+  if (!(lr >= 0) || !std::isfinite(lr)) throw std::invalid_argument("FlatAdam: learning rate must be finite and >= 0");
+  lr_.fill_(lr);
 }
 
 int64_t FlatAdam::steps() const { return static_cast<int64_t>(step_.item<double>()); }

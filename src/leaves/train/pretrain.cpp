@@ -46,7 +46,11 @@ void PretrainConfig::validate() const {
   if (epochs < 1) bad("--epochs must be >= 1, got " + std::to_string(epochs));
   if (batch_size < 2) bad("--batch-size must be >= 2 (NT-Xent needs negatives), got " + std::to_string(batch_size));
   if (!(lr > 0) || !std::isfinite(lr)) bad("--lr must be > 0");
-  if (!(generator_lr > 0) || !std::isfinite(generator_lr)) bad("--generator-lr must be > 0");
+  if (!(generator_lr >= 0) || !std::isfinite(generator_lr)) bad("--generator-lr must be > 0 (or 0: auto)");
+  if (min_steps < 0) bad("--min-steps must be >= 0, got " + std::to_string(min_steps));
+  if (schedule != "cosine" && schedule != "constant") bad("--schedule must be cosine or constant, got '" + schedule + "'");
+  if (!(warmup >= 0 && warmup < 1)) bad("--warmup must be a fraction in [0, 1)");
+  if (!(weight_decay >= 0) || !std::isfinite(weight_decay)) bad("--weight-decay must be >= 0");
   if (!(tau > 0) || !std::isfinite(tau)) bad("--tau must be > 0");
   if (!(views.eta > 0) || !std::isfinite(views.eta)) bad("--eta must be > 0");
   if (views.mixture_components < 1) bad("--mixture-components must be >= 1");
@@ -70,6 +74,12 @@ void PretrainConfig::validate() const {
   if (cl_conv != "torch" && cl_conv != "gemm") bad("--cl-conv must be torch or gemm, got '" + cl_conv + "'");
 }
 
+void PretrainConfig::resolve_budget(int64_t steps_per_epoch) {
+  steps_per_epoch = std::max<int64_t>(1, steps_per_epoch);
+  if (min_steps > 0 && epochs * steps_per_epoch < min_steps) epochs = (min_steps + steps_per_epoch - 1) / steps_per_epoch;
+  if (generator_lr == 0) generator_lr = std::max(1e-3, 10.0 / static_cast<double>(epochs * steps_per_epoch));
+}
+
 bool PretrainConfig::channels_last(const torch::Device& device) const {
   if (layout == "auto") return device.is_cuda();
   return layout == "channels-last";
@@ -91,7 +101,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(GeneratorConfig, kind, channels,
 namespace leaves::train {
 
 // With defaults: a config.json written before an option existed still reads.
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PretrainConfig, data, method, epochs, batch_size, lr, generator_lr, tau,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PretrainConfig, data, method, epochs, min_steps, batch_size, lr,
+                                                generator_lr, schedule, warmup, weight_decay, tau,
                                                 views, width, projection_hidden, projection_dim, device, seed,
                                                 checkpoint_every, sync_batchnorm, bucket_mb, precision,
                                                 cuda_graphs, cudnn_benchmark, layout, cpu_conv, cpu_norm,
@@ -108,7 +119,10 @@ PretrainConfig PretrainConfig::from_json(const json& j) {
     }
   }
   try {
-    return j.get<PretrainConfig>();
+    auto c = j.get<PretrainConfig>();
+    // A run written before schedules existed continues as it was trained.
+    if (!j.contains("schedule")) c.schedule = "constant", c.warmup = 0, c.weight_decay = 0, c.min_steps = 0;
+    return c;
   } catch (const json::exception& e) {
     throw std::invalid_argument(std::string("pre-training config: ") + e.what());
   }
@@ -145,10 +159,16 @@ Pretrainer::Pretrainer(const PretrainConfig& config, int64_t in_channels, std::s
   }
   std::vector<torch::Tensor> params = encoder->parameters();
   for (auto& p : head->parameters()) params.push_back(p);  // the head is trained too
-  encoder_optimizer = std::make_unique<FlatAdam>(params, FlatAdam::Options{config_.lr});
+  FlatAdam::Options encoder_options;
+  encoder_options.lr = config_.lr;
+  encoder_options.weight_decay = config_.weight_decay;
+  encoder_optimizer = std::make_unique<FlatAdam>(params, encoder_options);
   if (generator->learnable() && !generator->parameters().empty()) {
-    generator_optimizer = std::make_unique<FlatAdam>(generator->parameters(), FlatAdam::Options{config_.generator_lr});
+    // An unresolved auto rate (a Pretrainer outside a run: benchmarks, tests): the paper's.
+    const double glr = config_.generator_lr > 0 ? config_.generator_lr : 1e-3;
+    generator_optimizer = std::make_unique<FlatAdam>(generator->parameters(), FlatAdam::Options{glr});
   }
+  similarity_sum_ = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
   if (device_.is_cuda()) {
     compat::set_cudnn_benchmark(config_.cudnn_benchmark);
     // Collectives between ranks are not captured: graphs for one process only.
@@ -198,6 +218,10 @@ torch::Tensor Pretrainer::forward_loss(const torch::Tensor& batch, const ViewFn&
     z = head(encoder(views));
   }
   if (z.scalar_type() != torch::kDouble) z = z.to(torch::kFloat);  // NT-Xent and its gathers in fp32
+  {
+    torch::NoGradGuard no_grad;
+    last_similarity_ = torch::cosine_similarity(z.narrow(0, 0, B), z.narrow(0, B, B), 1).mean().to(torch::kFloat);
+  }
   if (!comm_) return loss::nt_xent(z.narrow(0, 0, B), z.narrow(0, B, B), config_.tau);
   // Global negatives: one all-gather of [z1 | z2] `[B, 2D]` -> `[W B, 2D]`.
   const int64_t D = z.size(1);
@@ -232,13 +256,33 @@ void Pretrainer::apply_gradients() {
 
 torch::Tensor Pretrainer::eager_step(const torch::Tensor& batch, const ViewFn& views) {
   auto l = compute_gradients(batch, views);
+  similarity_sum_.add_(last_similarity_);
   apply_gradients();
   return l;
 }
 
 torch::Tensor Pretrainer::step(const torch::Tensor& batch, const ViewFn& views) {
+  if (total_steps_ > 0) {
+    // Device scalars filled outside any captured graph: the replay reads them.
+    const int64_t warmup = static_cast<int64_t>(std::llround(config_.warmup * static_cast<double>(total_steps_)));
+    const double f = lr_factor(config_.schedule, steps_done_, total_steps_, warmup);
+    encoder_optimizer->set_lr(encoder_optimizer->base_lr() * f);
+    if (generator_optimizer) generator_optimizer->set_lr(generator_optimizer->base_lr() * f);
+  }
+  ++steps_done_;
+  ++similarity_steps_;
   if (graph_ && !views) return graph_->run(batch, [this](const torch::Tensor& b) { return eager_step(b, nullptr); });
   return eager_step(batch, views);
+}
+
+void Pretrainer::set_schedule(int64_t total_steps) { total_steps_ = std::max<int64_t>(0, total_steps); }
+
+double Pretrainer::take_positive_similarity() {
+  if (similarity_steps_ == 0) return std::nan("");
+  const double mean = similarity_sum_.item<double>() / static_cast<double>(similarity_steps_);
+  similarity_sum_.zero_();
+  similarity_steps_ = 0;
+  return mean;
 }
 
 torch::Tensor Pretrainer::loss(const torch::Tensor& batch) {
@@ -315,6 +359,7 @@ int64_t Pretrainer::load_checkpoint(const fs::path& path) {
       root.read("generator_optimizer", go);
       generator_optimizer->load(go);
     }
+    steps_done_ = encoder_optimizer->steps();
     torch::Tensor epochs, rng;
     root.read("epochs_done", epochs);
     root.read("rng_cpu", rng);
@@ -446,6 +491,13 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
                                 " is larger than the training split (" + std::to_string(N) + " samples) of --data '" +
                                 config.data + "'");
   }
+  const int64_t steps = N / (B * W);  // drop the last partial batch: NT-Xent wants full batches
+  const int64_t epochs_requested = config.epochs;
+  config.resolve_budget(steps);
+  if (progress && config.epochs != epochs_requested) {
+    *progress << "min-steps " << config.min_steps << ": " << config.epochs << " epochs of " << steps
+              << (steps == 1 ? " step" : " steps") << " instead of " << epochs_requested << "\n";
+  }
   torch::manual_seed(config.seed);  // the same initialisation on every rank
   Pretrainer trainer(config, train_set.channels(), comm);
   config = trainer.config();  // with the generator kind and channels resolved
@@ -526,6 +578,9 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
       resolved["libtorch"] = compat::torch_version();
       resolved["world_size"] = W;
       resolved["global_batch"] = B * W;
+      resolved["epochs_requested"] = epochs_requested;
+      resolved["steps_per_epoch"] = steps;
+      resolved["total_steps"] = steps * config.epochs;
       // Where the learned view parameters start: the end of the run says how far they moved.
       for (const auto& [name, value] : views::named_report(*trainer.generator)) resolved["generator_start"][name] = value;
       io::write_file(dir / "config.json", resolved.dump(2) + "\n");
@@ -536,7 +591,7 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
                 << "\n";
     }
     auto x = train_set.x.to(trainer.device());  // resident: batches are drawn on the device
-    const int64_t steps = N / (B * W);          // drop the last partial batch: NT-Xent wants full batches
+    trainer.set_schedule(steps * config.epochs);
     const auto names = trainer.generator->report_names();
     using Clock = std::chrono::steady_clock;
     const auto t0 = Clock::now();
@@ -545,11 +600,15 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
       auto total = train_epoch(trainer, x, config.seed, epoch, nullptr);
       if (comm) comm->all_reduce_sum(total);
       last_loss = total.item<double>() / (steps * W);  // the one host synchronisation per epoch
+      const double similarity = trainer.take_positive_similarity();  // this rank's
       const double seconds = std::chrono::duration<double>(Clock::now() - e0).count();
       if (!writer) continue;
       json record{{"epoch", epoch},
                   {"encoder_loss", last_loss},
                   {"generator_loss", trainer.generator->learnable() ? json(-last_loss) : json(nullptr)},
+                  {"positive_similarity", similarity},
+                  {"lr", config.lr * lr_factor(config.schedule, epoch * steps - 1, steps * config.epochs,
+                                               static_cast<int64_t>(std::llround(config.warmup * steps * config.epochs)))},
                   {"samples_per_s", steps * B * W / seconds},
                   {"seconds", seconds},
                   {"steps", steps}};
@@ -568,7 +627,7 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
         const double eta = elapsed / (epoch - start) * (config.epochs - epoch);
         std::ostringstream line;
         line << "epoch " << epoch << "/" << config.epochs << "  loss " << std::fixed << std::setprecision(4)
-             << last_loss << "  " << std::setprecision(1) << steps * B * W / seconds << " samples/s  elapsed "
+             << last_loss << "  positive cos " << std::setprecision(3) << similarity << "  " << std::setprecision(1) << steps * B * W / seconds << " samples/s  elapsed "
              << clock(elapsed) << "  ETA " << clock(eta) << "\n";
         *progress << line.str() << std::flush;
       }
