@@ -66,13 +66,19 @@ ucr_case("whitespace_train", ["   ", "\t"])
 for tok in ["abc", "inf", "-inf", "1e39", "-1e39", "1e400", "NaN", "0.1.2", "--1", "1e", "", " ", "\x1b[31m",
             "\x00", "1,5", "9" * 400]:
     ucr_case("value_%r" % tok, with_row(2, "1\t0.1\t" + tok + "\t0.3" + "\t0.5" * 13))
-ucr_case("ragged_row", with_row(4, "2\t0.1\t0.2"))
+# Unequal lengths are resampled by default (said on stderr); unequal=error refuses them.
+ucr_case("ragged_row", with_row(4, "2\t0.1\t0.2"), extra=",unequal=error")
+ucr_case("ragged_row_resampled", with_row(4, "2\t0.1\t0.2"), expect="ok")
+ucr_case("ragged_row_padded", with_row(4, "2\t0.1\t0.2"), extra=",unequal=pad", expect="ok")
+ucr_case("trailing_nan_is_padding", with_row(4, "2\t0.1\t0.2" + "\tNaN" * 14), expect="ok")
+ucr_case("unequal_word", extra=",unequal=squash", needle="unequal")
+ucr_case("length_negative", extra=",length=-4", needle="length")
 ucr_case("label_only", with_row(4, "2"))
 ucr_case("label_word", with_row(4, "two" + "\t0.5" * 16))
 ucr_case("label_nan", with_row(4, "nan" + "\t0.5" * 16))
 ucr_case("label_inf", with_row(4, "inf" + "\t0.5" * 16))
 ucr_case("test_label_unseen", None, with_row(0, "3" + "\t0.5" * 16), needle="Toy_TEST.tsv")
-ucr_case("test_other_length", None, [r + "\t0.5" for r in ucr_rows()], needle="Toy_TEST.tsv")
+ucr_case("test_other_length", None, [r + "\t0.5" for r in ucr_rows()], needle="Toy_TEST.tsv", extra=",unequal=error")
 ucr_case("test_value_word", None, with_row(1, "1\tx" + "\t0.5" * 15), needle="Toy_TEST.tsv")
 case("ucr.binary_garbage", {"Toy/Toy_TRAIN.tsv": bytes(range(256)) * 8, "Toy/Toy_TEST.tsv": b"1\t0.5\n"},
      ["prepare", "ucr:{d}/Toy"], "error", "Toy_TRAIN.tsv")
@@ -126,6 +132,58 @@ uea_case("test_undeclared_label", ts(), ts(rows=with_row(0, "0,0,0,0,0,0,0,0:0,0
          needle="Toy_TEST.ts")
 uea_case("test_other_dimensions", ts(), ts(dims=3), needle="Toy_TEST.ts")
 uea_case("missing_value_without_option", ts(rows=with_row(1, "?,0,0,0,0,0,0,0:0,0,0,0,0,0,0,0:a", ts_rows())))
+uea_case("cases_of_unequal_length", ts(rows=with_row(0, "0,0,0,0,0,0,0:0,0,0,0,0,0,0:a", ts_rows())), expect="ok")
+
+
+# The archive's ARFF files (read when no .ts file is there).
+def arff(rows=None, n=12, length=6, classes="{a,b}", relational=False):
+    head = "% toy\n@relation Toy\n"
+    if relational:
+        head += "@attribute rel relational\n" + "".join("@attribute t%d numeric\n" % t for t in range(length))
+        head += "@end rel\n"
+    else:
+        head += "".join("@attribute t%d numeric\n" % t for t in range(length))
+    head += "@attribute target " + classes + "\n@data\n"
+    if rows is None:
+        rows = []
+        for i in range(n):
+            vals = ",".join("%.2f" % ((i + t) % 5 / 4) for t in range(length))
+            rows.append(("'%s\\n%s'" % (vals, vals) if relational else vals) + "," + "ab"[i % 2])
+    return (head + "\n".join(rows) + "\n").encode()
+
+
+def arff_rows(**kw):
+    return arff(**kw).decode().split("@data\n")[1].strip().split("\n")
+
+
+def arff_case(name, train, test=None, expect="error", needle="Toy_TRAIN.arff"):
+    case("arff." + name, {"Toy/Toy_TRAIN.arff": train, "Toy/Toy_TEST.arff": test if test is not None else arff()},
+         ["prepare", "uea:{d}/Toy"], expect, needle)
+
+
+arff_case("valid", arff(), expect="ok")
+arff_case("valid_relational", arff(relational=True), arff(relational=True), expect="ok")
+arff_case("padding_question_marks", arff(rows=with_row(0, "0.1,0.2,?,?,?,?,a", arff_rows())), expect="ok")
+arff_case("empty", b"")
+arff_case("no_data", arff().split(b"@data")[0])
+arff_case("no_class", arff().replace(b"@attribute target {a,b}\n", b""))
+arff_case("string_attribute", arff().replace(b"t0 numeric", b"t0 string"))
+arff_case("unclosed_nominal", arff().replace(b"{a,b}", b"{a,b"))
+arff_case("undeclared_label", arff(rows=with_row(0, "0,0,0,0,0,0,z", arff_rows())))
+arff_case("too_many_values", arff(rows=with_row(0, "0,0,0,0,0,0,0,a", arff_rows())))
+arff_case("value_word", arff(rows=with_row(0, "0,x,0,0,0,0,a", arff_rows())))
+arff_case("interior_missing", arff(rows=with_row(0, "0,?,0,0,0,0,a", arff_rows())))
+arff_case("relational_unquoted", arff(relational=True, rows=["0,1,2,a"]))
+arff_case("relational_dims_unequal", arff(relational=True, rows=["'0,1,2\\n0,1',a"]))
+arff_case("test_other_classes", arff(), arff(classes="{a,c}"), needle="Toy_TEST.arff")
+case("arff.dimension_files_disagree",
+     {"Toy/ToyDimension1_TRAIN.arff": arff(), "Toy/ToyDimension2_TRAIN.arff": arff(n=10),
+      "Toy/ToyDimension1_TEST.arff": arff(), "Toy/ToyDimension2_TEST.arff": arff()},
+     ["prepare", "uea:{d}/Toy"], "error", "ToyDimension2_TRAIN.arff")
+case("arff.dimension_files_valid",
+     {"Toy/ToyDimension1_TRAIN.arff": arff(), "Toy/ToyDimension2_TRAIN.arff": arff(),
+      "Toy/ToyDimension1_TEST.arff": arff(), "Toy/ToyDimension2_TEST.arff": arff()},
+     ["prepare", "uea:{d}/Toy"], "ok", None)
 
 # ---------------------------------------------------------------------------
 # arrays: CSV and NPY series and labels

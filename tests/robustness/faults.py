@@ -31,8 +31,8 @@ LEAVES = os.path.abspath(sys.argv[1])
 WHAT = sys.argv[2] if len(sys.argv) > 2 and not sys.argv[2].startswith("--") else "all"
 ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 30
 SEED = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 1
-RUN = ["pretrain", "--min-steps", "0", "--data", "synthetic:size=256,length=128", "--epochs", "6", "--batch-size", "16", "--width", "4",
-       "--checkpoint-every", "1"]
+RUN = ["pretrain", "--data", "synthetic:size=256,length=128", "--epochs", "6", "--batch-size", "16", "--width", "4",
+       "--checkpoint-every", "1", "--min-steps", "0"]
 failures = []
 
 
@@ -72,8 +72,8 @@ def temporaries(folder):
 
 def test_kill(tmp):
     # Long enough that most kills land inside epochs and checkpoint writes.
-    RUN = ["pretrain", "--min-steps", "0", "--data", "synthetic:size=1024,length=128", "--epochs", "6", "--batch-size", "16", "--width",
-           "4", "--checkpoint-every", "1"]
+    RUN = ["pretrain", "--data", "synthetic:size=1024,length=128", "--epochs", "6", "--batch-size", "16", "--width",
+           "4", "--checkpoint-every", "1", "--min-steps", "0"]
     ref = os.path.join(tmp, "ref")
     t0 = time.time()
     p = leaves(RUN + ["--out", ref])
@@ -191,9 +191,9 @@ def test_disk(tmp):
 
 def test_launcher(tmp):
     run = os.path.join(tmp, "launched-run")
-    launcher = subprocess.Popen([LEAVES, "launch", "--nproc", "2", "--", "pretrain", "--min-steps", "0", "--data",
+    launcher = subprocess.Popen([LEAVES, "launch", "--nproc", "2", "--", "pretrain", "--data",
                                  "synthetic:size=256,length=128", "--epochs", "200", "--batch-size", "16", "--width",
-                                 "4", "--out", run], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                 "4", "--min-steps", "0", "--out", run], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def workers():
         p = subprocess.run(["pgrep", "-f", "--", "--out " + run], capture_output=True)
