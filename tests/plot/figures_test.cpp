@@ -116,6 +116,12 @@ TEST(Figures, EveryPlotIsAPngOfTheRequestedSizeAndAnSvg) {
   expect_figure(out / "curves", 700, 400);
   plot::figure_curves(r.ft, out / "ft-curves", {700, 400});
   expect_figure(out / "ft-curves", 700, 400);
+  // A fine-tuning run without a validation split logs no "val": the curves show
+  // the learning rate instead (gnuplot refused an all-undefined axis before).
+  std::vector<nlohmann::json> no_val;
+  for (int e = 1; e <= 5; ++e) no_val.push_back({{"epoch", e}, {"train_loss", 1.0 / e}, {"lr", 1e-3 / e}, {"selected", true}});
+  plot::plot_curves(no_val, out / "ft-no-val", {700, 400});
+  expect_figure(out / "ft-no-val", 700, 400);
   plot::figure_confusion(r.ft, out / "confusion", {500, 500});
   expect_figure(out / "confusion", 500, 500);
   plot::figure_roc(r.ft, out / "roc", {500, 500});

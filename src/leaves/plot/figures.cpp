@@ -258,7 +258,8 @@ void plot_curves(const std::vector<nlohmann::json>& log, const fs::path& stem, F
         break;
       }
     }
-    second = "validation " + metric;
+    // Without a validation split: the learning rate beside the training loss.
+    second = metric.empty() ? "lr" : "validation " + metric;
   } else if (!log.empty() && log.front().contains("positive_similarity")) {
     // The generator loss is the encoder loss negated: how hard the views are says more.
     second = "positive_similarity";
@@ -268,14 +269,21 @@ void plot_curves(const std::vector<nlohmann::json>& log, const fs::path& stem, F
     epochs.push_back(r["epoch"].get<double>());
     auto num = [](const nlohmann::json& j) { return j.is_number() ? j.get<double>() : std::nan(""); };
     ys[0].push_back(num(r.value(first, nlohmann::json())));
-    ys[1].push_back(finetune ? (metric.empty() ? std::nan("") : num(r["val"][metric])) : num(r.value(second, nlohmann::json())));
+    ys[1].push_back(finetune && !metric.empty() ? num(r["val"][metric]) : num(r.value(second, nlohmann::json())));
   }
   if (epochs.empty()) throw std::invalid_argument("plot curves: the log has no epochs");
   std::ostringstream b;
-  b << "set title " << gp_text(finetune ? "Fine-tuning: training loss and validation metric" : "Pre-training losses")
+  b << "set title "
+    << gp_text(!finetune          ? "Pre-training"
+               : metric.empty() ? "Fine-tuning (no validation split): training loss and learning rate"
+                                : "Fine-tuning: training loss and validation metric")
     << "\nset grid\nset xlabel 'epoch'\nset ylabel " << gp_text(finetune ? first : "NT-Xent loss") << "\nset key top center\n";
   const bool right_axis = finetune || second == "positive_similarity";
-  if (right_axis) b << "set y2label " << gp_text(finetune ? second : "positive-pair cosine similarity") << "\nset y2tics\nset ytics nomirror\n";
+  if (right_axis) {
+    b << "set y2label "
+      << gp_text(!finetune ? "positive-pair cosine similarity" : metric.empty() ? "learning rate" : second)
+      << "\nset y2tics\nset ytics nomirror\n";
+  }
   b << "plot $curves using 1:2 with linespoints pt 7 ps 0.5 lw 2 lc rgb '#1f77b4' title " << gp_text(first)
     << ", $curves using 1:3 " << (right_axis ? "axes x1y2 " : "") << "with linespoints pt 5 ps 0.5 lw 2 lc rgb '#d62728' title "
     << gp_text(second);

@@ -347,7 +347,9 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
       total += loss.detach() * (static_cast<double>(end - first) * W / n);
     }
     if (comm) comm->all_reduce_sum(total);
-    if (recompute_bn) {
+    // Without validation the statistics are only used after the last epoch
+    // (they are recomputed from scratch, so skipping the others changes nothing).
+    if (recompute_bn && (use_validation || epoch == epochs)) {
       // The training batches of this epoch again (every rank the same number,
       // as SyncBatchNorm's gathers need).
       torch::NoGradGuard no_grad;
