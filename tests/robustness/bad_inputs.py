@@ -395,6 +395,8 @@ for flag, value in [("--epochs", "0"), ("--epochs", "-1"), ("--epochs", "abc"), 
                     ("--perm-estimator", "gumbel"), ("--layout", "nhwc"), ("--cpu-conv", "fast")]:
     case("flag.pretrain" + flag + "=" + value, {}, P + [flag, value, "--out", "{d}/run"], "error", flag)
 case("flag.pretrain_unknown", {}, P + ["--frobnicate", "--out", "{d}/run"], "error", "--frobnicate")
+case("flag.typo_command", {}, ["pretrian", "--epochs", "1"], "error", "unknown command 'pretrian' (did you mean 'pretrain'?)")
+case("flag.no_such_command", {}, ["zzzzzzzzzz"], "error", "unknown command 'zzzzzzzzzz'; the commands")
 case("flag.pretrain_resume_missing", {}, ["pretrain", "--resume", "{d}/none"], "error", "none")
 case("flag.pretrain_resume_not_a_run", {"r/x": b""}, ["pretrain", "--resume", "{d}/r"], "error", "r")
 case("flag.pretrain_out_is_a_file", {"f": b"x"}, P + ["--out", "{d}/f"], "error", "f")

@@ -711,7 +711,7 @@ void add_kernel_bench_options(CLI::App* cmd, KernelBenchArgs& a, int64_t min_len
   cmd->add_option("--in-channels", a.in_channels, in_channels)->check(CLI::Range(1, 4096))->capture_default_str();
   cmd->add_option("--iters", a.iters, iters)->capture_default_str();
   cmd->add_option("--warmup", a.warmup, "untimed calls first")->capture_default_str();
-  cmd->add_option("--seed", a.seed, "random seed")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--seed", a.seed, "random seed")->check(kNonNegative)->capture_default_str();
 }
 }  // namespace
 
@@ -745,7 +745,7 @@ Action add_bench_command(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "kineto", "legacy"}))
       ->capture_default_str();
   cmd->add_flag("--check-precision", a->check_precision, "compare the bf16 loss with fp32 on the same batch and views");
-  cmd->add_option("--seed", c.seed, "random seed")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--seed", c.seed, "random seed")->check(kNonNegative)->capture_default_str();
   add_generator_options(cmd, c.views);
 
   auto n = std::make_shared<NormArgs>();

@@ -15,6 +15,21 @@ namespace leaves::cli {
 /// The work of one subcommand, run after parsing; returns the exit code.
 using Action = std::function<int()>;
 
+/// Number checks with short messages (CLI11's own print their range's bound:
+/// "not in range 0.000000 to 1797693...", 309 digits).
+inline const CLI::Validator kPositive(
+    [](std::string& text) -> std::string {
+      double v = 0;
+      return CLI::detail::lexical_cast(text, v) && v > 0 ? std::string() : "must be > 0, got " + text;
+    },
+    "> 0", "positive");
+inline const CLI::Validator kNonNegative(
+    [](std::string& text) -> std::string {
+      double v = 0;
+      return CLI::detail::lexical_cast(text, v) && v >= 0 ? std::string() : "must be >= 0, got " + text;
+    },
+    ">= 0", "non-negative");
+
 /// `leaves views`: draws views of the built-in synthetic ECG with a generator.
 Action add_views_command(CLI::App& app);
 /// `leaves pretrain`: adversarial contrastive pre-training into a run directory.

@@ -114,7 +114,7 @@ Action add_download_command(CLI::App& app) {
   cmd->add_option("--checksums", a->checksums, "name of the checksum list under the base URL (default SHA256SUMS.txt)");
   cmd->add_option("--only", a->only, "keep only files matching these glob patterns (repeatable), e.g. 'a0*'");
   cmd->add_option("--retries", a->retries, "further attempts per file after a dropped transfer")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_flag("--allow-unverified", a->allow_unverified,
                 "accept files the publisher gives no digest for (Apnea-ECG's event-2.txt, PAMAP2's archive) once "

@@ -28,9 +28,9 @@ void add_finetune_options(CLI::App* cmd, train::FinetuneConfig& c) {
   cmd->add_option("--labels", c.labels, "fraction of the training labels used (stratified, seeded): 0.01, 0.1, 1.0")
       ->capture_default_str();
   cmd->add_flag("--class-weights", c.class_weights, "weight the loss by inverse class frequency");
-  cmd->add_option("--epochs", c.epochs, "fine-tuning epochs (paper: 30; PAMAP2 20)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--epochs", c.epochs, "fine-tuning epochs (paper: 30; PAMAP2 20)")->check(kPositive)->capture_default_str();
   cmd->add_option("--min-steps", c.min_steps, "train at least this many optimizer steps: more epochs on a small set (0: --epochs alone)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_option("--lr", c.lr, "learning rate (Adam)")->capture_default_str();
   cmd->add_option("--schedule", c.schedule, "learning-rate schedule after the warm-up: cosine | constant")
@@ -50,7 +50,7 @@ void add_finetune_options(CLI::App* cmd, train::FinetuneConfig& c) {
   cmd->add_option("--select", c.select, "validation metric for model selection: auto | " + eval::known_metrics())
       ->capture_default_str();
   cmd->add_option("--patience", c.patience, "stop after N epochs without validation improvement (0: off)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_option("--bn-stats", c.bn_stats,
                   "encoder BatchNorm statistics for evaluation: running (averages kept in training) | recompute "
@@ -60,10 +60,10 @@ void add_finetune_options(CLI::App* cmd, train::FinetuneConfig& c) {
       ->capture_default_str();
   cmd->add_option("--positive", c.positive, "binary tasks: the positive class by name (e.g. apnea)");
   cmd->add_option("--bootstrap", c.bootstrap, "bootstrap resamples for the test 95% intervals (0: none)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--seed", c.seed, "random seed (head initialisation, batches, label subset)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--seed", c.seed, "random seed (head initialisation, batches, label subset)")->check(kNonNegative)->capture_default_str();
 }
 
 std::string fmt(double v) {
@@ -99,7 +99,7 @@ std::shared_ptr<double> add_data_parallel_options(CLI::App* cmd, train::Finetune
                 "data-parallel: BatchNorm statistics over the global batch (default: each worker's own)");
   cmd->add_option("--dist-timeout", *timeout,
                   "data-parallel: seconds to wait for a peer before failing (default: LEAVES_DIST_TIMEOUT or 300)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   return timeout;
 }
 
@@ -280,19 +280,19 @@ Action add_experiment_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("experiment", "Pre-train and fine-tune every method and seed; write the results table");
   cmd->add_option("--data", a->config.data, "data spec or prepared directory")->required();
   cmd->add_option("--methods", a->methods, "comma-separated: supervised, simclr, viewmaker, leaves")->capture_default_str();
-  cmd->add_option("--seeds", a->config.seeds, "seeds per method (0..N-1)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--seeds", a->config.seeds, "seeds per method (0..N-1)")->check(kPositive)->capture_default_str();
   cmd->add_option("--sweep-simclr", a->sweep, "SimCLR T(sigma) rows, e.g. 0.01,0.02,0.03,0.04,0.05 (Table 6)");
   cmd->add_option("--preset", a->preset, "configs/NAME.toml: apnea-ecg, sleep-edf, ptb-xl, pamap2, or a path");
   cmd->add_option("--metrics", a->metrics, "table columns, comma-separated: " + eval::known_metrics());
-  cmd->add_option("--epochs", a->epochs, "override: pre-training epochs")->check(CLI::PositiveNumber);
-  cmd->add_option("--finetune-epochs", a->finetune_epochs, "override: fine-tuning epochs")->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", a->epochs, "override: pre-training epochs")->check(kPositive);
+  cmd->add_option("--finetune-epochs", a->finetune_epochs, "override: fine-tuning epochs")->check(kPositive);
   cmd->add_option("--batch-size", a->batch_size, "override: batch size (both stages)")->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--width", a->width, "override: encoder width (64: the paper's ResNet-18)")->check(CLI::Range(1, 4096));
   cmd->add_option("--min-steps", a->config.pretrain.min_steps, "pre-training: at least this many optimizer steps")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_option("--finetune-min-steps", a->config.finetune.min_steps, "fine-tuning: at least this many optimizer steps")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_option("--validation", a->config.finetune.validation,
                   "fine-tuning model selection: auto | split | none (see leaves finetune --help)")
@@ -304,9 +304,9 @@ Action add_experiment_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--positive", a->config.finetune.positive, "binary tasks: the positive class by name");
   cmd->add_option("--select", a->config.finetune.select, "validation metric for model selection")->capture_default_str();
-  cmd->add_option("--patience", a->config.finetune.patience, "fine-tuning early stopping (0: off)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--patience", a->config.finetune.patience, "fine-tuning early stopping (0: off)")->check(kNonNegative);
   cmd->add_option("--bootstrap", a->config.finetune.bootstrap, "bootstrap resamples per test evaluation")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_option("--device", a->config.pretrain.device, "cpu | cuda | cuda:N")->capture_default_str();
   add_accelerator_options(cmd, a->config.pretrain);
@@ -367,14 +367,14 @@ Action add_benchmark_command(CLI::App& app) {
   cmd->add_option("--published", a->published, "CSV of published accuracies: set,COLUMN,... (blank: none)");
   cmd->add_option("--data-options", a->config.data_options, "extra data-spec options for every set, e.g. normalize=zscore");
   cmd->add_option("--methods", a->methods, "comma-separated: supervised, simclr, viewmaker, leaves")->capture_default_str();
-  cmd->add_option("--seeds", e.seeds, "seeds per method and set (0..N-1)")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--epochs", a->epochs, "pre-training epochs")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--seeds", e.seeds, "seeds per method and set (0..N-1)")->check(kPositive)->capture_default_str();
+  cmd->add_option("--epochs", a->epochs, "pre-training epochs")->check(kPositive)->capture_default_str();
   cmd->add_option("--min-steps", e.pretrain.min_steps, "pre-training: at least this many optimizer steps")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
-  cmd->add_option("--finetune-epochs", a->finetune_epochs, "fine-tuning epochs")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--finetune-epochs", a->finetune_epochs, "fine-tuning epochs")->check(kPositive)->capture_default_str();
   cmd->add_option("--finetune-min-steps", e.finetune.min_steps, "fine-tuning: at least this many optimizer steps")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size, "batch size, both stages (pre-training: at most the training split)")
       ->check(CLI::Range(2, 1 << 20))
@@ -387,7 +387,7 @@ Action add_benchmark_command(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   cmd->add_option("--bootstrap", e.finetune.bootstrap, "bootstrap resamples per test evaluation")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_option("--device", e.pretrain.device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--out", a->out, "benchmark directory (re-run with the same one to resume or add sets)")->required();

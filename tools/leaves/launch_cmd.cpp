@@ -53,7 +53,7 @@ Action add_launch_command(CLI::App& app) {
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
   cmd->add_option("--grace", a->grace_s, "seconds between SIGTERM and SIGKILL when stopping workers")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   // Everything after -- is the workers' command line.
   cmd->add_option("command", a->command, "the leaves subcommand and its options, after --");

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <iostream>
+#include <algorithm>
 #include <map>
 
 #include "leaves/compat.h"
@@ -68,6 +69,22 @@ std::string one_line(std::string text) {
   return out;
 }
 
+// Levenshtein distance: the typo's nearest command.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -104,6 +121,20 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // A first word that is no command (a typo: `leaves pretrian`): name it and the nearest command.
+    if (argc > 1 && argv[1][0] != '-' && !actions.count(argv[1])) {
+      const std::string word = argv[1];
+      std::string nearest;
+      size_t best = word.size();
+      for (const auto& [name, action] : actions) {
+        const size_t d = edit_distance(word, name);
+        if (d < best) best = d, nearest = name;
+      }
+      std::cerr << "leaves: error: unknown command '" << one_line(word) << "'"
+                << (!nearest.empty() && best <= 3 ? " (did you mean '" + nearest + "'?)" : "")
+                << "; the commands are listed by leaves --help\n";
+      return 2;
+    }
     std::cerr << "leaves: error: " << one_line(e.what()) << " (see leaves --help)\n";
     return 2;
   }

@@ -35,9 +35,9 @@ void add_size(CLI::App* cmd, PlotArgs& a) {
 void add_signal(CLI::App* cmd, PlotArgs& a) {
   cmd->add_option("--data", a.data, "data spec or prepared directory")->capture_default_str();
   cmd->add_option("--split", a.split, "train | val | test")->check(CLI::IsMember({"train", "val", "test"}))->capture_default_str();
-  cmd->add_option("--index", a.index, "which sample")->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd->add_option("--channel", a.channel, "which channel")->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd->add_option("--seed", a.seed, "random seed of the views")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--index", a.index, "which sample")->check(kNonNegative)->capture_default_str();
+  cmd->add_option("--channel", a.channel, "which channel")->check(kNonNegative)->capture_default_str();
+  cmd->add_option("--seed", a.seed, "random seed of the views")->check(kNonNegative)->capture_default_str();
 }
 
 // The chosen sample [1, C, L] and the data's rate.

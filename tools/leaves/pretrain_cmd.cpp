@@ -137,16 +137,16 @@ Action add_pretrain_command(CLI::App& app) {
   cmd->add_option("--method", c.method, "leaves | simclr | viewmaker")
       ->check(CLI::IsMember({"leaves", "simclr", "viewmaker"}))
       ->capture_default_str();
-  auto* epochs = cmd->add_option("--epochs", c.epochs, "training epochs")->check(CLI::PositiveNumber)->capture_default_str();
+  auto* epochs = cmd->add_option("--epochs", c.epochs, "training epochs")->check(kPositive)->capture_default_str();
   cmd->add_option("--batch-size", c.batch_size, "pairs per step (B)")->check(CLI::Range(2, 1 << 20))->capture_default_str();
   cmd->add_option("--lr", c.lr, "encoder and projection-head learning rate (Adam)")->capture_default_str();
   cmd->add_option("--min-steps", c.min_steps,
                   "train at least this many optimizer steps: more epochs on a small set (0: --epochs alone)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_option("--generator-lr", c.generator_lr,
                   "view-generator learning rate (Adam); 0: auto, max(1e-3, 10 / the run's steps)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_option("--schedule", c.schedule, "learning-rate schedule after the warm-up: cosine | constant")
       ->check(CLI::IsMember({"cosine", "constant"}))
@@ -155,7 +155,7 @@ Action add_pretrain_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 0.99))
       ->capture_default_str();
   cmd->add_option("--weight-decay", c.weight_decay, "encoder and head weight decay (decoupled, AdamW)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_option("--tau", c.tau, "NT-Xent temperature")->capture_default_str();
   add_generator_options(cmd, c.views);
@@ -167,9 +167,9 @@ Action add_pretrain_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
   add_accelerator_options(cmd, c);
-  cmd->add_option("--seed", c.seed, "random seed (initialisation, batches, views)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--seed", c.seed, "random seed (initialisation, batches, views)")->check(kNonNegative)->capture_default_str();
   cmd->add_option("--checkpoint-every", c.checkpoint_every, "also keep a checkpoint every N epochs (0: last only)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_flag("--sync-batchnorm", c.sync_batchnorm,
                "data-parallel: BatchNorm statistics over the global batch (default: each worker's own)");
@@ -178,7 +178,7 @@ Action add_pretrain_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--dist-timeout", a->dist_timeout,
                   "data-parallel: seconds to wait for a peer before failing (default: LEAVES_DIST_TIMEOUT or 300)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   cmd->add_option("--out", a->out, "run directory (default: runs/METHOD-DATE-TIME)");
   cmd->add_option("--resume", a->resume, "continue the run in this directory (its config; --epochs may extend it)");
   return [a, epochs] {

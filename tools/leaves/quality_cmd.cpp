@@ -167,15 +167,15 @@ Action add_quality_command(CLI::App& app) {
   cmd->add_option("--generator", a->generators, "a pre-training run whose trained generator makes views (repeatable)");
   cmd->add_option("--method", a->methods, "an untrained generator: leaves | viewmaker | simclr (repeatable)")
       ->check(CLI::IsMember({"leaves", "viewmaker", "simclr"}));
-  cmd->add_option("--views", a->views, "views per signal and generator")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--limit", a->limit, "only the first N signals (0: all)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--views", a->views, "views per signal and generator")->check(kPositive)->capture_default_str();
+  cmd->add_option("--limit", a->limit, "only the first N signals (0: all)")->check(kNonNegative)->capture_default_str();
   cmd->add_option("--approach", a->approach, "simple | fuzzy")->check(CLI::IsMember({"simple", "fuzzy"}))->capture_default_str();
   cmd->add_option("--formula", a->formula, "basSQI: old (NeuroKit <= 0.2.4, as LEAVES) | new")
       ->check(CLI::IsMember({"old", "new"}))
       ->capture_default_str();
   cmd->add_flag("--raw", a->raw, "skip ecg_clean (the signals are already clean)");
   cmd->add_option("--rate", a->rate, "sampling rate in Hz when the data does not give it");
-  cmd->add_option("--seed", a->seed, "random seed of the views")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--seed", a->seed, "random seed of the views")->check(kNonNegative)->capture_default_str();
   cmd->add_option("--out", a->out, "write quality.csv and quality.json here");
   return [a] { return run_quality(*a); };
 }

@@ -105,7 +105,7 @@ Action add_views_command(CLI::App& app) {
   cmd->add_option("--channels", g.channels, "leads per recording")->check(CLI::Range(1, 4096))->capture_default_str();
   cmd->add_option("--length", a->length, "samples per recording")->check(CLI::Range(2, 10000000))->capture_default_str();
   cmd->add_option("--rate", a->rate, "sampling rate (Hz)")->check(CLI::Range(20.0, 1e6))->capture_default_str();
-  cmd->add_option("--seed", a->seed, "random seed")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--seed", a->seed, "random seed")->check(kNonNegative)->capture_default_str();
   cmd->add_option("--device", a->device, "cpu | cuda | cuda:N")->capture_default_str();
   add_generator_options(cmd, g);
   cmd->add_option("--out", a->out, "directory for views.csv and views.json (optional)");
