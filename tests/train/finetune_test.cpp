@@ -185,6 +185,15 @@ TEST(Experiment, PresetsParseAndRejectUnknownKeys) {
     EXPECT_DOUBLE_EQ(c.pretrain.views.eta, 0.05) << name;
     EXPECT_EQ(c.pretrain.batch_size, 128) << name;
     EXPECT_EQ(c.finetune.epochs, std::string(name) == "pamap2" ? 20 : 30) << name;
+    // The paper's optimisation, not the small-set defaults: constant rates,
+    // epochs as given, no weight decay, selection on the validation split.
+    EXPECT_EQ(c.pretrain.schedule, "constant") << name;
+    EXPECT_EQ(c.pretrain.min_steps, 0) << name;
+    EXPECT_DOUBLE_EQ(c.pretrain.weight_decay, 0.0) << name;
+    EXPECT_DOUBLE_EQ(c.pretrain.generator_lr, 1e-3) << name;
+    EXPECT_EQ(c.finetune.schedule, "constant") << name;
+    EXPECT_EQ(c.finetune.min_steps, 0) << name;
+    EXPECT_EQ(c.finetune.validation, "split") << name;
     EXPECT_EQ(c.preset, name);
   }
   ExperimentConfig c;

@@ -311,7 +311,7 @@ Action add_experiment_command(CLI::App& app) {
   cmd->add_option("--device", a->config.pretrain.device, "cpu | cuda | cuda:N")->capture_default_str();
   add_accelerator_options(cmd, a->config.pretrain);
   cmd->add_option("--out", a->out, "experiment directory (re-run with the same one to resume)")->required();
-  return [a] {
+  return [a, cmd] {
     auto& c = a->config;
     c.finetune.device = c.pretrain.device;
     auto split = [](const std::string& s) {
@@ -325,7 +325,12 @@ Action add_experiment_command(CLI::App& app) {
     if (!a->preset.empty()) {
       std::error_code ec;
       const auto exe = fs::read_symlink("/proc/self/exe", ec).parent_path();
+      const auto given = c;  // the command line's values
       train::apply_preset(c, train::find_preset(a->preset, exe));
+      // A flag given on the command line wins over the preset.
+      if (cmd->count("--positive")) c.finetune.positive = given.finetune.positive;
+      if (cmd->count("--select")) c.finetune.select = given.finetune.select;
+      if (cmd->count("--patience")) c.finetune.patience = given.finetune.patience;
     }
     if (!a->metrics.empty()) c.metrics = split(a->metrics);
     for (const auto& s : split(a->sweep)) {

@@ -83,6 +83,15 @@ void apply_preset(ExperimentConfig& c, const fs::path& file) {
       else if (key == "pretrain.max_segments") c.pretrain.views.max_segments = integer(v, key);
       else if (key == "pretrain.sigma") c.pretrain.views.sigma = number(v, key);
       else if (key == "pretrain.width") c.pretrain.width = c.finetune.width = integer(v, key);
+      else if (key == "pretrain.min_steps") c.pretrain.min_steps = integer(v, key);
+      else if (key == "pretrain.schedule") c.pretrain.schedule = text(v, key);
+      else if (key == "pretrain.warmup") c.pretrain.warmup = number(v, key);
+      else if (key == "pretrain.weight_decay") c.pretrain.weight_decay = number(v, key);
+      else if (key == "finetune.min_steps") c.finetune.min_steps = integer(v, key);
+      else if (key == "finetune.schedule") c.finetune.schedule = text(v, key);
+      else if (key == "finetune.warmup") c.finetune.warmup = number(v, key);
+      else if (key == "finetune.weight_decay") c.finetune.weight_decay = number(v, key);
+      else if (key == "finetune.validation") c.finetune.validation = text(v, key);
       else if (key == "finetune.epochs") c.finetune.epochs = integer(v, key);
       else if (key == "finetune.lr") c.finetune.lr = number(v, key);
       else if (key == "finetune.batch_size") c.finetune.batch_size = integer(v, key);

@@ -55,9 +55,11 @@ struct ExperimentConfig {
 };
 
 /// Applies a preset TOML file (configs/*.toml): [pretrain] epochs, lr,
-/// batch_size, tau, eta, mixture_components, max_segments, width; [finetune]
-/// epochs, lr, batch_size, select, positive, patience; [table] metrics. Unknown
-/// keys are errors naming the file.
+/// generator_lr, batch_size, tau, eta, mixture_components, max_segments,
+/// sigma, width, min_steps, schedule, warmup, weight_decay; [finetune] epochs,
+/// lr, batch_size, select, positive, patience, bn_stats, class_weights,
+/// min_steps, schedule, warmup, weight_decay, validation; [table] metrics.
+/// Unknown keys are errors naming the file.
 void apply_preset(ExperimentConfig& config, const std::filesystem::path& toml_file);
 
 /// A preset by name (configs/NAME.toml under the working directory or beside
