@@ -4,7 +4,9 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "leaves/dist/dist.h"
 #include "leaves/train/pretrain.h"
@@ -29,6 +31,25 @@ inline const CLI::Validator kNonNegative(
       return CLI::detail::lexical_cast(text, v) && v >= 0 ? std::string() : "must be >= 0, got " + text;
     },
     ">= 0", "non-negative");
+
+/// --schedule and --warmup (pre-training and fine-tuning alike).
+inline void add_schedule_options(CLI::App* cmd, std::string& schedule, double& warmup) {
+  cmd->add_option("--schedule", schedule, "learning-rate schedule after the warm-up: cosine | constant")
+      ->check(CLI::IsMember({"cosine", "constant"}))
+      ->capture_default_str();
+  cmd->add_option("--warmup", warmup, "linear warm-up over this fraction of the steps")
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
+}
+
+/// "a,b,,c" -> {"a", "b", "c"}.
+inline std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
 
 /// `leaves views`: draws views of the built-in synthetic ECG with a generator.
 Action add_views_command(CLI::App& app);

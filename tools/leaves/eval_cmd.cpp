@@ -33,12 +33,7 @@ void add_finetune_options(CLI::App* cmd, train::FinetuneConfig& c) {
       ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_option("--lr", c.lr, "learning rate (Adam)")->capture_default_str();
-  cmd->add_option("--schedule", c.schedule, "learning-rate schedule after the warm-up: cosine | constant")
-      ->check(CLI::IsMember({"cosine", "constant"}))
-      ->capture_default_str();
-  cmd->add_option("--warmup", c.warmup, "linear warm-up over this fraction of the steps")
-      ->check(CLI::Range(0.0, 0.99))
-      ->capture_default_str();
+  add_schedule_options(cmd, c.schedule, c.warmup);
   cmd->add_option("--weight-decay", c.weight_decay, "Adam weight decay")->capture_default_str();
   cmd->add_option("--validation", c.validation,
                   "model selection: split (the best epoch on the validation split) | none (validation series train "
@@ -314,14 +309,7 @@ Action add_experiment_command(CLI::App& app) {
   return [a, cmd] {
     auto& c = a->config;
     c.finetune.device = c.pretrain.device;
-    auto split = [](const std::string& s) {
-      std::vector<std::string> out;
-      std::stringstream in(s);
-      for (std::string item; std::getline(in, item, ',');)
-        if (!item.empty()) out.push_back(item);
-      return out;
-    };
-    c.methods = split(a->methods);
+    c.methods = split_list(a->methods);
     if (!a->preset.empty()) {
       std::error_code ec;
       const auto exe = fs::read_symlink("/proc/self/exe", ec).parent_path();
@@ -332,8 +320,8 @@ Action add_experiment_command(CLI::App& app) {
       if (cmd->count("--select")) c.finetune.select = given.finetune.select;
       if (cmd->count("--patience")) c.finetune.patience = given.finetune.patience;
     }
-    if (!a->metrics.empty()) c.metrics = split(a->metrics);
-    for (const auto& s : split(a->sweep)) {
+    if (!a->metrics.empty()) c.metrics = split_list(a->metrics);
+    for (const auto& s : split_list(a->sweep)) {
       try {
         size_t used = 0;
         c.sweep_simclr.push_back(std::stod(s, &used));
@@ -398,17 +386,10 @@ Action add_benchmark_command(CLI::App& app) {
   cmd->add_option("--out", a->out, "benchmark directory (re-run with the same one to resume or add sets)")->required();
   return [a] {
     auto& c = a->config;
-    auto split = [](const std::string& s) {
-      std::vector<std::string> out;
-      std::stringstream in(s);
-      for (std::string item; std::getline(in, item, ',');)
-        if (!item.empty()) out.push_back(item);
-      return out;
-    };
-    c.sets = split(a->sets);
+    c.sets = split_list(a->sets);
     c.root = a->root;
     c.published = a->published;
-    c.experiment.methods = split(a->methods);
+    c.experiment.methods = split_list(a->methods);
     c.experiment.pretrain.epochs = a->epochs;
     c.experiment.finetune.epochs = a->finetune_epochs;
     c.experiment.pretrain.batch_size = c.experiment.finetune.batch_size = a->batch_size;

@@ -148,12 +148,7 @@ Action add_pretrain_command(CLI::App& app) {
                   "view-generator learning rate (Adam); 0: auto, max(1e-3, 10 / the run's steps)")
       ->check(kNonNegative)
       ->capture_default_str();
-  cmd->add_option("--schedule", c.schedule, "learning-rate schedule after the warm-up: cosine | constant")
-      ->check(CLI::IsMember({"cosine", "constant"}))
-      ->capture_default_str();
-  cmd->add_option("--warmup", c.warmup, "linear warm-up over this fraction of the steps")
-      ->check(CLI::Range(0.0, 0.99))
-      ->capture_default_str();
+  add_schedule_options(cmd, c.schedule, c.warmup);
   cmd->add_option("--weight-decay", c.weight_decay, "encoder and head weight decay (decoupled, AdamW)")
       ->check(kNonNegative)
       ->capture_default_str();

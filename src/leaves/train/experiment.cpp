@@ -408,15 +408,7 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
       std::vector<double> v;
       for (const auto& r : runs)
         if (r["label"] == row.label && !std::isnan(value(r["test"], m))) v.push_back(value(r["test"], m));
-      double mean = std::nan(""), sd = std::nan("");
-      if (!v.empty()) {
-        mean = 0;
-        for (double x : v) mean += x;
-        mean /= v.size();
-        sd = 0;
-        for (double x : v) sd += (x - mean) * (x - mean);
-        sd = v.size() > 1 ? std::sqrt(sd / (v.size() - 1)) : 0.0;
-      }
+      const auto [mean, sd] = mean_sd(v);
       s[m] = {{"mean", std::isnan(mean) ? json(nullptr) : json(mean)},
               {"std", std::isnan(sd) ? json(nullptr) : json(sd)},
               {"values", v}};
