@@ -195,3 +195,17 @@ TEST(Output, StaleTemporariesOfDeadWritersAreRemovedOthersKept) {
   EXPECT_TRUE(fs::exists(d / live));
   fs::remove_all(d);
 }
+
+TEST(Output, AFolderHoldingOnlyADeadWritersTemporaryCountsAsEmpty) {
+  // A run killed while writing its first file leaves NAME.tmp.PID: the folder
+  // must still take a new run, not be refused as "not empty" forever.
+  auto d = leaves::testing::temp_dir("dead-temp");
+  fs::create_directories(d);
+  write_file(d / "config.json.tmp.999999999", "{");
+  EXPECT_TRUE(absent_or_empty(d));
+  EXPECT_NO_THROW(require_new_or_own(d, "--out", "", "a leaves run"));
+  const std::string live = "config.json.tmp." + std::to_string(::getppid());  // a writer still at work
+  write_file(d / live, "{");
+  EXPECT_FALSE(absent_or_empty(d));
+  fs::remove_all(d);
+}

@@ -246,12 +246,25 @@ fs::path normalize_dir(const fs::path& p) {
   return n;
 }
 
+namespace {
+// NAME.tmp.PID whose writer is gone (killed while writing): a leftover, not content.
+bool stale_temporary(const fs::path& p) {
+  const std::string name = p.filename().string();
+  const auto at = name.rfind(".tmp.");
+  if (at == std::string::npos) return false;
+  const std::string digits = name.substr(at + 5);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) return false;
+  const pid_t pid = static_cast<pid_t>(std::stol(digits));
+  return pid != ::getpid() && ::kill(pid, 0) != 0;
+}
+}  // namespace
+
 bool absent_or_empty(const fs::path& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return true;
   if (!fs::is_directory(dir, ec)) return false;
   for (const auto& e : fs::directory_iterator(dir, ec))
-    if (e.path().filename() != kLockFile) return false;
+    if (e.path().filename() != kLockFile && !stale_temporary(e.path())) return false;
   return !ec;
 }
 
@@ -284,8 +297,7 @@ void remove_stale_temporaries(const fs::path& dir) {
     if (at == std::string::npos) continue;
     const std::string digits = name.substr(at + 5);
     if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
-    const pid_t pid = static_cast<pid_t>(std::stol(digits));
-    if (pid != ::getpid() && ::kill(pid, 0) == 0) continue;  // its writer is still at work
+    if (!stale_temporary(e.path()) && std::stol(digits) != ::getpid()) continue;  // its writer is still at work
     std::error_code ignore;
     fs::remove_all(e.path(), ignore);
   }

@@ -138,7 +138,8 @@ void require_new_or_own(const std::filesystem::path& dir, const std::string& opt
 /// `p` made absolute and normal, without a trailing separator ("d/" -> "/abs/d",
 /// "." -> the current directory), so that it names the directory itself.
 std::filesystem::path normalize_dir(const std::filesystem::path& p);
-/// Whether `dir` is absent, or a directory holding nothing but leaves' lock file.
+/// Whether `dir` is absent, or a directory holding nothing but leaves' lock file and
+/// temporaries whose writer is gone (NAME.tmp.PID left by a killed process).
 bool absent_or_empty(const std::filesystem::path& dir);
 /// Whether `inner` is `outer` or lies under it (both normalised, symlinks resolved
 /// as far as they exist).

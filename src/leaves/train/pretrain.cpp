@@ -532,6 +532,24 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
   }
   double last_loss = std::nan("");
   try {
+    if (writer && !resume) {
+      // config.json first: a run killed from here on is one `--resume` continues
+      // (from epoch 1 when no checkpoint was written yet), never a folder of
+      // files that no command accepts.
+      json resolved = config.to_json();
+      resolved["train_size"] = N;
+      resolved["length"] = train_set.length();
+      resolved["channels"] = train_set.channels();
+      resolved["libtorch"] = compat::torch_version();
+      resolved["world_size"] = W;
+      resolved["global_batch"] = B * W;
+      resolved["epochs_requested"] = epochs_requested;
+      resolved["steps_per_epoch"] = steps;
+      resolved["total_steps"] = steps * config.epochs;
+      // Where the learned view parameters start: the end of the run says how far they moved.
+      for (const auto& [name, value] : views::named_report(*trainer.generator)) resolved["generator_start"][name] = value;
+      io::write_file(dir / "config.json", resolved.dump(2) + "\n");
+    }
     if (writer) {
       fs::create_directories(dir / "checkpoints");
       // Temporaries left by a run that was killed while writing.
@@ -570,20 +588,6 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
           io::write_file(dir / "config.json", resolved.dump(2) + "\n");
         }
       }
-    } else if (writer) {
-      json resolved = config.to_json();
-      resolved["train_size"] = N;
-      resolved["length"] = train_set.length();
-      resolved["channels"] = train_set.channels();
-      resolved["libtorch"] = compat::torch_version();
-      resolved["world_size"] = W;
-      resolved["global_batch"] = B * W;
-      resolved["epochs_requested"] = epochs_requested;
-      resolved["steps_per_epoch"] = steps;
-      resolved["total_steps"] = steps * config.epochs;
-      // Where the learned view parameters start: the end of the run says how far they moved.
-      for (const auto& [name, value] : views::named_report(*trainer.generator)) resolved["generator_start"][name] = value;
-      io::write_file(dir / "config.json", resolved.dump(2) + "\n");
     }
     if (progress && comm) {
       *progress << W << (W == 1 ? " worker (" : " workers (") << comm->backend() << "), batch " << B
