@@ -27,14 +27,7 @@ std::vector<std::string> split_cells(const std::string& line) {
   return out;
 }
 
-std::string decimal(double v, int digits = 3) {
-  if (std::isnan(v)) return "n/a";
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(digits) << v;
-  return s.str();
-}
-
-std::string signed_fixed(double v) { return (v >= 0 ? "+" : "") + decimal(v); }
+std::string signed_fixed(double v) { return (v >= 0 ? "+" : "") + format_fixed(v); }
 
 std::string p_text(double p) {
   std::ostringstream s;
@@ -179,19 +172,6 @@ std::vector<double> seed_values(const json& results, const std::string& method, 
   return v;
 }
 
-std::pair<double, double> mean_sd(const std::vector<double>& v) {
-  std::vector<double> ok;
-  for (double x : v)
-    if (!std::isnan(x)) ok.push_back(x);
-  if (ok.empty()) return {std::nan(""), std::nan("")};
-  double mean = 0, sd = 0;
-  for (double x : ok) mean += x;
-  mean /= static_cast<double>(ok.size());
-  for (double x : ok) sd += (x - mean) * (x - mean);
-  sd = ok.size() > 1 ? std::sqrt(sd / static_cast<double>(ok.size() - 1)) : 0.0;
-  return {mean, sd};
-}
-
 std::string method_name(const std::string& m) {
   if (m == "supervised") return "Supervised";
   if (m == "simclr") return "SimCLR";
@@ -266,7 +246,7 @@ json run_benchmark(const BenchmarkConfig& config, const fs::path& out, std::ostr
     for (const auto& c : columns) {
       const auto v = seed_values(summary.results, c.first, c.second);
       seeds[column_title(c)][name] = v;
-      const auto [mean, sd] = mean_sd(v);
+      const auto [mean, sd] = mean_and_sd(v);
       row["ours"][column_title(c)] = {{"mean", std::isnan(mean) ? json(nullptr) : json(mean)},
                                       {"std", std::isnan(sd) ? json(nullptr) : json(sd)},
                                       {"values", v}};
@@ -303,13 +283,13 @@ json run_benchmark(const BenchmarkConfig& config, const fs::path& out, std::ostr
       const auto& cell = row["ours"][column_title(c)];
       const double mean = cell["mean"].is_number() ? cell["mean"].get<double>() : std::nan("");
       const double sd = cell["std"].is_number() ? cell["std"].get<double>() : std::nan("");
-      md << " " << decimal(mean) << (config.experiment.seeds > 1 && !std::isnan(sd) ? " ± " + decimal(sd) : "") << " |";
-      csv << "," << decimal(mean, 4) << "," << decimal(sd, 4);
+      md << " " << format_fixed(mean) << (config.experiment.seeds > 1 && !std::isnan(sd) ? " ± " + format_fixed(sd) : "") << " |";
+      csv << "," << format_fixed(mean, 4) << "," << format_fixed(sd, 4);
     }
     for (const auto& p : published.columns) {
       const bool has = row.contains("published") && row["published"].contains(p);
-      md << " " << (has ? decimal(row["published"][p].get<double>()) : "-") << " |";
-      csv << "," << (has ? decimal(row["published"][p].get<double>(), 4) : "");
+      md << " " << (has ? format_fixed(row["published"][p].get<double>()) : "-") << " |";
+      csv << "," << (has ? format_fixed(row["published"][p].get<double>(), 4) : "");
     }
     md << "\n";
     csv << "\n";
@@ -361,8 +341,8 @@ json run_benchmark(const BenchmarkConfig& config, const fs::path& out, std::ostr
         const auto& va = seeds[a_title][name];
         const auto& vb = seeds[b_title][name];
         for (size_t i = 0; i < std::min(va.size(), vb.size()); ++i) a.push_back(va[i]), b.push_back(vb[i]);
-        am.push_back(mean_sd(va).first);
-        bm.push_back(mean_sd(vb).first);
+        am.push_back(mean_and_sd(va).first);
+        bm.push_back(mean_and_sd(vb).first);
       }
       const std::string label = kind == "svm" ? "SVM" : "fine-tuned";
       for (const auto& [what, cmp] : {std::make_pair(std::string("(set, seed) pairs"), compare_paired(a, b)),

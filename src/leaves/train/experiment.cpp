@@ -236,14 +236,28 @@ json svm_result(const fs::path& encoder_dir, const data::Splits& splits, uint64_
   return j;
 }
 
-std::string fixed(double v, int digits = 3) {
+
+}  // namespace
+
+std::pair<double, double> mean_and_sd(const std::vector<double>& v) {
+  std::vector<double> ok;
+  for (double x : v)
+    if (!std::isnan(x)) ok.push_back(x);
+  if (ok.empty()) return {std::nan(""), std::nan("")};
+  double mean = 0, sd = 0;
+  for (double x : ok) mean += x;
+  mean /= static_cast<double>(ok.size());
+  for (double x : ok) sd += (x - mean) * (x - mean);
+  sd = ok.size() > 1 ? std::sqrt(sd / static_cast<double>(ok.size() - 1)) : 0.0;
+  return {mean, sd};
+}
+
+std::string format_fixed(double v, int digits) {
   if (std::isnan(v)) return "n/a";
   std::ostringstream s;
   s << std::fixed << std::setprecision(digits) << v;
   return s.str();
 }
-
-}  // namespace
 
 ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path& out, std::ostream* progress) {
   config.validate();
@@ -389,18 +403,6 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
   table << "\n|---|";
   for (size_t i = 0; i < metric_names.size() + (svm ? 1 : 0); ++i) table << "---|";
   table << "\n";
-  auto mean_sd = [](const std::vector<double>& v) {
-    double mean = std::nan(""), sd = std::nan("");
-    if (!v.empty()) {
-      mean = 0;
-      for (double x : v) mean += x;
-      mean /= v.size();
-      sd = 0;
-      for (double x : v) sd += (x - mean) * (x - mean);
-      sd = v.size() > 1 ? std::sqrt(sd / (v.size() - 1)) : 0.0;
-    }
-    return std::make_pair(mean, sd);
-  };
   for (const auto& row : rows) {
     json s{{"label", row.label}, {"method", row.method}};
     table << "| " << row.label << " |";
@@ -408,19 +410,19 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
       std::vector<double> v;
       for (const auto& r : runs)
         if (r["label"] == row.label && !std::isnan(value(r["test"], m))) v.push_back(value(r["test"], m));
-      const auto [mean, sd] = mean_sd(v);
+      const auto [mean, sd] = mean_and_sd(v);
       s[m] = {{"mean", std::isnan(mean) ? json(nullptr) : json(mean)},
               {"std", std::isnan(sd) ? json(nullptr) : json(sd)},
               {"values", v}};
-      table << " " << fixed(mean) << (v.size() > 1 ? " ± " + fixed(sd) : "") << " |";
+      table << " " << format_fixed(mean) << (v.size() > 1 ? " ± " + format_fixed(sd) : "") << " |";
     }
     if (svm) {
       std::vector<double> v;
       for (const auto& r : runs)
         if (r["label"] == row.label && r.contains("svm")) v.push_back(value(r["svm"], "accuracy"));
-      const auto [mean, sd] = mean_sd(v);
+      const auto [mean, sd] = mean_and_sd(v);
       if (!v.empty()) s["svm_accuracy"] = {{"mean", mean}, {"std", sd}, {"values", v}};
-      table << " " << (v.empty() ? "-" : fixed(mean) + (v.size() > 1 ? " ± " + fixed(sd) : "")) << " |";
+      table << " " << (v.empty() ? "-" : format_fixed(mean) + (v.size() > 1 ? " ± " + format_fixed(sd) : "")) << " |";
     }
     table << "\n";
     summary.push_back(s);
@@ -444,12 +446,12 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
   for (const auto& r : runs) {
     csv << r["method"].get<std::string>() << ",\"" << r["label"].get<std::string>() << "\"," << r["seed"] << ","
         << r["select"].get<std::string>() << "," << r["best_epoch"] << ","
-        << fixed(value(r["val"], r["select"].get<std::string>()), 6);
+        << format_fixed(value(r["val"], r["select"].get<std::string>()), 6);
     for (const auto& m : metric_names) {
       const auto& ci = r["test"]["ci95"];
       const bool has = ci.contains(m) && ci[m][0].is_number();
-      csv << "," << fixed(value(r["test"], m), 6) << "," << (has ? fixed(ci[m][0].get<double>(), 6) : "") << ","
-          << (has ? fixed(ci[m][1].get<double>(), 6) : "");
+      csv << "," << format_fixed(value(r["test"], m), 6) << "," << (has ? format_fixed(ci[m][0].get<double>(), 6) : "") << ","
+          << (has ? format_fixed(ci[m][1].get<double>(), 6) : "");
     }
     csv << "\n";
   }
@@ -486,7 +488,7 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
             if (r["label"] == s["label"] && !std::isnan(value(r["test"], m))) sum += value(r["test"], m), ++n;
           return n ? sum / n : std::nan("");
         };
-        md << " " << fixed(100 * mean_of("accuracy"), 1) << "/" << fixed(mean_of("macro_f1")) << " |";
+        md << " " << format_fixed(100 * mean_of("accuracy"), 1) << "/" << format_fixed(mean_of("macro_f1")) << " |";
       }
     }
     md << "\n";
@@ -499,16 +501,16 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
   md << "\n";
   for (const auto& r : runs) {
     md << "| " << r["label"].get<std::string>() << " | " << r["seed"] << " | " << r["best_epoch"] << " | "
-       << fixed(value(r["val"], r["select"].get<std::string>())) << " |";
+       << format_fixed(value(r["val"], r["select"].get<std::string>())) << " |";
     for (const auto& m : metric_names) {
       const auto& ci = r["test"]["ci95"];
-      md << " " << fixed(value(r["test"], m));
-      if (ci.contains(m) && ci[m][0].is_number()) md << " [" << fixed(ci[m][0].get<double>()) << ", " << fixed(ci[m][1].get<double>()) << "]";
+      md << " " << format_fixed(value(r["test"], m));
+      if (ci.contains(m) && ci[m][0].is_number()) md << " [" << format_fixed(ci[m][0].get<double>()) << ", " << format_fixed(ci[m][1].get<double>()) << "]";
       md << " |";
     }
-    md << " " << (r.contains("svm") ? fixed(value(r["svm"], "accuracy")) : "-") << " | "
+    md << " " << (r.contains("svm") ? format_fixed(value(r["svm"], "accuracy")) : "-") << " | "
        << (r.contains("positive_similarity") && r["positive_similarity"].is_number()
-               ? fixed(r["positive_similarity"].get<double>())
+               ? format_fixed(r["positive_similarity"].get<double>())
                : "-")
        << " |\n";
   }

@@ -17,6 +17,7 @@
 #include <iosfwd>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "leaves/train/finetune.h"
@@ -73,6 +74,12 @@ struct ExperimentSummary {
 
 /// Runs (or continues) the experiment into `out`.
 ExperimentSummary run_experiment(const ExperimentConfig& config, const std::filesystem::path& out, std::ostream* progress);
+
+/// Mean and sample standard deviation of the finite values of `v` (NaN, NaN
+/// when there are none; sd 0 for one value): the tables' "mean ± std".
+std::pair<double, double> mean_and_sd(const std::vector<double>& v);
+/// `v` with `digits` decimals, or "n/a" for NaN.
+std::string format_fixed(double v, int digits = 3);
 
 /// The equivalent `leaves pretrain` / `leaves finetune` command lines of a run.
 std::string pretrain_command(const PretrainConfig& c, const std::filesystem::path& out);
