@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${LEAVES_BUILD_DIR:-build}
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+# CMake's report of what it found (backends, CUDA, OpenMP: its "leaves:" lines) and any warning.
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "$@" | { grep -E "^-- leaves|Warning|Error" || true; }
 cmake --build "$BUILD_DIR" -j "$(nproc)"

@@ -463,13 +463,14 @@ TEST(DistLaunch, ReturnsTheCauseNotItsConsequence) {
     const int code = dist::launch_local({"/bin/sh", "-c", script}, o, &log);
     return std::make_pair(code, log.str());
   };
-  // Rank 1 fails communicating at once, rank 0 (the cause) 0.3 s later, rank 2 would run on.
-  auto [code, log] = run("case $RANK in 1) exit 3;; 0) sleep 0.3; exit 2;; *) sleep 30;; esac");
+  // Rank 1 fails communicating at once, rank 0 (the cause) 0.3 s later, rank 2 would run on (exec:
+  // the worker is the sleep itself, so that the launcher's kill leaves no child holding the test's output).
+  auto [code, log] = run("case $RANK in 1) exit 3;; 0) sleep 0.3; exit 2;; *) exec sleep 30;; esac");
   EXPECT_EQ(code, 2) << log;
   EXPECT_NE(log.find("worker 0 exited with status 2 (its failure caused the others')"), std::string::npos) << log;
-  std::tie(code, log) = run("case $RANK in 0) exit 3;; *) sleep 30;; esac");
+  std::tie(code, log) = run("case $RANK in 0) exit 3;; *) exec sleep 30;; esac");
   EXPECT_EQ(code, 3) << log;
-  std::tie(code, log) = run("case $RANK in 2) exit 1;; *) sleep 30;; esac");
+  std::tie(code, log) = run("case $RANK in 2) exit 1;; *) exec sleep 30;; esac");
   EXPECT_EQ(code, 1) << log;
 }
 

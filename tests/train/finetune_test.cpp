@@ -107,17 +107,17 @@ TEST(Finetune, FromAPretrainedEncoderAndAsALinearProbe) {
   for (size_t i = 0; i < pb.size(); ++i) EXPECT_TRUE(torch::equal(pb[i], qb[i])) << "buffer " << i;
   // Bad settings: one clear error each.
   c.encoder.clear();
-  leaves::testing::expect_invalid_argument([&] { finetune(c, root / "x", nullptr); }, "--linear needs --encoder");
+  leaves::testing::expect_invalid_argument([&] { finetune(c, root / "x", nullptr); }, "linear needs an encoder");
   c.linear = false;
   c.encoder = (root / "pre").string();
   c.data = "synthetic:size=96,length=96,channels=2";
   leaves::testing::expect_invalid_argument([&] { finetune(c, root / "y", nullptr); }, "pre-trained on 1 channel(s)");
   c.data = kTinyData;
   c.select = "kappa";
-  leaves::testing::expect_invalid_argument([&] { finetune(c, root / "z", nullptr); }, "unknown metric 'kappa'");
+  leaves::testing::expect_invalid_argument([&] { finetune(c, root / "z", nullptr); }, "select must be one of auto | accuracy | macro_f1 | auc | sensitivity | specificity, got 'kappa'");
   c.select = "auto";
   c.positive = "nonsense";
-  leaves::testing::expect_invalid_argument([&] { finetune(c, root / "w", nullptr); }, "--positive 'nonsense'");
+  leaves::testing::expect_invalid_argument([&] { finetune(c, root / "w", nullptr); }, "positive 'nonsense'");
   fs::remove_all(root);
 }
 
@@ -141,7 +141,8 @@ TEST(Experiment, TableOverMethodsAndSeedsAndResumes) {
   std::ifstream md(out / "results.md");
   std::string text((std::istreambuf_iterator<char>(md)), {});
   EXPECT_NE(text.find("leaves pretrain --data"), std::string::npos);
-  EXPECT_NE(text.find("leaves supervised --width 4"), std::string::npos);
+  EXPECT_NE(text.find("leaves supervised --data"), std::string::npos);
+  EXPECT_NE(text.find(" --width 4 "), std::string::npos);
   // Mean and sample standard deviation of the two seeds.
   const auto v = s.results["summary"][1]["accuracy"]["values"].get<std::vector<double>>();
   const double mean = (v[0] + v[1]) / 2;
@@ -297,10 +298,10 @@ TEST(Finetune, BatchNormStatisticsRecomputedForSmallSets) {
   c.encoder = "unused";
   c.linear = true;
   leaves::testing::expect_invalid_argument([&] { finetune(c, root / "linear", nullptr); },
-                                           "--bn-stats recompute: not with --linear");
+                                           "bn_stats recompute: not with linear");
   c.bn_stats = "sometimes";
   c.linear = false;
-  leaves::testing::expect_invalid_argument([&] { finetune(c, root / "bad", nullptr); }, "--bn-stats must be");
+  leaves::testing::expect_invalid_argument([&] { finetune(c, root / "bad", nullptr); }, "bn_stats must be");
   fs::remove_all(root);
 }
 
@@ -328,7 +329,7 @@ TEST(Finetune, WithoutValidationTheValidationSeriesTrainAndTheLastEpochIsKept) {
   fs::remove_all(dir);
   c.validation = "none";
   c.patience = 2;
-  leaves::testing::expect_invalid_argument([&] { finetune(c, dir, nullptr); }, "--patience needs a validation split");
+  leaves::testing::expect_invalid_argument([&] { finetune(c, dir, nullptr); }, "patience needs a validation split");
 }
 
 TEST(Benchmark, WilcoxonSignedRankIsExact) {

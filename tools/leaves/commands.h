@@ -11,6 +11,7 @@
 #include "leaves/dist/dist.h"
 #include "leaves/train/pretrain.h"
 #include "leaves/views/factory.h"
+#include "tools/leaves/options_cli.h"
 
 namespace leaves::cli {
 
@@ -55,6 +56,8 @@ inline std::vector<std::string> split_list(const std::string& s) {
 Action add_views_command(CLI::App& app);
 /// `leaves pretrain`: adversarial contrastive pre-training into a run directory.
 Action add_pretrain_command(CLI::App& app);
+/// `leaves options pretrain|finetune`: the option tables of the schema (leaves/train/options.h).
+Action add_options_command(CLI::App& app);
 /// `leaves bench pretrain`: samples per second of the pre-training step.
 Action add_bench_command(CLI::App& app);
 

@@ -23,42 +23,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+/// The options of a fine-tuning run (the schema's, leaves/train/options.h) but
+/// those of one command only: --encoder and --linear (finetune), --width
+/// (supervised), and --sync-batchnorm (registered with --dist-timeout).
 void add_finetune_options(CLI::App* cmd, train::FinetuneConfig& c) {
-  cmd->add_option("--data", c.data, "data spec or prepared directory (see leaves pretrain --help)")->capture_default_str();
-  cmd->add_option("--labels", c.labels, "fraction of the training labels used (stratified, seeded): 0.01, 0.1, 1.0")
-      ->capture_default_str();
-  cmd->add_flag("--class-weights", c.class_weights, "weight the loss by inverse class frequency");
-  cmd->add_option("--epochs", c.epochs, "fine-tuning epochs (paper: 30; PAMAP2 20)")->check(kPositive)->capture_default_str();
-  cmd->add_option("--min-steps", c.min_steps, "train at least this many optimizer steps: more epochs on a small set (0: --epochs alone)")
-      ->check(kNonNegative)
-      ->capture_default_str();
-  cmd->add_option("--lr", c.lr, "learning rate (Adam)")->capture_default_str();
-  add_schedule_options(cmd, c.schedule, c.warmup);
-  cmd->add_option("--weight-decay", c.weight_decay, "Adam weight decay")->capture_default_str();
-  cmd->add_option("--validation", c.validation,
-                  "model selection: split (the best epoch on the validation split) | none (validation series train "
-                  "too, the last epoch is kept) | auto (none under " + std::to_string(train::kMinValidationSeries) +
-                      " validation series)")
-      ->check(CLI::IsMember({"auto", "split", "none"}))
-      ->capture_default_str();
-  cmd->add_option("--batch-size", c.batch_size, "batch size")->check(CLI::Range(2, 1 << 20))->capture_default_str();
-  cmd->add_option("--select", c.select, "validation metric for model selection: auto | " + eval::known_metrics())
-      ->capture_default_str();
-  cmd->add_option("--patience", c.patience, "stop after N epochs without validation improvement (0: off)")
-      ->check(kNonNegative)
-      ->capture_default_str();
-  cmd->add_option("--bn-stats", c.bn_stats,
-                  "encoder BatchNorm statistics for evaluation: running (averages kept in training) | recompute "
-                  "(from the training split, for the current weights, before each validation) | auto (recompute "
-                  "when an epoch has at most " + std::to_string(train::kRecomputeBatchNormMaxSteps) + " steps)")
-      ->check(CLI::IsMember({"auto", "running", "recompute"}))
-      ->capture_default_str();
-  cmd->add_option("--positive", c.positive, "binary tasks: the positive class by name (e.g. apnea)");
-  cmd->add_option("--bootstrap", c.bootstrap, "bootstrap resamples for the test 95% intervals (0: none)")
-      ->check(kNonNegative)
-      ->capture_default_str();
-  cmd->add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--seed", c.seed, "random seed (head initialisation, batches, label subset)")->check(kNonNegative)->capture_default_str();
+  add_schema_options(cmd, options::finetune_schema(), c, {}, {"encoder", "linear", "width", "sync_batchnorm"});
 }
 
 std::string fmt(double v) {
@@ -75,6 +44,10 @@ void print_metrics(const eval::Metrics& m, const std::vector<std::string>& class
     std::cout << "  " << std::left << std::setw(12) << n << " " << fmt(v);
     auto it = m.ci95.find(n);
     if (it != m.ci95.end()) std::cout << "  [95% CI " << fmt(it->second.first) << ", " << fmt(it->second.second) << "]";
+    if (m.positive >= 0 && (std::string(n) == "sensitivity" || std::string(n) == "auc")) {
+      std::cout << "  (positive class: "
+                << (m.positive < static_cast<int64_t>(classes.size()) ? classes[m.positive] : std::to_string(m.positive)) << ")";
+    }
     std::cout << "\n";
   }
   if (!m.confusion.empty()) {
@@ -90,8 +63,7 @@ void print_metrics(const eval::Metrics& m, const std::vector<std::string>& class
 /// --sync-batchnorm and --dist-timeout, for runs under a launcher.
 std::shared_ptr<double> add_data_parallel_options(CLI::App* cmd, train::FinetuneConfig& c) {
   auto timeout = std::make_shared<double>(0);
-  cmd->add_flag("--sync-batchnorm", c.sync_batchnorm,
-                "data-parallel: BatchNorm statistics over the global batch (default: each worker's own)");
+  add_schema_options(cmd, options::finetune_schema(), c, {"sync_batchnorm"});
   cmd->add_option("--dist-timeout", *timeout,
                   "data-parallel: seconds to wait for a peer before failing (default: LEAVES_DIST_TIMEOUT or 300)")
       ->check(kPositive);
@@ -123,8 +95,7 @@ Action add_finetune_command(CLI::App& app) {
   auto c = std::make_shared<train::FinetuneConfig>();
   auto out = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("finetune", "Fine-tune a pre-trained encoder with a classifier head (or --linear)");
-  cmd->add_option("--encoder", c->encoder, "a pre-training run directory (holding encoder.pt)")->required();
-  cmd->add_flag("--linear", c->linear, "train the head only, on frozen features (linear probe)");
+  add_schema_options(cmd, options::finetune_schema(), *c, {"encoder", "linear"}).at("encoder")->required();
   add_finetune_options(cmd, *c);
   cmd->add_option("--out", *out, "run directory to create")->required();
   auto timeout = add_data_parallel_options(cmd, *c);
@@ -135,9 +106,7 @@ Action add_supervised_command(CLI::App& app) {
   auto c = std::make_shared<train::FinetuneConfig>();
   auto out = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("supervised", "The supervised baseline: ResNet-18 1D + head from random weights");
-  cmd->add_option("--width", c->width, "ResNet-18 1D first-stage width (64: the paper's)")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
+  add_schema_options(cmd, options::finetune_schema(), *c, {"width"});
   add_finetune_options(cmd, *c);
   cmd->add_option("--out", *out, "run directory to create")->required();
   auto timeout = add_data_parallel_options(cmd, *c);

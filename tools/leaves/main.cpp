@@ -14,21 +14,7 @@
 namespace leaves::cli {
 
 void add_generator_options(CLI::App* cmd, views::GeneratorConfig& g) {
-  cmd->add_option("--eta", g.eta, "LEAVES: bound of the magnitude sigmas")->capture_default_str();
-  cmd->add_option("--mixture-components", g.mixture_components, "LEAVES: time-distortion components M")
-      ->capture_default_str();
-  cmd->add_option("--max-segments", g.max_segments, "permutation: maximum segments K")->capture_default_str();
-  cmd->add_option("--knots", g.knots, "magnitude/time warp knots")->capture_default_str();
-  cmd->add_option("--interpolation", g.interpolation, "warp curves: linear | cubic")
-      ->check(CLI::IsMember({"linear", "cubic"}))
-      ->capture_default_str();
-  cmd->add_option("--perm-estimator", g.perm_estimator, "LEAVES: relaxed | straight-through")
-      ->check(CLI::IsMember({"relaxed", "straight-through"}))
-      ->capture_default_str();
-  cmd->add_flag("--per-channel", g.per_channel, "one time warp / distortion per channel instead of per sample");
-  cmd->add_flag("--normalize", g.normalize, "LEAVES: min-max normalise each view channel to [0, 1]");
-  cmd->add_option("--sigma", g.sigma, "random baseline (simclr): shared sigma of T(sigma)")->capture_default_str();
-  cmd->add_option("--budget", g.budget, "ViewMaker: L1 distortion budget")->capture_default_str();
+  add_schema_options(cmd, options::generator_schema(), g);
 }
 
 }  // namespace leaves::cli
@@ -111,6 +97,7 @@ int main(int argc, char** argv) {
       {"plot", leaves::cli::add_plot_command(app)},
       {"report", leaves::cli::add_report_command(app)},
       {"launch", leaves::cli::add_launch_command(app)},
+      {"options", leaves::cli::add_options_command(app)},
   };
   try {
     app.parse(argc, argv);
@@ -141,6 +128,10 @@ int main(int argc, char** argv) {
   try {
     for (auto& [name, action] : actions)
       if (app.got_subcommand(name)) return action();
+  } catch (const leaves::OptionError& e) {
+    // The library names options by key; here they are flags.
+    std::cerr << "leaves: error: " << one_line(leaves::options::flag_of(e.key()) + e.rest()) << "\n";
+    return 2;
   } catch (const std::invalid_argument& e) {
     std::cerr << "leaves: error: " << one_line(e.what()) << "\n";
     return 2;

@@ -10,6 +10,7 @@
 
 #include <fstream>
 
+#include "leaves/train/finetune.h"
 #include "leaves/train/pretrain.h"
 #include "tools/leaves/commands.h"
 
@@ -24,11 +25,29 @@ struct PretrainArgs {
   double dist_timeout = 0;  ///< seconds; 0: LEAVES_DIST_TIMEOUT or 300
 };
 
-/// The device a resumed run was trained on (its config.json), for the backend choice.
-std::string resumed_device(const std::string& dir) {
+/// A setting of a run as its config.json records it (the device a resumed run
+/// was trained on, for the backend choice), or `fallback`.
+std::string recorded(const std::string& dir, const std::string& key, const std::string& fallback) {
   std::ifstream f(std::filesystem::path(dir) / "config.json");
   const auto j = f ? nlohmann::json::parse(f, nullptr, false) : nlohmann::json();
-  return j.is_object() ? j.value("device", std::string("cpu")) : std::string("cpu");
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : fallback;
+}
+
+/// `s` as one shell word.
+std::string quoted(const std::string& s) {
+  if (!s.empty() && s.find_first_of(" \t'\"$\\;&|()<>*?`") == std::string::npos) return s;
+  std::string q = "'";
+  for (char ch : s) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return q + "'";
+}
+
+/// The data of a run: as resolved (absolute paths) when recorded, else as typed.
+std::string recorded_data(const std::string& dir) {
+  std::ifstream f(std::filesystem::path(dir) / "config.json");
+  const auto j = f ? nlohmann::json::parse(f, nullptr, false) : nlohmann::json();
+  if (j.is_object() && j.contains("resolved") && j["resolved"].is_object() && j["resolved"].contains("data"))
+    return j["resolved"]["data"].get<std::string>();
+  return recorded(dir, "data", "DATA");
 }
 
 std::string default_run_dir(const std::string& method) {
@@ -47,7 +66,7 @@ int run_pretrain(const PretrainArgs& a) {
   }
   if (a.resume.empty()) a.config.validate();
   // Data-parallel when a launcher (torchrun, srun, leaves launch) set the world.
-  auto comm = connect_world(a.resume.empty() ? a.config.device : resumed_device(a.resume), a.dist_timeout);
+  auto comm = connect_world(a.resume.empty() ? a.config.device : recorded(a.resume, "device", "cpu"), a.dist_timeout);
   const bool talk = !comm || comm->rank() == 0;
   std::ostream* progress = talk ? &std::cout : nullptr;
   if (!a.resume.empty()) {
@@ -71,6 +90,7 @@ int run_pretrain(const PretrainArgs& a) {
               << " to train further)\n";
     return 0;
   }
+  const std::string dir = result.run_dir.string();
   std::cout << "done: " << result.epochs_done << " epochs, final loss " << result.last_loss << "\n"
             << "run directory: " << result.run_dir.string() << "\n"
             << "  config.json      every option of this run\n"
@@ -78,99 +98,29 @@ int run_pretrain(const PretrainArgs& a) {
             << "  checkpoints/     last.pt (resume with: leaves pretrain --resume " << result.run_dir.string()
             << " --epochs N)\n"
             << "  encoder.pt       the pre-trained encoder, for fine-tuning and linear probes\n"
-            << "next: plot the learned parameters from log.jsonl, or pre-train a baseline with --method simclr\n";
+            << "next:\n"
+            << "  leaves plot params --run " << quoted(dir) << " --out " << quoted(dir + "/params")
+            << "      the learned view parameters over training\n"
+            << "  leaves report " << quoted(dir) << "      curves, parameters and views on one page\n"
+            << "  leaves finetune --encoder " << quoted(dir) << " --data " << quoted(a.resume.empty() ? a.config.data : recorded_data(dir)) << " --out "
+            << quoted(dir + "-finetune") << "      fine-tune and test\n";
   return 0;
 }
 
 }  // namespace
 
 void add_accelerator_options(CLI::App* cmd, train::PretrainConfig& c) {
-  cmd->add_option("--precision", c.precision,
-                  "encoder arithmetic: bf16 (autocast, fp32 master weights), fp32, or auto (bf16 on CUDA)")
-      ->check(CLI::IsMember({"auto", "bf16", "fp32"}))
-      ->capture_default_str();
-  cmd->add_option("--layout", c.layout,
-                  "encoder memory layout: channels-last, channels-first, or auto (channels-last on CUDA)")
-      ->check(CLI::IsMember({"auto", "channels-last", "channels-first"}))
-      ->capture_default_str();
-  cmd->add_option("--cpu-conv", c.cpu_conv,
-                  "CPU: the encoder's convolutions as matrix products on the BLAS (blas: Winograd F(4,3) and "
-                  "im2col), by LibTorch (torch: oneDNN), or auto (blas if the BLAS is fast, Winograd from 16 input channels)")
-      ->check(CLI::IsMember({"auto", "blas", "torch"}))
-      ->capture_default_str();
-  cmd->add_option("--cpu-norm", c.cpu_norm,
-                  "CPU: each BatchNorm with its residual add and LeakyReLU as one fused kernel (fused), or as "
-                  "LibTorch's separate ops (torch)")
-      ->check(CLI::IsMember({"fused", "torch"}))
-      ->capture_default_str();
-  cmd->add_option("--gpu-norm", c.gpu_norm,
-                  "CUDA: each BatchNorm with its residual add and LeakyReLU, and the stem (convolution, BatchNorm, "
-                  "LeakyReLU, max-pool), as leaves' own fused kernels (fused, channels-last), or cuDNN's and "
-                  "LibTorch's separate ops (torch)")
-      ->check(CLI::IsMember({"fused", "torch"}))
-      ->capture_default_str();
-  cmd->add_option("--conv-bias", c.conv_bias,
-                  "the encoder's convolution biases in training: fold (left to the BatchNorm after each "
-                  "convolution, which cancels them exactly: fewer passes, the same network) or apply (added "
-                  "and differentiated as LibTorch's modules do)")
-      ->check(CLI::IsMember({"fold", "apply"}))
-      ->capture_default_str();
-  cmd->add_option("--cl-conv", c.cl_conv,
-                  "the channels-last layout's convolutions (the CUDA layout): LibTorch's (torch: cuDNN on CUDA) or "
-                  "matrix products (gemm: im2col and cuBLAS; measure with `leaves bench conv`)")
-      ->check(CLI::IsMember({"torch", "gemm"}))
-      ->capture_default_str();
-  auto* cp = &c;
-  cmd->add_flag_callback("--no-cuda-graphs", [cp] { cp->cuda_graphs = false; },
-                         "CUDA: run every step eagerly instead of replaying a graph");
-  cmd->add_flag_callback("--no-cudnn-benchmark", [cp] { cp->cudnn_benchmark = false; },
-                         "CUDA: no cuDNN autotuning (reproducible algorithms)");
+  add_schema_options(cmd, options::pretrain_schema(), c,
+                     {"precision", "layout", "cpu_conv", "cpu_norm", "gpu_norm", "conv_bias", "cl_conv", "cuda_graphs",
+                      "cudnn_benchmark"});
 }
 
 Action add_pretrain_command(CLI::App& app) {
   auto a = std::make_shared<PretrainArgs>();
   auto& c = a->config;
   auto* cmd = app.add_subcommand("pretrain", "Adversarial contrastive pre-training (LEAVES, SimCLR, ViewMaker)");
-  cmd->add_option("--data", c.data,
-                  "data spec: synthetic[:size=N,length=L,channels=C,rate=HZ,noise=SD,seed=S,split_seed=S]")
-      ->capture_default_str();
-  cmd->add_option("--method", c.method, "leaves | simclr | viewmaker")
-      ->check(CLI::IsMember({"leaves", "simclr", "viewmaker"}))
-      ->capture_default_str();
-  auto* epochs = cmd->add_option("--epochs", c.epochs, "training epochs")->check(kPositive)->capture_default_str();
-  cmd->add_option("--batch-size", c.batch_size, "pairs per step (B)")->check(CLI::Range(2, 1 << 20))->capture_default_str();
-  cmd->add_option("--lr", c.lr, "encoder and projection-head learning rate (Adam)")->capture_default_str();
-  cmd->add_option("--min-steps", c.min_steps,
-                  "train at least this many optimizer steps: more epochs on a small set (0: --epochs alone)")
-      ->check(kNonNegative)
-      ->capture_default_str();
-  cmd->add_option("--generator-lr", c.generator_lr,
-                  "view-generator learning rate (Adam); 0: auto, max(1e-3, 10 / the run's steps)")
-      ->check(kNonNegative)
-      ->capture_default_str();
-  add_schedule_options(cmd, c.schedule, c.warmup);
-  cmd->add_option("--weight-decay", c.weight_decay, "encoder and head weight decay (decoupled, AdamW)")
-      ->check(kNonNegative)
-      ->capture_default_str();
-  cmd->add_option("--tau", c.tau, "NT-Xent temperature")->capture_default_str();
-  add_generator_options(cmd, c.views);
-  cmd->add_option("--width", c.width, "encoder first-stage width (64: the paper's ResNet-18, 512-d)")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
-  cmd->add_option("--projection-hidden", c.projection_hidden, "projection-head hidden width (0: linear head)")
-      ->check(CLI::Range(0, 1 << 16))
-      ->capture_default_str();
-  cmd->add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
-  add_accelerator_options(cmd, c);
-  cmd->add_option("--seed", c.seed, "random seed (initialisation, batches, views)")->check(kNonNegative)->capture_default_str();
-  cmd->add_option("--checkpoint-every", c.checkpoint_every, "also keep a checkpoint every N epochs (0: last only)")
-      ->check(kNonNegative)
-      ->capture_default_str();
-  cmd->add_flag("--sync-batchnorm", c.sync_batchnorm,
-               "data-parallel: BatchNorm statistics over the global batch (default: each worker's own)");
-  cmd->add_option("--bucket-mb", c.bucket_mb, "data-parallel: gradient all-reduce bucket size (MiB)")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
+  // Every option of the run from the schema (leaves/train/options.h).
+  auto* epochs = add_schema_options(cmd, options::pretrain_schema(), c).at("epochs");
   cmd->add_option("--dist-timeout", a->dist_timeout,
                   "data-parallel: seconds to wait for a peer before failing (default: LEAVES_DIST_TIMEOUT or 300)")
       ->check(kPositive);
@@ -179,6 +129,26 @@ Action add_pretrain_command(CLI::App& app) {
   return [a, epochs] {
     a->epochs_given = epochs->count() > 0;
     return run_pretrain(*a);
+  };
+}
+
+}  // namespace leaves::cli
+
+namespace leaves::cli {
+
+Action add_options_command(CLI::App& app) {
+  auto which = std::make_shared<std::string>("pretrain");
+  auto* cmd = app.add_subcommand("options",
+                                 "Every option of a run as a Markdown table (the README's tables): flag, default, values, "
+                                 "what it does; also the keys of config.json and of the presets");
+  cmd->add_option("which", *which, "pretrain | finetune")->check(CLI::IsMember({"pretrain", "finetune"}))->capture_default_str();
+  return [which] {
+    if (*which == "pretrain") {
+      std::cout << options::pretrain_schema().markdown(train::PretrainConfig());
+    } else {
+      std::cout << options::finetune_schema().markdown(train::FinetuneConfig());
+    }
+    return 0;
   };
 }
 

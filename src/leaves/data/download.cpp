@@ -1,4 +1,5 @@
 #include "leaves/data/download.h"
+#include "leaves/option_error.h"
 
 #if defined(LEAVES_WITH_CURL)
 #include <curl/curl.h>
@@ -411,10 +412,10 @@ std::string human_bytes(int64_t b) {
 
 DownloadReport download(const DownloadSource& source, const DownloadOptions& o) {
   global_init();
-  if (o.dest.empty()) throw std::invalid_argument("--dest: give the folder to download into");
-  if (o.retries < 0) throw std::invalid_argument("--retries must be >= 0");
+  if (o.dest.empty()) throw OptionError("dest", ": give the folder to download into");
+  if (o.retries < 0) throw OptionError("retries", " must be >= 0");
   auto base = o.base_url.empty() ? source.base_url : o.base_url;
-  if (base.empty()) throw std::invalid_argument("--base-url is empty");
+  if (base.empty()) throw OptionError("base_url", " is empty");
   if (base.back() != '/') base += '/';
   const auto list_name = o.checksums.empty() ? source.checksums : o.checksums;
   fs::create_directories(o.dest);

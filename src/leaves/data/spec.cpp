@@ -1,4 +1,5 @@
 #include "leaves/data/spec.h"
+#include "leaves/option_error.h"
 
 #include <filesystem>
 #include <set>
@@ -18,7 +19,7 @@ DataSpec parse_data_spec(const std::string& text) {
   spec.text = text;
   const auto colon = text.find(':');
   spec.kind = text.substr(0, colon);
-  if (spec.kind.empty()) throw std::invalid_argument("--data '" + text + "': missing the data set kind");
+  if (spec.kind.empty()) throw OptionError("data", " '" + text + "': missing the data set kind");
   if (colon == std::string::npos && std::filesystem::exists(std::filesystem::path(text) / "prepared.json")) {
     spec.kind = "prepared";  // a directory written by `leaves prepare`
     spec.options["path"] = text;
@@ -37,14 +38,32 @@ DataSpec parse_data_spec(const std::string& text) {
     }
     first = false;
     if (eq == std::string::npos || eq == 0) {
-      throw std::invalid_argument("--data '" + text + "': expected KEY=VALUE, got '" + item + "'");
+      throw OptionError("data", " '" + text + "': expected KEY=VALUE, got '" + item + "'");
     }
     if (spec.options.count(item.substr(0, eq))) {
-      throw std::invalid_argument("--data '" + text + "': option " + item.substr(0, eq) + " is given twice");
+      throw OptionError("data", " '" + text + "': option " + item.substr(0, eq) + " is given twice");
     }
     spec.options[item.substr(0, eq)] = item.substr(eq + 1);
   }
   return spec;
+}
+
+std::string absolute_spec(const std::string& text) {
+  const auto spec = parse_data_spec(text);
+  auto absolute = [](const std::string& p) {
+    return p.empty() ? p : std::filesystem::absolute(std::filesystem::path(p)).lexically_normal().string();
+  };
+  if (spec.kind == "prepared" && text.find(':') == std::string::npos) return absolute(spec.options.at("path"));
+  if (spec.options.empty()) return text;
+  std::string out = spec.kind + ":";
+  bool first = true;
+  if (spec.options.count("path")) out += absolute(spec.options.at("path")), first = false;
+  for (const auto& [key, value] : spec.options) {
+    if (key == "path") continue;
+    out += (first ? "" : ",") + key + "=" + (key == "x" || key == "y" ? absolute(value) : value);
+    first = false;
+  }
+  return out;
 }
 
 std::string known_data_kinds() { return "synthetic, ucr, uea, arrays, apnea-ecg, ptb-xl, sleep-edf, pamap2, prepared"; }
@@ -64,7 +83,7 @@ class OptionReader {
     // An unsigned option never takes a sign (">>" would wrap "-1" around).
     const bool signed_text = std::is_unsigned<T>::value && it->second.find('-') != std::string::npos;
     if (signed_text || !(in >> value) || !in.eof()) {
-      throw std::invalid_argument("--data '" + spec_.text + "': option " + key + " has a bad value '" + it->second +
+      throw OptionError("data", " '" + spec_.text + "': option " + key + " has a bad value '" + it->second +
                                   "'");
     }
     return value;
@@ -74,7 +93,7 @@ class OptionReader {
       if (!used_.count(key)) {
         std::string known;
         for (const auto& k : used_) known += (known.empty() ? "" : ", ") + k;
-        throw std::invalid_argument("--data '" + spec_.text + "': unknown option '" + key + "' (known: " + known + ")");
+        throw OptionError("data", " '" + spec_.text + "': unknown option '" + key + "' (known: " + known + ")");
       }
     }
   }
@@ -100,15 +119,15 @@ Splits load_splits(const DataSpec& spec) {
   for (std::string name; std::getline(names, name, '+');)
     if (!name.empty()) pre.select.push_back(name);
   if (pre.normalize != "none" && pre.normalize != "zscore" && pre.normalize != "minmax") {
-    throw std::invalid_argument("--data '" + spec.text + "': normalize must be none, zscore or minmax");
+    throw OptionError("data", " '" + spec.text + "': normalize must be none, zscore or minmax");
   }
-  if (pre.resample < 0) throw std::invalid_argument("--data '" + spec.text + "': resample must be >= 0 Hz");
+  if (pre.resample < 0) throw OptionError("data", " '" + spec.text + "': resample must be >= 0 Hz");
   auto splits = load_raw(spec, opt);
   Splits out;
   try {
     out = {preprocess(splits.train, pre), preprocess(splits.val, pre), preprocess(splits.test, pre)};
   } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument("--data '" + spec.text + "': " + e.what());
+    throw OptionError("data", " '" + spec.text + "': " + e.what());
   }
   // Whatever the reader, nothing non-finite and no label outside the classes
   // reaches training (a value finite as double but not as float, a corrupt
@@ -119,7 +138,7 @@ Splits load_splits(const DataSpec& spec) {
     if (auto bad = torch::isfinite(d->x).logical_not(); bad.any().item<bool>()) {
       const auto first = bad.flatten().nonzero()[0][0].item<int64_t>();
       const int64_t C = d->x.size(1), L = d->x.size(2);
-      throw std::invalid_argument("--data '" + spec.text + "': the " + name + " split holds " +
+      throw OptionError("data", " '" + spec.text + "': the " + name + " split holds " +
                                   std::to_string(bad.sum().item<int64_t>()) +
                                   " NaN or infinite value(s) as float32, the first at series " +
                                   std::to_string(first / (C * L)) + ", channel " + std::to_string(first / L % C) +
@@ -130,7 +149,7 @@ Splits load_splits(const DataSpec& spec) {
       const int64_t K = static_cast<int64_t>(d->class_names.size());
       const int64_t lo = d->y.min().item<int64_t>(), hi = d->y.max().item<int64_t>();
       if (lo < -1 || hi >= K) {  // -1: unlabelled
-        throw std::invalid_argument("--data '" + spec.text + "': the " + name + " split has label index " +
+        throw OptionError("data", " '" + spec.text + "': the " + name + " split has label index " +
                                     std::to_string(lo < -1 ? lo : hi) + " outside its " + std::to_string(K) + " classes");
       }
     }
@@ -143,7 +162,7 @@ namespace {
 std::string required_path(OptionReader& opt, const DataSpec& spec) {
   auto path = opt.get<std::string>("path", "");
   if (path.empty()) {
-    throw std::invalid_argument("--data '" + spec.text + "': give the data set folder, e.g. " + spec.kind + ":DIR");
+    throw OptionError("data", " '" + spec.text + "': give the data set folder, e.g. " + spec.kind + ":DIR");
   }
   return path;
 }
@@ -162,7 +181,7 @@ Splits load_raw(const DataSpec& spec, OptionReader& opt) {
     try {
       return stratified_split(make_synthetic_ecg(o), 0.15, 0.15, split_seed);
     } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument("--data '" + spec.text + "': " + e.what());
+      throw OptionError("data", " '" + spec.text + "': " + e.what());
     }
   }
   if (spec.kind == "ucr" || spec.kind == "uea") {
@@ -173,16 +192,16 @@ Splits load_raw(const DataSpec& spec, OptionReader& opt) {
     const auto unequal = opt.get<std::string>("unequal", "resample");
     lengths.length = opt.get<int64_t>("length", 0);
     opt.reject_unknown();
-    if (!(val > 0 && val < 1)) throw std::invalid_argument("--data '" + spec.text + "': val must be in (0, 1)");
+    if (!(val > 0 && val < 1)) throw OptionError("data", " '" + spec.text + "': val must be in (0, 1)");
     if (lengths.length < 0 || lengths.length > (int64_t{1} << 24)) {
-      throw std::invalid_argument("--data '" + spec.text + "': length must be in [1, 2^24] (0: from the training file)");
+      throw OptionError("data", " '" + spec.text + "': length must be in [1, 2^24] (0: from the training file)");
     }
     MissingValues policy;
     try {
       policy = parse_missing_values(missing);
       lengths.unequal = parse_unequal_lengths(unequal);
     } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument("--data '" + spec.text + "': " + e.what());
+      throw OptionError("data", " '" + spec.text + "': " + e.what());
     }
     auto [train, test] =
         spec.kind == "ucr" ? read_ucr_archive(path, policy, lengths) : read_uea_archive(path, policy, lengths);
@@ -222,7 +241,7 @@ Splits load_raw(const DataSpec& spec, OptionReader& opt) {
     if (activities == 11) {
       o.activities.pop_back();  // ViewMaker's set: without rope jumping
     } else if (activities != 12) {
-      throw std::invalid_argument("--data '" + spec.text + "': activities must be 12 (the paper's) or 11 (ViewMaker's)");
+      throw OptionError("data", " '" + spec.text + "': activities must be 12 (the paper's) or 11 (ViewMaker's)");
     }
     return build_pamap2(o);
   }
@@ -231,7 +250,7 @@ Splits load_raw(const DataSpec& spec, OptionReader& opt) {
     opt.reject_unknown();
     const auto why = prepared_staleness(path);
     if (!why.empty()) {
-      throw std::invalid_argument("--data '" + spec.text + "': the prepared data is stale (" + why +
+      throw OptionError("data", " '" + spec.text + "': the prepared data is stale (" + why +
                                   "); prepare it again with leaves prepare");
     }
     return load_prepared(path);
@@ -244,14 +263,14 @@ Splits load_raw(const DataSpec& spec, OptionReader& opt) {
     const auto header = parse_csv_header(opt.get<std::string>("header", "auto"), "--data '" + spec.text + "': header");
     opt.reject_unknown();
     if (x.empty() || y.empty()) {
-      throw std::invalid_argument("--data '" + spec.text + "': give the series and labels files: arrays:x=X.npy,y=Y.npy");
+      throw OptionError("data", " '" + spec.text + "': give the series and labels files: arrays:x=X.npy,y=Y.npy");
     }
     if (!(val > 0 && test > 0 && val + test < 1)) {
-      throw std::invalid_argument("--data '" + spec.text + "': need val > 0, test > 0 and val + test < 1");
+      throw OptionError("data", " '" + spec.text + "': need val > 0, test > 0 and val + test < 1");
     }
     return stratified_split(read_array_dataset(x, y, header), val, test, split_seed);
   }
-  throw std::invalid_argument("--data '" + spec.text + "': unknown data set kind '" + spec.kind +
+  throw OptionError("data", " '" + spec.text + "': unknown data set kind '" + spec.kind +
                               "' (known: " + known_data_kinds() + ")");
 }
 

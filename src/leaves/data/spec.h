@@ -53,6 +53,11 @@ struct DataSpec {
 /// Parses KIND[:KEY=VALUE,...]; throws std::invalid_argument naming the spec.
 DataSpec parse_data_spec(const std::string& text);
 
+/// The same spec with its file and folder paths (the path, x=, y=) made
+/// absolute, so that it names the same data from any working directory (a
+/// run's config.json records it for --resume). Other text is kept as given.
+std::string absolute_spec(const std::string& text);
+
 /// The kinds `load_splits` knows.
 std::string known_data_kinds();
 

@@ -1,4 +1,5 @@
 #include "leaves/dist/dist.h"
+#include "leaves/option_error.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -365,7 +366,7 @@ std::shared_ptr<Communicator> Communicator::connect(const WorldInfo& world, cons
       throw rendezvous_error(std::string("NCCL: ") + e.what());
     }
 #else
-    throw std::invalid_argument("--device " + device.str() + " with " + std::to_string(world.size) +
+    throw OptionError("device", " " + device.str() + " with " + std::to_string(world.size) +
                                 " workers needs NCCL, which this build lacks (backends: " + available_backends() + ")");
 #endif
   }
@@ -453,7 +454,7 @@ int free_port(const std::string& addr) {
   a.sin_port = 0;
   if (::inet_pton(AF_INET, addr == "localhost" ? "127.0.0.1" : addr.c_str(), &a.sin_addr) != 1) {
     ::close(fd);
-    throw std::invalid_argument("--master-addr must be an IPv4 address for a local launch, got '" + addr + "'");
+    throw OptionError("master_addr", " must be an IPv4 address for a local launch, got '" + addr + "'");
   }
   socklen_t len = sizeof(a);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
@@ -499,7 +500,7 @@ void die_with_launcher() {
 
 int launch_local(const std::vector<std::string>& argv, const LaunchOptions& options, std::ostream* log) {
   if (argv.empty()) throw std::invalid_argument("leaves launch: no command to run");
-  if (options.nproc < 1) throw std::invalid_argument("--nproc must be >= 1, got " + std::to_string(options.nproc));
+  if (options.nproc < 1) throw OptionError("nproc", " must be >= 1, got " + std::to_string(options.nproc));
   const int port = options.master_port > 0 ? options.master_port : free_port(options.master_addr);
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const std::string threads = std::to_string(std::max(1u, cores / static_cast<unsigned>(options.nproc)));

@@ -134,6 +134,9 @@ nlohmann::json Metrics::to_json(const std::vector<std::string>& class_names) con
                        {"support", per_class[k].support}});
   }
   j["per_class"] = classes;
+  if (positive >= 0) {
+    j["positive"] = positive < static_cast<int64_t>(class_names.size()) ? class_names[positive] : std::to_string(positive);
+  }
   nlohmann::json ci = nlohmann::json::object();
   for (const auto& [name, interval] : ci95) ci[name] = {number(interval.first), number(interval.second)};
   j["ci95"] = ci;
@@ -167,6 +170,7 @@ Metrics single_label_metrics(const torch::Tensor& labels, const torch::Tensor& p
   };
   if (K == 2) {
     const int64_t pos = positive >= 0 ? positive : 1;
+    m.positive = pos;
     m.auc = roc_auc(is(pos), column(pos));
     m.sensitivity = m.per_class[pos].support ? m.per_class[pos].recall : kNaN;
     m.specificity = m.per_class[1 - pos].support ? m.per_class[1 - pos].recall : kNaN;

@@ -45,6 +45,7 @@ struct Metrics {
   double macro_f1 = kNaN;
   double auc = kNaN;          ///< binary: of the positive class; multi-class: OvR macro; multi-label: macro
   double sensitivity = kNaN;  ///< binary: recall of the positive class
+  int64_t positive = -1;      ///< binary: the index of the positive class (sensitivity, specificity, AUC); else -1
   double specificity = kNaN;  ///< binary: recall of the negative class
   std::vector<ClassMetrics> per_class;
   std::vector<std::vector<int64_t>> confusion;

@@ -1,4 +1,5 @@
 #include "leaves/train/benchmark.h"
+#include "leaves/option_error.h"
 
 #include <libfccp/csv.h>  // fast-cpp-csv-parser: its line reader
 
@@ -38,7 +39,7 @@ std::string p_text(double p) {
 }  // namespace
 
 PublishedTable read_published(const fs::path& file) {
-  if (!fs::is_regular_file(file)) throw std::invalid_argument("--published " + file.string() + ": not found");
+  if (!fs::is_regular_file(file)) throw OptionError("published", " " + file.string() + ": not found");
   PublishedTable t;
   try {
     ::io::LineReader in(file.string());
@@ -75,9 +76,9 @@ PublishedTable read_published(const fs::path& file) {
       }
     }
   } catch (const ::io::error::base& e) {
-    throw std::invalid_argument("--published " + file.string() + ": " + e.what());
+    throw OptionError("published", " " + file.string() + ": " + e.what());
   }
-  if (t.columns.empty()) throw std::invalid_argument("--published " + file.string() + ": no header row");
+  if (t.columns.empty()) throw OptionError("published", " " + file.string() + ": no header row");
   return t;
 }
 
@@ -85,13 +86,13 @@ std::string set_spec(const fs::path& dir) {
   auto name = dir.lexically_normal();
   if (name.filename().empty()) name = name.parent_path();
   const std::string stem = name.filename().string();
-  if (!fs::is_directory(dir)) throw std::invalid_argument("--sets: " + dir.string() + " is not a folder");
+  if (!fs::is_directory(dir)) throw OptionError("sets", ": " + dir.string() + " is not a folder");
   if (fs::exists(dir / (stem + "_TRAIN.tsv"))) return "ucr:" + dir.string();
   if (fs::exists(dir / (stem + "_TRAIN.ts")) || fs::exists(dir / (stem + "_TRAIN.arff")) ||
       fs::exists(dir / (stem + "Dimension1_TRAIN.arff"))) {
     return "uea:" + dir.string();
   }
-  throw std::invalid_argument("--sets: " + dir.string() + " holds none of " + stem + "_TRAIN.tsv (UCR), " + stem +
+  throw OptionError("sets", ": " + dir.string() + " holds none of " + stem + "_TRAIN.tsv (UCR), " + stem +
                               "_TRAIN.ts, " + stem + "_TRAIN.arff or " + stem + "Dimension1_TRAIN.arff (UEA)");
 }
 
@@ -183,7 +184,7 @@ std::string method_name(const std::string& m) {
 }  // namespace
 
 json run_benchmark(const BenchmarkConfig& config, const fs::path& out, std::ostream* progress) {
-  if (config.sets.empty()) throw std::invalid_argument("--sets: give at least one set");
+  if (config.sets.empty()) throw OptionError("sets", ": give at least one set");
   PublishedTable published;
   if (!config.published.empty()) published = read_published(config.published);
   // Every set's spec first: a wrong name fails before hours of runs.
@@ -197,7 +198,7 @@ json run_benchmark(const BenchmarkConfig& config, const fs::path& out, std::ostr
   }
   for (size_t i = 0; i < sets.size(); ++i)
     for (size_t j = 0; j < i; ++j)
-      if (sets[i].first == sets[j].first) throw std::invalid_argument("--sets: " + sets[i].first + " is given twice");
+      if (sets[i].first == sets[j].first) throw OptionError("sets", ": " + sets[i].first + " is given twice");
   io::require_new_or_own(out, "--out", "benchmark.json", "a leaves benchmark");
   io::DirLock lock(out, "benchmark directory");
   json settings{{"root", config.root.string()},

@@ -1,4 +1,5 @@
 #include "leaves/train/experiment.h"
+#include "leaves/option_error.h"
 
 #include <toml++/toml.h>
 
@@ -15,6 +16,7 @@
 #include "leaves/eval/linear_probe.h"
 #include "leaves/eval/svm_probe.h"
 #include "leaves/io/output.h"
+#include "leaves/train/options.h"
 
 namespace leaves::train {
 
@@ -22,16 +24,16 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 void ExperimentConfig::validate() const {
-  if (data.empty()) throw std::invalid_argument("--data: give the data set");
-  if (methods.empty() && sweep_simclr.empty()) throw std::invalid_argument("--methods: give at least one method");
+  if (data.empty()) throw OptionError("data", ": give the data set");
+  if (methods.empty() && sweep_simclr.empty()) throw OptionError("methods", ": give at least one method");
   for (const auto& m : methods) {
     if (m != "supervised") generator_kind(m);  // throws for an unknown method
   }
-  if (seeds < 1) throw std::invalid_argument("--seeds must be >= 1");
+  if (seeds < 1) throw OptionError("seeds", " must be >= 1");
   for (double s : sweep_simclr)
-    if (!(s > 0) || !std::isfinite(s)) throw std::invalid_argument("--sweep-simclr: every sigma must be > 0");
+    if (!(s > 0) || !std::isfinite(s)) throw OptionError("sweep_simclr", ": every sigma must be > 0");
   for (const auto& m : metrics) eval::Metrics().get(m);
-  if (svm != "auto" && svm != "on" && svm != "off") throw std::invalid_argument("--svm must be auto, on or off, got '" + svm + "'");
+  if (svm != "auto" && svm != "on" && svm != "off") throw OptionError("svm", " must be auto, on or off, got '" + svm + "'");
   auto p = pretrain;
   p.data = data;
   p.validate();
@@ -52,55 +54,45 @@ void apply_preset(ExperimentConfig& c, const fs::path& file) {
     throw std::invalid_argument(s.str());
   }
   auto fail = [&](const std::string& what) { throw std::invalid_argument(file.string() + ": " + what); };
-  auto number = [&](const toml::node& n, const std::string& key) {
-    if (auto v = n.value<double>()) return *v;
-    fail(key + " must be a number");
-    return 0.0;
-  };
-  auto integer = [&](const toml::node& n, const std::string& key) {
-    if (auto v = n.value<int64_t>()) return *v;
-    fail(key + " must be an integer");
-    return int64_t{0};
-  };
   auto text = [&](const toml::node& n, const std::string& key) {
     if (auto v = n.value<std::string>()) return *v;
     fail(key + " must be a string");
     return std::string();
+  };
+  // A TOML value as the schema's JSON value (its type is checked by the schema).
+  auto value = [&](const toml::node& n, const std::string& key) -> json {
+    if (n.is_integer()) return *n.value<int64_t>();
+    if (n.is_floating_point()) return *n.value<double>();
+    if (n.is_boolean()) return *n.value<bool>();
+    if (n.is_string()) return *n.value<std::string>();
+    fail(key + " must be a number, a string or true/false");
+    return json();
+  };
+  // Sets one option of a schema, or fails naming the file and the key.
+  auto set = [&](const auto& schema, auto& config, const std::string& name, const toml::node& n, const std::string& key) {
+    const auto* o = schema.find(name);
+    if (!o || !o->spec.cli) fail("unknown setting '" + key + "'");
+    try {
+      const auto v = value(n, key);
+      o->set(config, v);
+      options::check_value(o->spec, v);
+    } catch (const OptionError& e) {
+      fail(key + e.rest());
+    }
   };
   for (auto&& [section, node] : t) {
     const std::string name(section.str());
     auto* table = node.as_table();
     if (!table) fail("'" + name + "' must be a table ([" + name + "])");
     for (auto&& [k, v] : *table) {
-      const std::string key = name + "." + std::string(k.str());
-      if (key == "pretrain.epochs") c.pretrain.epochs = integer(v, key);
-      else if (key == "pretrain.lr") c.pretrain.lr = number(v, key);
-      else if (key == "pretrain.generator_lr") c.pretrain.generator_lr = number(v, key);
-      else if (key == "pretrain.batch_size") c.pretrain.batch_size = integer(v, key);
-      else if (key == "pretrain.tau") c.pretrain.tau = number(v, key);
-      else if (key == "pretrain.eta") c.pretrain.views.eta = number(v, key);
-      else if (key == "pretrain.mixture_components") c.pretrain.views.mixture_components = integer(v, key);
-      else if (key == "pretrain.max_segments") c.pretrain.views.max_segments = integer(v, key);
-      else if (key == "pretrain.sigma") c.pretrain.views.sigma = number(v, key);
-      else if (key == "pretrain.width") c.pretrain.width = c.finetune.width = integer(v, key);
-      else if (key == "pretrain.min_steps") c.pretrain.min_steps = integer(v, key);
-      else if (key == "pretrain.schedule") c.pretrain.schedule = text(v, key);
-      else if (key == "pretrain.warmup") c.pretrain.warmup = number(v, key);
-      else if (key == "pretrain.weight_decay") c.pretrain.weight_decay = number(v, key);
-      else if (key == "finetune.min_steps") c.finetune.min_steps = integer(v, key);
-      else if (key == "finetune.schedule") c.finetune.schedule = text(v, key);
-      else if (key == "finetune.warmup") c.finetune.warmup = number(v, key);
-      else if (key == "finetune.weight_decay") c.finetune.weight_decay = number(v, key);
-      else if (key == "finetune.validation") c.finetune.validation = text(v, key);
-      else if (key == "finetune.epochs") c.finetune.epochs = integer(v, key);
-      else if (key == "finetune.lr") c.finetune.lr = number(v, key);
-      else if (key == "finetune.batch_size") c.finetune.batch_size = integer(v, key);
-      else if (key == "finetune.select") c.finetune.select = text(v, key);
-      else if (key == "finetune.positive") c.finetune.positive = text(v, key);
-      else if (key == "finetune.patience") c.finetune.patience = integer(v, key);
-      else if (key == "finetune.bn_stats") c.finetune.bn_stats = text(v, key);
-      else if (key == "finetune.class_weights") c.finetune.class_weights = v.value<bool>().value_or(false);
-      else if (key == "table.metrics") {
+      const std::string option(k.str());
+      const std::string key = name + "." + option;
+      if (name == "pretrain") {
+        set(options::pretrain_schema(), c.pretrain, option, v, key);
+        if (option == "width") c.finetune.width = c.pretrain.width;  // the supervised baseline's encoder too
+      } else if (name == "finetune") {
+        set(options::finetune_schema(), c.finetune, option, v, key);
+      } else if (key == "table.metrics") {
         auto* arr = v.as_array();
         if (!arr) fail(key + " must be an array of metric names");
         c.metrics.clear();
@@ -122,7 +114,7 @@ fs::path find_preset(const std::string& name, const fs::path& executable_dir) {
     if (fs::is_regular_file(p)) return p;
   std::string where;
   for (const auto& p : tried) where += (where.empty() ? "" : ", ") + p.string();
-  throw std::invalid_argument("--preset '" + name + "': not found (looked at " + where + ")");
+  throw OptionError("preset", " '" + name + "': not found (looked at " + where + ")");
 }
 
 namespace {
@@ -142,36 +134,30 @@ std::string num(double v) {
 
 }  // namespace
 
+namespace {
+
+std::string command_line(std::string command, const std::vector<std::string>& args, const fs::path& out) {
+  for (const auto& a : args) command += " " + quote(a);
+  return command + " --out " + quote(out.string());
+}
+
+}  // namespace
+
+// Every option that differs from the command's default, from the schema: the
+// command gives the same run.
 std::string pretrain_command(const PretrainConfig& c, const fs::path& out) {
-  std::ostringstream s;
-  s << "leaves pretrain --data " << quote(c.data) << " --method " << c.method << " --epochs " << c.epochs
-    << " --min-steps " << c.min_steps << " --batch-size " << c.batch_size << " --lr " << num(c.lr)
-    << " --generator-lr " << num(c.generator_lr) << " --schedule " << c.schedule << " --warmup " << num(c.warmup)
-    << " --weight-decay " << num(c.weight_decay)
-    << " --tau " << num(c.tau) << " --eta " << num(c.views.eta) << " --mixture-components "
-    << c.views.mixture_components << " --max-segments " << c.views.max_segments << " --sigma " << num(c.views.sigma)
-    << " --width " << c.width << " --device " << c.device << " --seed " << c.seed << " --out " << quote(out.string());
-  return s.str();
+  return command_line("leaves pretrain", options::pretrain_schema().arguments(c, PretrainConfig()), out);
 }
 
 std::string finetune_command(const FinetuneConfig& c, const fs::path& out) {
-  std::ostringstream s;
+  auto f = c;
+  const FinetuneConfig defaults;
   if (c.encoder.empty()) {
-    s << "leaves supervised --width " << c.width;
-  } else {
-    s << "leaves finetune --encoder " << quote(c.encoder) << (c.linear ? " --linear" : "");
+    f.linear = defaults.linear;  // neither is an option of `leaves supervised`
+    return command_line("leaves supervised", options::finetune_schema().arguments(f, defaults), out);
   }
-  s << " --data " << quote(c.data) << " --epochs " << c.epochs << " --min-steps " << c.min_steps << " --lr "
-    << num(c.lr) << " --schedule " << c.schedule << " --warmup " << num(c.warmup) << " --weight-decay "
-    << num(c.weight_decay) << " --batch-size " << c.batch_size << " --labels " << num(c.labels) << " --validation "
-    << c.validation << " --select " << c.select;
-  if (!c.positive.empty()) s << " --positive " << quote(c.positive);
-  if (c.patience > 0) s << " --patience " << c.patience;
-  if (c.class_weights) s << " --class-weights";
-  if (c.bn_stats != "auto") s << " --bn-stats " << c.bn_stats;
-  s << " --bootstrap " << c.bootstrap << " --device " << c.device << " --seed " << c.seed << " --out "
-    << quote(out.string());
-  return s.str();
+  f.width = defaults.width;  // the encoder's own width counts (not an option of `leaves finetune`)
+  return command_line("leaves finetune", options::finetune_schema().arguments(f, defaults), out);
 }
 
 namespace {
@@ -267,7 +253,7 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
     // not after the runs before it (hours on a real data set).
     splits = data::load_splits(data::parse_data_spec(config.data));
     for (const auto* d : {&splits.train, &splits.val, &splits.test})
-      if (d->size() == 0) throw std::invalid_argument("--data '" + config.data + "': the " + d->name + " split is empty");
+      if (d->size() == 0) throw OptionError("data", " '" + config.data + "': the " + d->name + " split is empty");
     const bool pretrains = !config.sweep_simclr.empty() ||
                            std::any_of(config.methods.begin(), config.methods.end(),
                                        [](const std::string& m) { return m != "supervised"; });
@@ -426,6 +412,14 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
     }
     table << "\n";
     summary.push_back(s);
+  }
+  // Which class sensitivity and specificity are of (binary tasks).
+  for (const auto& r : runs) {
+    if (!r["test"].contains("positive")) continue;
+    bool shown = false;
+    for (const auto& m : metric_names) shown = shown || m == "sensitivity" || m == "specificity" || m == "auc";
+    if (shown) table << "\nSensitivity, specificity and AUC of the positive class: " << r["test"]["positive"].get<std::string>() << ".\n";
+    break;
   }
 
   json results{{"data", config.data},

@@ -1,4 +1,5 @@
 #include "leaves/train/finetune.h"
+#include "leaves/option_error.h"
 
 #include <chrono>
 #include <cmath>
@@ -12,59 +13,36 @@
 #include "leaves/nn/batchnorm.h"
 #include "leaves/train/pretrain.h"
 #include "leaves/io/output.h"
+#include "leaves/train/options.h"
 
 namespace leaves::train {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FinetuneConfig, data, encoder, linear, labels, class_weights, epochs,
-                                                min_steps, lr, weight_decay, schedule, warmup, batch_size, validation,
-                                                select, patience, positive, width, bootstrap, device, seed,
-                                                sync_batchnorm, bn_stats)
-
 void FinetuneConfig::validate() const {
-  auto bad = [](const std::string& what) { throw std::invalid_argument(what); };
-  if (!(labels > 0 && labels <= 1)) bad("--labels must be in (0, 1], got " + std::to_string(labels));
-  if (epochs < 1) bad("--epochs must be >= 1, got " + std::to_string(epochs));
-  if (!(lr > 0) || !std::isfinite(lr)) bad("--lr must be > 0");
-  if (!(weight_decay >= 0) || !std::isfinite(weight_decay)) bad("--weight-decay must be >= 0");
-  if (batch_size < 2) bad("--batch-size must be >= 2 (BatchNorm needs two samples), got " + std::to_string(batch_size));
-  if (select != "auto") {
-    try {
-      eval::Metrics().get(select);
-    } catch (const std::invalid_argument& e) {
-      bad(std::string("--select: ") + e.what());
-    }
-  }
-  if (patience < 0) bad("--patience must be >= 0");
-  if (min_steps < 0) bad("--min-steps must be >= 0");
-  if (schedule != "cosine" && schedule != "constant") bad("--schedule must be cosine or constant, got '" + schedule + "'");
-  if (!(warmup >= 0 && warmup < 1)) bad("--warmup must be a fraction in [0, 1)");
-  if (validation != "auto" && validation != "split" && validation != "none") {
-    bad("--validation must be auto, split or none, got '" + validation + "'");
-  }
-  if (validation == "none" && patience > 0) bad("--patience needs a validation split (not with --validation none)");
-  if (width < 1) bad("--width must be >= 1");
-  if (bootstrap < 0) bad("--bootstrap must be >= 0");
-  if (bn_stats != "auto" && bn_stats != "running" && bn_stats != "recompute") {
-    bad("--bn-stats must be 'auto', 'running' or 'recompute', got '" + bn_stats + "'");
-  }
+  // Ranges and choices are declared once, in the schema (train/options.cpp).
+  options::finetune_schema().check(*this);
+  using options::OptionError;
+  if (validation == "none" && patience > 0) throw OptionError("patience", " needs a validation split (not with validation none)");
   if (linear && bn_stats == "recompute") {
-    bad("--bn-stats recompute: not with --linear (the frozen encoder keeps its pre-trained statistics)");
+    throw OptionError("bn_stats", " recompute: not with linear (the frozen encoder keeps its pre-trained statistics)");
   }
-  if (linear && encoder.empty()) bad("--linear needs --encoder RUN_DIR (a probe on random features is not a baseline)");
+  if (linear && encoder.empty()) throw OptionError("linear", " needs an encoder run directory (a probe on random features is not a baseline)");
   resolve_device(device);
 }
 
-json FinetuneConfig::to_json() const { return json(*this); }
+json FinetuneConfig::to_json() const { return options::finetune_schema().to_json(*this); }
 
 FinetuneConfig FinetuneConfig::from_json(const json& j) {
+  if (!j.is_object()) throw std::invalid_argument("fine-tuning config: not a JSON object");
+  FinetuneConfig c;
   try {
-    return j.get<FinetuneConfig>();
-  } catch (const json::exception& e) {
+    options::finetune_schema().from_json(c, j);
+  } catch (const options::OptionError& e) {
     throw std::invalid_argument(std::string("fine-tuning config: ") + e.what());
   }
+  return c;
 }
 
 json FinetuneResult::to_json() const {
@@ -169,7 +147,7 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
   auto splits = data::load_splits(data::parse_data_spec(config.data));
   const bool multi_label = splits.train.targets.defined();
   const int64_t K = static_cast<int64_t>(splits.train.class_names.size());
-  if (K < 2) throw std::invalid_argument("--data '" + config.data + "': needs at least two classes");
+  if (K < 2) throw OptionError("data", " '" + config.data + "': needs at least two classes");
   // Model selection: on the validation split, or none (the validation series train too).
   const bool use_validation =
       config.validation == "split" ||
@@ -180,20 +158,20 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
   }
   for (const auto* d : {&splits.train, &splits.val, &splits.test}) {
     if (d == &splits.val && !use_validation) continue;
-    if (d->size() == 0) throw std::invalid_argument("--data '" + config.data + "': the " + d->name + " split is empty");
+    if (d->size() == 0) throw OptionError("data", " '" + config.data + "': the " + d->name + " split is empty");
   }
   int64_t positive = -1;
   if (!config.positive.empty()) {
     auto it = std::find(splits.train.class_names.begin(), splits.train.class_names.end(), config.positive);
     if (it == splits.train.class_names.end() || K != 2 || multi_label) {
-      throw std::invalid_argument("--positive '" + config.positive + "': not one of the two classes of this binary task");
+      throw OptionError("positive", " '" + config.positive + "': not one of the two classes of this binary task");
     }
     positive = it - splits.train.class_names.begin();
   }
   const std::string select = config.select != "auto" ? config.select : multi_label ? "auc" : "macro_f1";
 
   auto train = splits.train.subset(label_subset(splits.train.y, config.labels, config.seed));
-  if (train.size() < 2) throw std::invalid_argument("--labels keeps fewer than two training samples");
+  if (train.size() < 2) throw OptionError("labels", " keeps fewer than two training samples");
 
   Classifier m;
   if (config.encoder.empty()) {
@@ -201,7 +179,7 @@ FinetuneResult finetune(const FinetuneConfig& config, const fs::path& run_dir, s
   } else {
     m.encoder = load_encoder(config.encoder);
     if (m.encoder->options.in_channels() != train.channels()) {
-      throw std::invalid_argument("--encoder " + config.encoder + ": pre-trained on " +
+      throw OptionError("encoder", " " + config.encoder + ": pre-trained on " +
                                   std::to_string(m.encoder->options.in_channels()) + " channel(s), the data has " +
                                   std::to_string(train.channels()));
     }

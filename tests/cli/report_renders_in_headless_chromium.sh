@@ -11,7 +11,7 @@ if [ -z "$CHROMIUM" ]; then
   exit 1
 fi
 rm -rf report-run report-profile
-"$LEAVES" pretrain --data synthetic:size=64,length=300 --epochs 2 --batch-size 16 --width 4 --out report-run >/dev/null
+"$LEAVES" pretrain --min-steps 0 --data synthetic:size=64,length=300 --epochs 2 --batch-size 16 --width 4 --out report-run >/dev/null
 "$LEAVES" report report-run --out report-run/report.html
 FLAGS="--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
   --disable-component-update --disable-sync --user-data-dir=$PWD/report-profile --enable-logging=stderr --v=0"

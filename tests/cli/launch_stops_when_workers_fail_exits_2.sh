@@ -1,0 +1,4 @@
+#!/bin/sh
+# Usage: launch_stops_when_workers_fail_exits_2.sh LEAVES SOURCE_DIR (run in a scratch folder: the build folder)
+LEAVES=$1 SRC=$2
+"$LEAVES" launch --nproc 2 -- pretrain --min-steps 0 --data synthetic:size=abc --out x; test $? -eq 2
