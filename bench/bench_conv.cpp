@@ -11,12 +11,13 @@
 
 #include "leaves/compat.h"
 #include "leaves/nn/batchnorm.h"
-#include "leaves/nn/cpu_conv.h"
+#include "leaves/engine/cpu_conv.h"
+#include "leaves/engine/process.h"
 
 namespace {
 
-namespace wd = leaves::nn::winograd_detail;
-namespace gd = leaves::nn::gemm_detail;
+namespace wd = leaves::engine::winograd_detail;
+namespace gd = leaves::engine::gemm_detail;
 
 enum Pass { kForward, kInputGrad, kWeightGrad };
 
@@ -131,7 +132,7 @@ BENCHMARK(BM_NormFusedBoth) NORM_SHAPES;
 }  // namespace
 
 int main(int argc, char** argv) {
-  leaves::compat::keep_freed_memory();  // as the leaves tool does, for both sides
+  leaves::engine::keep_freed_memory();  // as the leaves tool does, for both sides
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   return 0;

@@ -3,7 +3,7 @@
 // studies: B = 32, C = 1, L = 3000 (Sleep-EDF / Apnea-ECG) and B = 32, C = 12,
 // L = 1000 (PTB-XL). Run: build/leaves_bench_views
 // The counter `ops` is how many operators that do work one forward + backward
-// runs (compat::OpCounter): on a GPU about the kernels it launches.
+// runs (engine::OpCounter): on a GPU about the kernels it launches.
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -14,6 +14,7 @@
 #include "leaves/views/leaves.h"
 #include "leaves/views/random_views.h"
 #include "leaves/views/viewmaker.h"
+#include "leaves/engine/op_counter.h"
 
 namespace {
 
@@ -30,7 +31,7 @@ void run(benchmark::State& state, Make make) {
     return loss;
   };
   {
-    leaves::compat::OpCounter counter;
+    leaves::engine::OpCounter counter;
     pass();
     state.counters["ops"] = static_cast<double>(counter.count());
     if (std::getenv("LEAVES_OP_NAMES") != nullptr) {  // which operators, for whoever reduces them

@@ -11,6 +11,7 @@
 #include "train_testing.h"
 
 namespace fs = std::filesystem;
+using namespace leaves;
 using namespace leaves::train;
 
 namespace {

@@ -17,6 +17,7 @@
 #include "leaves/io/output.h"
 #include "testing.h"
 #include "train_testing.h"
+#include "leaves/engine/op_counter.h"
 
 namespace fs = std::filesystem;
 using namespace leaves;
@@ -67,30 +68,6 @@ TEST(Pretrainer, OneAdversarialStepLowersTheLossForTheEncoderAndRaisesItForTheGe
   }
 }
 
-TEST(OpCounter, CountsWorkNotViewsWrappersOrNumbers) {
-  auto a = torch::randn({4, 5}), b = torch::randn({5, 3});
-  compat::OpCounter counter;
-  auto v = a.view({5, 4}).narrow(0, 1, 2).unsqueeze(0).expand({3, 2, 4});  // views only
-  auto same = a.to(torch::kFloat).contiguous();                              // copies nothing
-  EXPECT_EQ(counter.count(), 0);
-  auto m = torch::matmul(a, b);  // matmul wraps mm: one
-  EXPECT_EQ(counter.count(), 1);
-  auto s = 1 + a * 2.0;  // two kernels; the numbers are converted, not launched
-  EXPECT_EQ(counter.count(), 3);
-  auto d = a.to(torch::kDouble);  // a real copy
-  auto z = torch::zeros({3});     // an allocation and a fill
-  const auto names = counter.by_name();
-  EXPECT_EQ(counter.count(), 5);
-  EXPECT_EQ(names.at("aten::mm"), 1);
-  EXPECT_EQ(names.at("aten::copy_"), 1);
-  EXPECT_EQ(counter.syncs(), 0);
-  (void)a.sum().item<float>();  // a host synchronisation, counted apart
-  EXPECT_EQ(counter.syncs(), 1);
-  counter.reset();
-  EXPECT_EQ(counter.count(), 0);
-  EXPECT_THROW(compat::OpCounter second, std::logic_error);
-  (void)v, (void)same, (void)m, (void)s, (void)d, (void)z;
-}
 
 TEST(Pretrainer, AStepNeverWaitsForTheDevice) {
   // No `.item()` (or other read of a value on the host) inside the training
@@ -106,7 +83,7 @@ TEST(Pretrainer, AStepNeverWaitsForTheDevice) {
     Pretrainer t(cm, 1);
     t.compute_gradients(batch);  // warm-up: caches, lazily made state
     t.apply_gradients();
-    compat::OpCounter counter;
+    engine::OpCounter counter;
     t.compute_gradients(batch);
     t.apply_gradients();
     EXPECT_EQ(counter.syncs(), 0) << method;
@@ -295,118 +272,9 @@ TEST(Pretrain, PretrainedRepresentationsBeatARandomEncoderUnderALinearProbe) {
 // ---------------------------------------------------------------------------
 // Flat Adam: the same arithmetic as torch::optim::Adam, on views of one buffer.
 
-TEST(FlatAdam, MatchesTorchAdamOverSeveralStepsOnTensorsOfMixedShapes) {
-  torch::manual_seed(5);
-  const std::vector<std::vector<int64_t>> shapes{{7, 3, 5}, {}, {11}, {4, 4}};
-  std::vector<torch::Tensor> ours, theirs, initial;
-  for (const auto& s : shapes) {
-    auto v = torch::randn(s);
-    initial.push_back(v);
-    ours.push_back(v.clone().requires_grad_(true));
-    theirs.push_back(v.clone().requires_grad_(true));
-  }
-  FlatAdam flat(ours, FlatAdam::Options{3e-3});
-  torch::optim::Adam reference(theirs, torch::optim::AdamOptions(3e-3));
-  for (int step = 0; step < 6; ++step) {
-    flat.zero_grad();
-    reference.zero_grad();
-    for (size_t i = 0; i < shapes.size(); ++i) {
-      // Gradients of different scales, some exactly zero.
-      auto g = torch::randn(shapes[i]) * std::pow(10.0, static_cast<double>(i) - 2);
-      if (step == 2) g.zero_();
-      ours[i].mutable_grad().add_(g);  // in place: as backward accumulates
-      theirs[i].mutable_grad() = g.clone();
-    }
-    flat.step();
-    reference.step();
-  }
-  EXPECT_EQ(flat.steps(), 6);
-  for (size_t i = 0; i < shapes.size(); ++i) {
-    const double scale = theirs[i].abs().max().item<double>();
-    EXPECT_LE((ours[i] - theirs[i]).abs().max().item<double>(), 1e-6 * scale + 1e-7) << "tensor " << i;
-    EXPECT_GT((ours[i] - initial[i]).abs().max().item<double>(), 1e-3) << "tensor " << i << " never moved";
-  }
-}
 
-TEST(FlatAdam, ParametersAreViewsAndAreReboundWhenSomethingReplacesTheirStorage) {
-  auto w = torch::ones({3}).requires_grad_(true);
-  auto b = torch::zeros({2}).requires_grad_(true);
-  FlatAdam opt({w, b}, FlatAdam::Options{0.1});
-  EXPECT_TRUE(torch::equal(w, torch::ones({3})));  // values kept
-  // A loaded state rebinds a parameter to new storage (as Module::load does).
-  {
-    torch::NoGradGuard g;
-    w.set_(torch::full({3}, 2.0));
-  }
-  opt.zero_grad();
-  (w * torch::tensor({1.0f, -1.0f, 0.0f})).sum().backward();
-  ASSERT_TRUE(w.grad().defined());
-  opt.step();
-  // Adam's first step moves each coordinate by lr against the gradient's sign.
-  EXPECT_NEAR(w[0].item<double>(), 2.0 - 0.1, 1e-6);
-  EXPECT_NEAR(w[1].item<double>(), 2.0 + 0.1, 1e-6);
-  EXPECT_NEAR(w[2].item<double>(), 2.0, 1e-6);
-  EXPECT_TRUE(torch::equal(b, torch::zeros({2})));
-}
 
-TEST(FlatAdam, RefusesMixedDevicesOrDtypesAndStateOfAnotherModel) {
-  auto a = torch::zeros({2}).requires_grad_(true);
-  auto d = torch::zeros({2}, torch::kDouble).requires_grad_(true);
-  EXPECT_THROW(FlatAdam({a, d}, FlatAdam::Options{}), std::invalid_argument);
-  FlatAdam small({torch::zeros({2}).requires_grad_(true)}, FlatAdam::Options{});
-  FlatAdam large({torch::zeros({5}).requires_grad_(true)}, FlatAdam::Options{});
-  torch::serialize::OutputArchive out;
-  small.save(out);
-  std::stringstream bytes;
-  out.save_to(bytes);
-  torch::serialize::InputArchive in;
-  in.load_from(bytes);
-  EXPECT_THROW(large.load(in), std::invalid_argument);
-}
 
-// Checkpoints written before the flat optimizer hold torch::optim::Adam's
-// state: it is read, and training continues exactly as Adam would.
-TEST(FlatAdam, ContinuesFromTheStateTorchAdamSaved) {
-  torch::manual_seed(8);
-  std::vector<torch::Tensor> ref{torch::randn({3, 4}).requires_grad_(true), torch::randn({5}).requires_grad_(true)};
-  torch::optim::Adam adam(ref, torch::optim::AdamOptions(1e-2));
-  auto grads = [](int step) {
-    torch::manual_seed(100 + step);
-    return std::vector<torch::Tensor>{torch::randn({3, 4}), torch::randn({5})};
-  };
-  for (int step = 0; step < 3; ++step) {
-    auto g = grads(step);
-    for (size_t i = 0; i < ref.size(); ++i) ref[i].mutable_grad() = g[i];
-    adam.step();
-  }
-  torch::serialize::OutputArchive out;
-  adam.save(out);
-  std::stringstream bytes;
-  out.save_to(bytes);
-  std::vector<torch::Tensor> ours{ref[0].detach().clone().requires_grad_(true), ref[1].detach().clone().requires_grad_(true)};
-  FlatAdam flat(ours, FlatAdam::Options{1e-2});
-  torch::serialize::InputArchive in;
-  in.load_from(bytes);
-  flat.load(in);
-  EXPECT_EQ(flat.steps(), 3);
-  for (int step = 3; step < 5; ++step) {
-    auto g = grads(step);
-    flat.zero_grad();
-    for (size_t i = 0; i < ref.size(); ++i) {
-      ref[i].mutable_grad() = g[i];
-      ours[i].mutable_grad().add_(g[i]);
-    }
-    adam.step();
-    flat.step();
-  }
-  for (size_t i = 0; i < ref.size(); ++i) EXPECT_TRUE(torch::allclose(ours[i], ref[i], 1e-6, 1e-7)) << i;
-  // State of another model is refused.
-  FlatAdam other({torch::zeros({7}).requires_grad_(true)}, FlatAdam::Options{});
-  torch::serialize::InputArchive again;
-  std::stringstream copy(bytes.str());
-  again.load_from(copy);
-  EXPECT_THROW(other.load(again), std::invalid_argument);
-}
 
 // Mixed precision (bf16 autocast) runs on the CPU too: the loss of one batch
 // with the same views and weights stays within 2% of fp32, and training steps work.
@@ -432,41 +300,7 @@ TEST(Pretrainer, Bf16LossOfTheSameBatchIsCloseToFp32) {
   EXPECT_TRUE(c.mixed_precision(torch::Device(torch::kCUDA)));
 }
 
-TEST(FlatAdam, DecoupledWeightDecayAndASettableRateMatchTorchAdamW) {
-  torch::manual_seed(3);
-  auto a = torch::randn({5, 3}).requires_grad_(true);
-  auto b = a.detach().clone().requires_grad_(true);
-  FlatAdam::Options o;
-  o.lr = 0.01;
-  o.weight_decay = 0.1;
-  FlatAdam flat({a}, o);
-  torch::optim::AdamW reference({b}, torch::optim::AdamWOptions(0.01).weight_decay(0.1));
-  for (int step = 0; step < 6; ++step) {
-    const double rate = 0.01 * lr_factor("cosine", step, 6, 2);
-    flat.set_lr(rate);
-    static_cast<torch::optim::AdamWOptions&>(reference.param_groups()[0].options()).lr(rate);
-    flat.zero_grad();
-    reference.zero_grad();
-    (a * a).sum().backward();
-    (b * b).sum().backward();
-    flat.step();
-    reference.step();
-  }
-  EXPECT_TRUE(torch::allclose(a, b, 1e-6, 1e-7)) << (a - b).abs().max().item<double>();
-  EXPECT_THROW(flat.set_lr(-1), std::invalid_argument);
-}
 
-TEST(Schedule, WarmupThenHalfACosineToZero) {
-  EXPECT_DOUBLE_EQ(lr_factor("cosine", 0, 100, 10), 0.1);
-  EXPECT_DOUBLE_EQ(lr_factor("cosine", 9, 100, 10), 1.0);
-  EXPECT_DOUBLE_EQ(lr_factor("cosine", 10, 100, 10), 1.0);
-  EXPECT_NEAR(lr_factor("cosine", 55, 100, 10), 0.5, 1e-12);  // half way through the decay
-  EXPECT_NEAR(lr_factor("cosine", 100, 100, 10), 0.0, 1e-12);
-  EXPECT_DOUBLE_EQ(lr_factor("constant", 0, 100, 4), 0.25);
-  EXPECT_DOUBLE_EQ(lr_factor("constant", 99, 100, 4), 1.0);
-  EXPECT_DOUBLE_EQ(lr_factor("cosine", 0, 100, 0), 1.0);
-  EXPECT_THROW(lr_factor("step", 0, 10, 0), std::invalid_argument);
-}
 
 TEST(Pretrain, MinStepsRaisesTheEpochsOfASmallSetAndTheLogSaysHowHardTheViewsAre) {
   auto c = leaves::testing::tiny_pretrain_config("leaves", "synthetic:size=48,length=64", 2);

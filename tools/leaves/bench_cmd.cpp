@@ -33,9 +33,10 @@
 #include "leaves/compat.h"
 #include "leaves/loss/nt_xent.h"
 #include "leaves/nn/batchnorm.h"
-#include "leaves/nn/cl_conv.h"
+#include "leaves/engine/cl_conv.h"
 #include "leaves/train/pretrain.h"
 #include "tools/leaves/commands.h"
+#include "leaves/engine/op_counter.h"
 
 namespace leaves::cli {
 
@@ -46,14 +47,14 @@ namespace {
 // CUDA: the normalisation mode and how many calls took leaves' fused kernels
 // (replays of a CUDA graph call no C++ code: eager steps and the capture only).
 std::string cpu_conv_label(const torch::Device& device, const train::Pretrainer& trainer,
-                           const nn::CpuConvCalls& before, int64_t norm_before, int64_t steps) {
+                           const engine::CpuConvCalls& before, int64_t norm_before, int64_t steps) {
   if (!device.is_cpu()) {
     return std::string("n/a gpu_norm=") + (trainer.encoder->fused_norm_cuda() ? "fused" : "torch") +
            " fused_norm_calls=" + std::to_string(nn::batch_norm_act_calls() - norm_before);
   }
-  const auto after = nn::cpu_conv_calls();
+  const auto after = engine::cpu_conv_calls();
   const int64_t norm = (nn::batch_norm_act_calls() - norm_before) / std::max<int64_t>(steps, 1);
-  std::string lib = nn::blas_library();
+  std::string lib = engine::blas_library();
   if (lib.empty()) {
     lib = "unknown";
   } else {  // the last two path components, e.g. openblas-openmp/libblas.so.3
@@ -65,11 +66,11 @@ std::string cpu_conv_label(const torch::Device& device, const train::Pretrainer&
   std::snprintf(buf, sizeof buf,
                 "%s winograd_per_step=%lld im2col_per_step=%lld blas=%s blas_gflops=%.0f cpu_norm=%s "
                 "fused_norm_per_step=%lld kernel_threads=%lld",
-                nn::cpu_conv_name(trainer.encoder->cpu_conv()),
+                engine::cpu_conv_name(trainer.encoder->cpu_conv()),
                 static_cast<long long>((after.winograd - before.winograd) / std::max<int64_t>(steps, 1)),
                 static_cast<long long>((after.im2col - before.im2col) / std::max<int64_t>(steps, 1)),
-                lib.c_str(), nn::blas_gflops(), trainer.encoder->fused_norm() ? "fused" : "torch",
-                static_cast<long long>(norm), static_cast<long long>(nn::library_parallel_threads()));
+                lib.c_str(), engine::blas_gflops(), trainer.encoder->fused_norm() ? "fused" : "torch",
+                static_cast<long long>(norm), static_cast<long long>(engine::library_parallel_threads()));
   return buf;
 }
 
@@ -195,7 +196,7 @@ void breakdown(const BenchArgs& a, train::Pretrainer& t, const torch::Tensor& x)
   // the kernels it launches (and that a CUDA graph of the step replays).
   long long ops[3], syncs = 0;
   {
-    compat::OpCounter counter;
+    engine::OpCounter counter;
     for (int i = 0; i < 3; ++i) {
       counter.reset();
       passes[i]();
@@ -234,7 +235,7 @@ int run_bench(const BenchArgs& a) {
 
   compat::reset_peak_memory(device);
   torch::Tensor loss;
-  const auto conv_calls = nn::cpu_conv_calls();
+  const auto conv_calls = engine::cpu_conv_calls();
   const int64_t norm_calls = nn::batch_norm_act_calls();
   const auto timing = time_rounds(a, device, [&] { loss = trainer.step(x); });
   const std::string cpu_label = cpu_conv_label(device, trainer, conv_calls, norm_calls, a.warmup + a.rounds * a.steps);
@@ -589,7 +590,7 @@ int run_norm(const NormArgs& a) {
 // copies), so the gap between the two is what faster convolution kernels
 // could win at most, shape by shape. No correctness is compared: the products
 // are not convolutions. Also timed: leaves' own convolution as matrix products
-// (nn/cl_conv.h, `--cl-conv gemm`: im2col, then those products), whose
+// (engine/cl_conv.h, `--cl-conv gemm`: im2col, then those products), whose
 // correctness the tests check.
 using ConvArgs = KernelBenchArgs;
 
@@ -655,16 +656,16 @@ int run_conv(const ConvArgs& a) {
     });
     conv_ms[1] = ms_per_call(device, a.warmup, a.iters, [&] { return pass(true, false); });
     conv_ms[2] = ms_per_call(device, a.warmup, a.iters, [&] { return pass(false, true); });
-    // leaves' convolution as matrix products (nn/cl_conv.h, --cl-conv gemm),
+    // leaves' convolution as matrix products (engine/cl_conv.h, --cl-conv gemm),
     // on channels-last [B, C, 1, L] (made so on the CPU).
     const auto x4 = cl ? x : x.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);
     const auto gy4 = cl ? gy : gy.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);
     double ours_ms[3];
-    ours_ms[0] = ms_per_call(device, a.warmup, a.iters, [&] { return nn::cl_gemm_detail::forward(x4, w3, c.stride); });
+    ours_ms[0] = ms_per_call(device, a.warmup, a.iters, [&] { return engine::cl_gemm_detail::forward(x4, w3, c.stride); });
     ours_ms[1] = ms_per_call(device, a.warmup, a.iters,
-                             [&] { return nn::cl_gemm_detail::input_grad(gy4, w3, c.stride, c.Lin); });
+                             [&] { return engine::cl_gemm_detail::input_grad(gy4, w3, c.stride, c.Lin); });
     ours_ms[2] = ms_per_call(device, a.warmup, a.iters,
-                             [&] { return nn::cl_gemm_detail::weight_grad(x4, gy4, c.k, c.stride); });
+                             [&] { return engine::cl_gemm_detail::weight_grad(x4, gy4, c.k, c.stride); });
     // The same arithmetic as matrix products: M = B Lout rows, K = k Ci, N = Co.
     const int64_t M = a.batch * c.Lout, K = c.k * c.Ci, N = c.Co;
     auto A = torch::randn({M, K}, opts), W = torch::randn({K, N}, opts), G = torch::randn({M, N}, opts);

@@ -10,6 +10,7 @@
 #include "leaves/compat.h"
 #include "leaves/dist/dist.h"
 #include "tools/leaves/commands.h"
+#include "leaves/engine/process.h"
 
 namespace leaves::cli {
 
@@ -75,8 +76,8 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 
 int main(int argc, char** argv) {
   leaves::dist::die_with_launcher();  // first: a worker never outlives its launcher
-  leaves::compat::use_all_cores();
-  leaves::compat::keep_freed_memory();
+  leaves::engine::use_all_cores();
+  leaves::engine::keep_freed_memory();
   CLI::App app{"leaves: learned views (LEAVES) for self-supervised contrastive learning on time series"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("leaves 0.1.0 (LibTorch ") + leaves::compat::torch_version() + ")");

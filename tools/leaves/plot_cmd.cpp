@@ -56,7 +56,7 @@ std::pair<torch::Tensor, double> sample_of(const PlotArgs& a) {
 // A LEAVES generator: the trained one of --generator RUN, or an untrained one.
 std::shared_ptr<views::LeavesImpl> leaves_generator(const PlotArgs& a, int64_t channels) {
   if (!a.generators.empty()) {
-    auto g = std::dynamic_pointer_cast<views::LeavesImpl>(train::load_generator(a.generators.front()));
+    auto g = std::dynamic_pointer_cast<views::LeavesImpl>(train::trained_generator(a.generators.front()).generator);
     if (!g) throw std::invalid_argument("--generator " + a.generators.front() + ": not a LEAVES run (method leaves)");
     return g;
   }
@@ -111,19 +111,12 @@ Action add_plot_command(CLI::App& app) {
     if (views_cmd->parsed()) {
       auto [x, rate] = sample_of(*a);
       plot::Series views;
-      for (const auto& run : a->generators) {
-        train::PretrainConfig config;
-        auto g = train::load_generator(run, &config);
-        g->eval();
-        views.push_back({config.method + " (" + fs::path(run).filename().string() + ")", g->forward(x)[0][a->channel]});
-      }
-      for (const auto& m : a->methods) {
-        views::GeneratorConfig c;
-        c.kind = train::generator_kind(m);
-        c.channels = x.size(1);
-        auto g = views::make_generator(c);
-        g->eval();
-        views.push_back({m + ", untrained", g->forward(x)[0][a->channel]});
+      std::vector<train::NamedGenerator> generators;
+      for (const auto& run : a->generators) generators.push_back(train::trained_generator(run));
+      for (const auto& m : a->methods) generators.push_back(train::untrained_generator(m, x.size(1)));
+      for (const auto& g : generators) {
+        g.generator->eval();
+        views.push_back({g.label, g.generator->forward(x)[0][a->channel]});
       }
       if (views.empty()) throw std::invalid_argument("plot views: give --generator RUN or --method M");
       plot::plot_views(x[0][a->channel], views, rate, "Original signal and views", a->out, size);

@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "leaves/augment/common.h"
-#include "leaves/augment/permutation_rows.h"
+#include "leaves/engine/permutation_rows.h"
 
 #ifdef LEAVES_WITH_CUDA_KERNELS
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
-#include "leaves/augment/cuda/permutation.h"
+#include "leaves/engine/cuda/permutation.h"
 #endif
 
 namespace leaves::augment {
@@ -75,8 +75,8 @@ torch::Tensor permutation_index_ops(const torch::Tensor& counts, const torch::Te
 template <typename T>
 void source_row(int64_t n, const T* keys, int64_t L, std::vector<int>& order, std::vector<int64_t>& src,
                 std::vector<int64_t>& end, int64_t* out) {
-  rows::segment_layout(n, keys, L, order.data(), src.data(), end.data());
-  for (int64_t j = 0; j < L; ++j) out[j] = rows::source_of(j, n, src.data(), end.data());
+  engine::rows::segment_layout(n, keys, L, order.data(), src.data(), end.data());
+  for (int64_t j = 0; j < L; ++j) out[j] = engine::rows::source_of(j, n, src.data(), end.data());
 }
 
 // On the CPU every count is checked (on a GPU that would wait for the device).
@@ -142,8 +142,8 @@ torch::Tensor relaxed_products_cpu(const torch::Tensor& grad, const torch::Tenso
 bool kernels_take(const torch::Tensor& t) {
   return t.is_cuda() && (t.scalar_type() == torch::kFloat || t.scalar_type() == torch::kDouble);
 }
-cuda::Real real_of(const torch::Tensor& t) {
-  return t.scalar_type() == torch::kDouble ? cuda::Real::Double : cuda::Real::Float;
+engine::cuda::Real real_of(const torch::Tensor& t) {
+  return t.scalar_type() == torch::kDouble ? engine::cuda::Real::Double : engine::cuda::Real::Float;
 }
 void check_cuda(const char* error, const char* what) {
   if (error != nullptr) throw std::runtime_error(std::string("permutation CUDA kernel (") + what + "): " + error);
@@ -174,7 +174,7 @@ torch::Tensor relaxed_products(const torch::Tensor& grad, const torch::Tensor& x
     auto v = x.contiguous();
     auto k = keys.contiguous();
     auto out = torch::empty({x.size(0), keys.size(1)}, x.options());
-    check_cuda(cuda::relaxed_permutation_products(g.data_ptr(), v.data_ptr(), k.data_ptr(), real_of(v), v.size(0),
+    check_cuda(engine::cuda::relaxed_permutation_products(g.data_ptr(), v.data_ptr(), k.data_ptr(), real_of(v), v.size(0),
                                                   v.size(1), v.size(2), k.size(1), out.data_ptr(),
                                                   c10::cuda::getCurrentCUDAStream(x.device().index()).stream()),
                "products");
@@ -222,7 +222,7 @@ torch::Tensor permutation_index(const torch::Tensor& counts, const torch::Tensor
     auto c = counts.contiguous();
     auto k = keys.contiguous();
     auto out = torch::empty({c.size(0), L}, c.options());
-    check_cuda(cuda::permutation_index(c.data_ptr<int64_t>(), k.data_ptr(), real_of(k), c.size(0), k.size(1), L,
+    check_cuda(engine::cuda::permutation_index(c.data_ptr<int64_t>(), k.data_ptr(), real_of(k), c.size(0), k.size(1), L,
                                        out.data_ptr<int64_t>(),
                                        c10::cuda::getCurrentCUDAStream(keys.device().index()).stream()),
                "index");

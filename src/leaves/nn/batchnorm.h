@@ -64,7 +64,7 @@ torch::Tensor max_pool2(const torch::Tensor& x, bool fused = true);
 bool batch_norm_act_fusable(const BatchNorm1dImpl& bn, const torch::Tensor& x, const torch::Tensor& residual,
                             bool activate, double negative_slope);
 
-/// Whether this build has the CUDA kernels (nn/cuda/batchnorm_act.h): then a
+/// Whether this build has the CUDA kernels (engine/cuda/batchnorm_act.h): then a
 /// CUDA `[B, C, 1, L]` channels-last input in fp32/bf16/fp16 (fp32 parameters
 /// and running statistics, training mode, no `gather`) is fused too.
 bool batch_norm_act_cuda_built();
@@ -77,7 +77,7 @@ bool stem_fusable(const torch::nn::Conv1d& conv, const BatchNorm1dImpl& bn, cons
                   double negative_slope);
 
 /// The encoder's stem, `max_pool(leaky_relu(bn(conv(x))))` over time with
-/// kernel 2, as leaves' CUDA kernels (nn/cuda/batchnorm_act.h): the
+/// kernel 2, as leaves' CUDA kernels (engine/cuda/batchnorm_act.h): the
 /// full-length convolution output is never stored. `[B, C, 1, L / 2]`
 /// channels-last, bf16 under CUDA autocast, else fp32. Throws unless
 /// `stem_fusable`.

@@ -9,30 +9,30 @@ namespace leaves::nn {
 namespace {
 // Whether this convolution runs on the BLAS (cpu_conv.h): 0 no, 1 Winograd,
 // 2 im2col.
-int blas_path(const torch::nn::Conv1d& conv, const torch::Tensor& x, CpuConv cpu_conv) {
-  if (cpu_conv == CpuConv::Torch || !x.device().is_cpu()) return 0;
+int blas_path(const torch::nn::Conv1d& conv, const torch::Tensor& x, engine::CpuConv cpu_conv) {
+  if (cpu_conv == engine::CpuConv::Torch || !x.device().is_cpu()) return 0;
   // Every convolution of this file is built with padding (k - 1) / 2 and zero
   // padding mode (the options' padding is a variant whose API differs between
   // LibTorch versions, so it is not re-read here).
   const auto& o = conv->options;
   if (o.dilation()->at(0) != 1 || o.groups() != 1 || compat::autocast_on(torch::kCPU)) return 0;
   const int64_t k = o.kernel_size()->at(0), s = o.stride()->at(0);
-  const bool winograd_pays = cpu_conv == CpuConv::Blas || x.size(1) >= kWinogradMinChannels;
-  if (k == 3 && s == 1 && winograd_pays && winograd_applicable(x, conv->weight)) return use_blas_conv(cpu_conv) ? 1 : 0;
-  if (gemm_applicable(x, conv->weight)) return use_blas_conv(cpu_conv) ? 2 : 0;
+  const bool winograd_pays = cpu_conv == engine::CpuConv::Blas || x.size(1) >= engine::kWinogradMinChannels;
+  if (k == 3 && s == 1 && winograd_pays && engine::winograd_applicable(x, conv->weight)) return engine::use_blas_conv(cpu_conv) ? 1 : 0;
+  if (engine::gemm_applicable(x, conv->weight)) return engine::use_blas_conv(cpu_conv) ? 2 : 0;
   return 0;
 }
 }  // namespace
 
-torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, CpuConv cpu_conv, bool with_bias,
+torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, engine::CpuConv cpu_conv, bool with_bias,
                               bool cl_gemm) {
   const auto& w = conv->weight;  // [out, in, k]: the 1-D kernel, 1 x k in 2-D
   const torch::Tensor bias = with_bias ? conv->bias : torch::Tensor();
   const int64_t stride = conv->options.stride()->at(0), padding = (w.size(2) - 1) / 2;
   if (x.dim() == 3) {
     switch (blas_path(conv, x, cpu_conv)) {
-      case 1: return winograd_conv1d(x, w, bias);
-      case 2: return gemm_conv1d(x, w, bias, stride);
+      case 1: return engine::winograd_conv1d(x, w, bias);
+      case 2: return engine::gemm_conv1d(x, w, bias, stride);
       default: break;
     }
     if (with_bias) return conv->forward(x);
@@ -40,8 +40,8 @@ torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, Cp
     return at::conv1d(x, w, bias, s1, p1, d1, conv->options.groups());
   }
   if (cl_gemm && conv->options.dilation()->at(0) == 1 && conv->options.groups() == 1 &&
-      cl_gemm_conv_applicable(x, w, stride)) {
-    return cl_gemm_conv(x, w, bias, stride);
+      engine::cl_gemm_conv_applicable(x, w, stride)) {
+    return engine::cl_gemm_conv(x, w, bias, stride);
   }
   const std::vector<int64_t> s2{1, stride}, p2{0, padding};
   return at::conv2d(x, w.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast), bias, s2, p2);
@@ -77,7 +77,7 @@ void BasicBlock1dImpl::reset() {
 }
 
 torch::Tensor BasicBlock1dImpl::forward(const torch::Tensor& x) {
-  const ConvBnAct how{cpu_conv, negative_slope, fused_for(x), fold_conv_bias, cl_gemm_conv};
+  const ConvBnAct how{cpu_conv, negative_slope, fused_for(x), fold_conv_bias, engine::cl_gemm_conv};
   auto y = conv_bn_act(conv1, bn1, x, how, {}, true);
   auto skip = shortcut_conv ? conv_bn_act(shortcut_conv, shortcut_bn, x, how, {}, false) : x;
   return conv_bn_act(conv2, bn2, y, how, skip, true);
@@ -113,7 +113,7 @@ void set_in_blocks(torch::nn::Sequential& body, T BasicBlock1dImpl::*field, T va
 }
 }  // namespace
 
-void ResNet1dImpl::set_cpu_conv(CpuConv c) {
+void ResNet1dImpl::set_cpu_conv(engine::CpuConv c) {
   cpu_conv_ = c;
   set_in_blocks(body, &BasicBlock1dImpl::cpu_conv, c);
 }
@@ -151,7 +151,7 @@ torch::Tensor ResNet1dImpl::forward(const torch::Tensor& x) {
       y = fused_stem(stem_conv, stem_bn, y, options.negative_slope());
     } else {
       y = conv_bn_act(stem_conv, stem_bn, y,
-                      {CpuConv::Torch, options.negative_slope(), fused, fold_conv_bias_, cl_gemm_conv_}, {}, true);
+                      {engine::CpuConv::Torch, options.negative_slope(), fused, fold_conv_bias_, cl_gemm_conv_}, {}, true);
       y = torch::max_pool2d(y, {1, 2}, {1, 2});
     }
     return body->forward(y).mean({2, 3});

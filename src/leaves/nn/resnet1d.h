@@ -18,8 +18,8 @@
 #include <torch/torch.h>
 
 #include "leaves/nn/batchnorm.h"
-#include "leaves/nn/cl_conv.h"
-#include "leaves/nn/cpu_conv.h"
+#include "leaves/engine/cl_conv.h"
+#include "leaves/engine/cpu_conv.h"
 
 namespace leaves::nn {
 
@@ -42,7 +42,7 @@ class BasicBlock1dImpl : public torch::nn::Cloneable<BasicBlock1dImpl> {
   int64_t in, out, stride;
   double negative_slope;
   /// How the 3-tap stride-1 convolutions run on the CPU (see ResNet1dImpl).
-  CpuConv cpu_conv = CpuConv::Auto;
+  engine::CpuConv cpu_conv = engine::CpuConv::Auto;
   /// BatchNorm, residual and LeakyReLU as one kernel (see batch_norm_act):
   /// on the CPU, and on CUDA (off by default there, see ResNet1dImpl).
   bool fused_norm = true, fused_norm_cuda = false;
@@ -74,8 +74,8 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
   /// input channels on. Only fp32/fp64 channels-first CPU tensors outside
   /// autocast use them; anything else runs LibTorch's. Not saved: the
   /// arithmetic is the same convolution either way.
-  void set_cpu_conv(CpuConv c);
-  CpuConv cpu_conv() const { return cpu_conv_; }
+  void set_cpu_conv(engine::CpuConv c);
+  engine::CpuConv cpu_conv() const { return cpu_conv_; }
   /// Whether each BatchNorm with its residual and LeakyReLU runs as one fused
   /// kernel where it can (CPU, `[B, C, L]`, fp32/fp64, training: see
   /// batch_norm_act), and the stem's max-pool as ours (max_pool2), or as
@@ -85,7 +85,7 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
   bool fused_norm() const { return fused_norm_; }
   /// The same on CUDA, for `[B, C, 1, L]` channels-last activations in
   /// fp32/bf16/fp16, and the stem (convolution + BatchNorm + LeakyReLU +
-  /// max-pool) as one kernel pair (nn/cuda/batchnorm_act.h; builds with a
+  /// max-pool) as one kernel pair (engine/cuda/batchnorm_act.h; builds with a
   /// CUDA LibTorch and nvcc only). Off by default until measured against
   /// cuDNN on the GPU (bench/gpu-notes.md); `leaves bench norm` checks and
   /// times it.
@@ -106,7 +106,7 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
   void set_fold_conv_bias(bool on);
   bool fold_conv_bias() const { return fold_conv_bias_; }
   /// In the channels-last layout, every convolution as matrix products
-  /// (nn/cl_conv.h: im2col and LibTorch's matrix product, cuBLAS on CUDA)
+  /// (engine/cl_conv.h: im2col and LibTorch's matrix product, cuBLAS on CUDA)
   /// instead of LibTorch's convolution (cuDNN). Off by default: to be measured
   /// against cuDNN (`leaves bench conv`). The same arithmetic. Not saved.
   void set_cl_gemm_conv(bool on);
@@ -119,7 +119,7 @@ class ResNet1dImpl : public torch::nn::Cloneable<ResNet1dImpl> {
 
  private:
   bool channels_last_ = false;
-  CpuConv cpu_conv_ = CpuConv::Auto;
+  engine::CpuConv cpu_conv_ = engine::CpuConv::Auto;
   bool fused_norm_ = true, fused_norm_cuda_ = false, fold_conv_bias_ = true, cl_gemm_conv_ = false;
 };
 TORCH_MODULE(ResNet1d);
@@ -131,12 +131,12 @@ TORCH_MODULE(ResNet1d);
 /// Without `with_bias` the convolution's bias is left out. With `cl_gemm` a
 /// `[B, C, 1, L]` input runs as matrix products (cl_gemm_conv). Every
 /// convolution here has padding (k - 1) / 2.
-torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, CpuConv cpu_conv = CpuConv::Torch,
+torch::Tensor conv_any_layout(torch::nn::Conv1d conv, const torch::Tensor& x, engine::CpuConv cpu_conv = engine::CpuConv::Torch,
                               bool with_bias = true, bool cl_gemm = false);
 
 /// How conv_bn_act runs: see ResNet1dImpl.
 struct ConvBnAct {
-  CpuConv cpu_conv = CpuConv::Torch;
+  engine::CpuConv cpu_conv = engine::CpuConv::Torch;
   double negative_slope = 0.01;
   bool fused = true;      ///< batch_norm_act's `fused`
   bool fold_bias = true;  ///< see ResNet1dImpl::set_fold_conv_bias

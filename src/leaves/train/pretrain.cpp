@@ -110,7 +110,7 @@ Pretrainer::Pretrainer(const PretrainConfig& config, int64_t in_channels, std::s
   generator->to(device_);
   mixed_precision_ = config_.mixed_precision(device_);
   encoder->set_channels_last(config_.channels_last(device_));
-  encoder->set_cpu_conv(nn::parse_cpu_conv(config_.cpu_conv));
+  encoder->set_cpu_conv(engine::parse_cpu_conv(config_.cpu_conv));
   encoder->set_fused_norm(config_.cpu_norm == "fused");
   encoder->set_fused_norm_cuda(config_.gpu_norm == "fused");
   encoder->set_fold_conv_bias(config_.conv_bias == "fold");
@@ -121,20 +121,20 @@ Pretrainer::Pretrainer(const PretrainConfig& config, int64_t in_channels, std::s
   }
   std::vector<torch::Tensor> params = encoder->parameters();
   for (auto& p : head->parameters()) params.push_back(p);  // the head is trained too
-  FlatAdam::Options encoder_options;
+  engine::FlatAdam::Options encoder_options;
   encoder_options.lr = config_.lr;
   encoder_options.weight_decay = config_.weight_decay;
-  encoder_optimizer = std::make_unique<FlatAdam>(params, encoder_options);
+  encoder_optimizer = std::make_unique<engine::FlatAdam>(params, encoder_options);
   if (generator->learnable() && !generator->parameters().empty()) {
     // An unresolved auto rate (a Pretrainer outside a run: benchmarks, tests): the paper's.
     const double glr = config_.generator_lr > 0 ? config_.generator_lr : 1e-3;
-    generator_optimizer = std::make_unique<FlatAdam>(generator->parameters(), FlatAdam::Options{glr});
+    generator_optimizer = std::make_unique<engine::FlatAdam>(generator->parameters(), engine::FlatAdam::Options{glr});
   }
   similarity_sum_ = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
   if (device_.is_cuda()) {
     compat::set_cudnn_benchmark(config_.cudnn_benchmark);
     // Collectives between ranks are not captured: graphs for one process only.
-    if (config_.cuda_graphs && !comm_ && StepGraph::available()) graph_ = std::make_unique<StepGraph>();
+    if (config_.cuda_graphs && !comm_ && engine::StepGraph::available()) graph_ = std::make_unique<engine::StepGraph>();
   }
   if (comm_) {
     // Every rank starts from rank 0's initialisation, whatever its seed.
@@ -227,7 +227,7 @@ torch::Tensor Pretrainer::step(const torch::Tensor& batch, const ViewFn& views) 
   if (total_steps_ > 0) {
     // Device scalars filled outside any captured graph: the replay reads them.
     const int64_t warmup = static_cast<int64_t>(std::llround(config_.warmup * static_cast<double>(total_steps_)));
-    const double f = lr_factor(config_.schedule, steps_done_, total_steps_, warmup);
+    const double f = engine::lr_factor(config_.schedule, steps_done_, total_steps_, warmup);
     encoder_optimizer->set_lr(encoder_optimizer->base_lr() * f);
     if (generator_optimizer) generator_optimizer->set_lr(generator_optimizer->base_lr() * f);
   }
@@ -512,10 +512,10 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
           {"device", device.str()},
           {"precision", config.mixed_precision(device) ? "bf16" : "fp32"},
           {"layout", config.channels_last(device) ? "channels-last" : "channels-first"},
-          {"cpu_conv", device.is_cuda() ? "unused (CUDA)" : nn::use_blas_conv(nn::parse_cpu_conv(config.cpu_conv)) ? "blas" : "torch"},
+          {"cpu_conv", device.is_cuda() ? "unused (CUDA)" : engine::use_blas_conv(engine::parse_cpu_conv(config.cpu_conv)) ? "blas" : "torch"},
           {"cpu_norm", device.is_cuda() ? "unused (CUDA)" : config.cpu_norm},
           {"gpu_norm", device.is_cuda() ? config.gpu_norm : "unused (CPU)"},
-          {"cuda_graphs", device.is_cuda() && config.cuda_graphs && !comm && StepGraph::available()},
+          {"cuda_graphs", device.is_cuda() && config.cuda_graphs && !comm && engine::StepGraph::available()},
           {"cudnn_benchmark", device.is_cuda() && config.cudnn_benchmark},
           {"generator_lr", config.generator_lr}};
       resolved["global_batch"] = B * W;
@@ -587,7 +587,7 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
                   {"encoder_loss", last_loss},
                   {"generator_loss", trainer.generator->learnable() ? json(-last_loss) : json(nullptr)},
                   {"positive_similarity", similarity},
-                  {"lr", config.lr * lr_factor(config.schedule, epoch * steps - 1, steps * config.epochs,
+                  {"lr", config.lr * engine::lr_factor(config.schedule, epoch * steps - 1, steps * config.epochs,
                                                static_cast<int64_t>(std::llround(config.warmup * steps * config.epochs)))},
                   {"samples_per_s", steps * B * W / seconds},
                   {"seconds", seconds},
@@ -691,5 +691,30 @@ std::shared_ptr<views::ViewGenerator> load_generator(const fs::path& dir, Pretra
   return p.generator;
 }
 
-}  // namespace leaves::train
+namespace {
 
+std::string method_label(const std::string& method, const views::GeneratorConfig& g) {
+  if (method == "leaves") return "LEAVES";
+  if (method == "viewmaker") return "ViewMaker";
+  std::ostringstream s;
+  s << "SimCLR T(" << g.sigma << ")";
+  return s.str();
+}
+
+}  // namespace
+
+NamedGenerator trained_generator(const fs::path& run_dir) {
+  PretrainConfig config;
+  auto g = load_generator(run_dir, &config);
+  const auto name = run_dir.filename().empty() ? run_dir.parent_path().filename() : run_dir.filename();
+  return {method_label(config.method, config.views) + " (" + name.string() + ")", config.method, g};
+}
+
+NamedGenerator untrained_generator(const std::string& method, int64_t channels) {
+  views::GeneratorConfig c;
+  c.kind = generator_kind(method);
+  c.channels = channels;
+  return {method_label(method, c) + ", untrained", method, views::make_generator(c)};
+}
+
+}  // namespace leaves::train

@@ -31,8 +31,8 @@
 #include "leaves/dist/dist.h"
 #include "leaves/nn/heads.h"
 #include "leaves/nn/resnet1d.h"
-#include "leaves/train/flat_adam.h"
-#include "leaves/train/step_graph.h"
+#include "leaves/engine/flat_adam.h"
+#include "leaves/engine/step_graph.h"
 #include "leaves/views/factory.h"
 
 namespace leaves::train {
@@ -98,7 +98,7 @@ struct PretrainConfig {
   /// BLAS: Winograd F(4, 3) for the 3-tap stride-1 ones, half the
   /// multiplications; im2col for the others), "torch" (LibTorch's own,
   /// oneDNN), or "auto" (the BLAS paths when the BLAS is fast, Winograd from
-  /// 16 input channels on; see nn/cpu_conv.h). fp32/fp64 only; ignored on
+  /// 16 input channels on; see engine/cpu_conv.h). fp32/fp64 only; ignored on
   /// CUDA and in bf16.
   std::string cpu_conv = "auto";
   /// CPU: each BatchNorm with its residual add and LeakyReLU as one fused
@@ -107,7 +107,7 @@ struct PretrainConfig {
   std::string cpu_norm = "fused";
   /// CUDA: the same fusion by leaves' own kernels on channels-last
   /// activations, and the stem's convolution + BatchNorm + LeakyReLU +
-  /// max-pool as one kernel pair ("fused", nn/cuda/batchnorm_act.h; needs a
+  /// max-pool as one kernel pair ("fused", engine/cuda/batchnorm_act.h; needs a
   /// build with them), or cuDNN's convolution and BatchNorm and LibTorch's
   /// separate ops ("torch", the default until the fused kernels are measured
   /// faster on the GPU).
@@ -120,7 +120,7 @@ struct PretrainConfig {
   std::string conv_bias = "fold";
   /// The channels-last layout's convolutions (the CUDA layout): LibTorch's
   /// ("torch": cuDNN on CUDA) or matrix products ("gemm": im2col and cuBLAS,
-  /// nn/cl_conv.h; to be measured against cuDNN with `leaves bench conv`).
+  /// engine/cl_conv.h; to be measured against cuDNN with `leaves bench conv`).
   std::string cl_conv = "torch";
 
   /// Throws std::invalid_argument naming the first bad option.
@@ -194,7 +194,7 @@ class Pretrainer {
   std::shared_ptr<views::ViewGenerator> generator;
   /// Flat Adam (flat_adam.h): encoder + head, and the generator (null for
   /// generators without parameters).
-  std::unique_ptr<FlatAdam> encoder_optimizer, generator_optimizer;
+  std::unique_ptr<engine::FlatAdam> encoder_optimizer, generator_optimizer;
 
   /// Whether the encoder runs in bf16 (PretrainConfig::precision resolved).
   bool mixed_precision() const { return mixed_precision_; }
@@ -208,7 +208,7 @@ class Pretrainer {
   torch::Device device_;
   std::shared_ptr<dist::Communicator> comm_;
   bool mixed_precision_ = false;
-  std::unique_ptr<StepGraph> graph_;  // CUDA, one process
+  std::unique_ptr<engine::StepGraph> graph_;  // CUDA, one process
   int64_t total_steps_ = 0, steps_done_ = 0;
   torch::Tensor last_similarity_, similarity_sum_;  // device scalars
   int64_t similarity_steps_ = 0;
@@ -254,5 +254,21 @@ nn::ResNet1d load_encoder(const std::filesystem::path& run_dir);
 /// checkpoints/last.pt), on the CPU, for `in_channels` channels (its own).
 /// Throws std::invalid_argument naming the run when it has no checkpoint.
 std::shared_ptr<views::ViewGenerator> load_generator(const std::filesystem::path& run_dir, PretrainConfig* config = nullptr);
+
+/// A view generator as a user names it, with its label for tables and figures.
+struct NamedGenerator {
+  std::string label;
+  std::string method;  ///< leaves | simclr | viewmaker
+  std::shared_ptr<views::ViewGenerator> generator;
+};
+
+/// The trained generator of a pre-training run, labelled by its method and
+/// the run's folder name ("LEAVES (run-7)", "SimCLR T(0.03) (run-8)").
+NamedGenerator trained_generator(const std::filesystem::path& run_dir);
+
+/// An untrained generator of `method` (leaves | simclr | viewmaker) with the
+/// default options for `channels` channels ("LEAVES, untrained",
+/// "SimCLR T(0.03), untrained": the sigma it draws with).
+NamedGenerator untrained_generator(const std::string& method, int64_t channels);
 
 }  // namespace leaves::train

@@ -5,13 +5,13 @@
 #include <torch/torch.h>
 
 #include "leaves/nn/resnet1d.h"
-#include "leaves/nn/cpu_conv.h"
+#include "leaves/engine/cpu_conv.h"
 #include "testing.h"
 
 namespace {
 
-using leaves::nn::winograd_conv1d;
-namespace wd = leaves::nn::winograd_detail;
+using leaves::engine::winograd_conv1d;
+namespace wd = leaves::engine::winograd_detail;
 
 double rel_err(const torch::Tensor& a, const torch::Tensor& ref) {
   return (a.to(torch::kDouble) - ref).abs().max().item<double>() /
@@ -99,20 +99,20 @@ TEST(Winograd, RefusesWhatItCannotCompute) {
   EXPECT_THROW(winograd_conv1d(torch::randn({2, 3, 10}, torch::kDouble), w, {}), std::invalid_argument);  // dtype
   EXPECT_THROW(winograd_conv1d(torch::randn({2, 3, 10}), torch::randn({4, 3, 5}), {}), std::invalid_argument);  // k
   EXPECT_THROW(winograd_conv1d(torch::randn({2, 3, 10}), w, torch::randn({3})), std::invalid_argument);  // bias
-  EXPECT_FALSE(leaves::nn::winograd_applicable(torch::randn({2, 3, 10}).to(torch::kBFloat16), w));
+  EXPECT_FALSE(leaves::engine::winograd_applicable(torch::randn({2, 3, 10}).to(torch::kBFloat16), w));
   try {
-    leaves::nn::parse_cpu_conv("fast");
+    leaves::engine::parse_cpu_conv("fast");
     ADD_FAILURE() << "no error for --cpu-conv fast";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("--cpu-conv must be auto, blas or torch, got 'fast'"), std::string::npos)
         << e.what();
   }
-  EXPECT_EQ(leaves::nn::parse_cpu_conv("blas"), leaves::nn::CpuConv::Blas);
+  EXPECT_EQ(leaves::engine::parse_cpu_conv("blas"), leaves::engine::CpuConv::Blas);
 }
 
 TEST(GemmConv, EachPassMatchesTheDirectConvolutionInDouble) {
   leaves::testing::ThreadsGuard two(2);
-  namespace gd = leaves::nn::gemm_detail;
+  namespace gd = leaves::engine::gemm_detail;
   torch::manual_seed(4);
   for (int64_t k : {1, 3}) {
     for (int64_t stride : {1, 2, 3}) {
@@ -130,15 +130,15 @@ TEST(GemmConv, EachPassMatchesTheDirectConvolutionInDouble) {
       }
     }
   }
-  EXPECT_THROW(leaves::nn::gemm_conv1d(torch::randn({2, 3, 10}), torch::randn({4, 3, 5}), {}, 2),
+  EXPECT_THROW(leaves::engine::gemm_conv1d(torch::randn({2, 3, 10}), torch::randn({4, 3, 5}), {}, 2),
                std::invalid_argument);
-  EXPECT_THROW(leaves::nn::gemm_conv1d(torch::randn({2, 3, 10}), torch::randn({4, 3, 3}), {}, 0),
+  EXPECT_THROW(leaves::engine::gemm_conv1d(torch::randn({2, 3, 10}), torch::randn({4, 3, 3}), {}, 0),
                std::invalid_argument);
 }
 
 TEST(GemmConv, AutogradGivesTheDirectConvolutionsGradients) {
   torch::manual_seed(5);
-  expect_direct_gradients([](auto x, auto w, auto b) { return leaves::nn::gemm_conv1d(x, w, b, 2); }, 2);
+  expect_direct_gradients([](auto x, auto w, auto b) { return leaves::engine::gemm_conv1d(x, w, b, 2); }, 2);
 }
 
 // The library's own parallel loops really run on several threads: without
@@ -150,22 +150,22 @@ TEST(CpuConv, LibraryKernelsRunOnEveryThread) {
   GTEST_SKIP() << "built with -DLEAVES_OPENMP=OFF: the library's kernels run on one thread";
 #endif
   leaves::testing::ThreadsGuard two(2);
-  EXPECT_EQ(leaves::nn::library_parallel_threads(), 2);
+  EXPECT_EQ(leaves::engine::library_parallel_threads(), 2);
 }
 
 // `auto` (with a fast BLAS) sends every convolution to the BLAS: Winograd the
 // 3-tap stride-1 ones from kWinogradMinChannels input channels on, im2col the
 // rest; `torch` none.
 TEST(CpuConv, AutoPicksWinogradFromSixteenChannelsAndIm2colBelow) {
-  if (!leaves::nn::blas_is_fast()) {
-    GTEST_SKIP() << "slow BLAS here (" << leaves::nn::blas_gflops() << " GFLOP/s): auto never takes the BLAS paths";
+  if (!leaves::engine::blas_is_fast()) {
+    GTEST_SKIP() << "slow BLAS here (" << leaves::engine::blas_gflops() << " GFLOP/s): auto never takes the BLAS paths";
   }
-  ASSERT_EQ(leaves::nn::kWinogradMinChannels, 16);
+  ASSERT_EQ(leaves::engine::kWinogradMinChannels, 16);
   torch::NoGradGuard no_grad;
   leaves::nn::ResNet1d narrow(leaves::nn::ResNet1dOptions(1).width(8));
-  auto c0 = leaves::nn::cpu_conv_calls();
+  auto c0 = leaves::engine::cpu_conv_calls();
   narrow->forward(torch::randn({2, 1, 64}));
-  auto c1 = leaves::nn::cpu_conv_calls();
+  auto c1 = leaves::engine::cpu_conv_calls();
   // Input channels 1 (stem), 8, 16, 32, 64: the three 3-tap stride-1
   // convolutions of stages 2, 3 and 4 after their strided first one are
   // Winograd; the stem, stage 1's four and the six strided or 1 x 1 ones im2col.
@@ -173,12 +173,12 @@ TEST(CpuConv, AutoPicksWinogradFromSixteenChannelsAndIm2colBelow) {
   EXPECT_EQ(c1.im2col - c0.im2col, 11);
   leaves::nn::ResNet1d wide(leaves::nn::ResNet1dOptions(1).width(64));
   wide->forward(torch::randn({2, 1, 64}));
-  auto c2 = leaves::nn::cpu_conv_calls();
+  auto c2 = leaves::engine::cpu_conv_calls();
   EXPECT_EQ(c2.winograd - c1.winograd, 13);  // all 14 but the stem
   EXPECT_EQ(c2.im2col - c1.im2col, 7);
-  wide->set_cpu_conv(leaves::nn::CpuConv::Torch);
+  wide->set_cpu_conv(leaves::engine::CpuConv::Torch);
   wide->forward(torch::randn({2, 1, 64}));
-  auto c3 = leaves::nn::cpu_conv_calls();
+  auto c3 = leaves::engine::cpu_conv_calls();
   EXPECT_EQ(c3.winograd - c2.winograd, 0);
   EXPECT_EQ(c3.im2col - c2.im2col, 0);
 }
@@ -192,14 +192,14 @@ TEST(Winograd, EncoderMatchesLibTorchsConvolutions) {
   leaves::nn::ResNet1d a(leaves::nn::ResNet1dOptions(2).width(4));
   a->to(torch::kDouble);
   auto b = std::dynamic_pointer_cast<leaves::nn::ResNet1dImpl>(a->clone());
-  a->set_cpu_conv(leaves::nn::CpuConv::Torch);
-  b->set_cpu_conv(leaves::nn::CpuConv::Blas);
+  a->set_cpu_conv(leaves::engine::CpuConv::Torch);
+  b->set_cpu_conv(leaves::engine::CpuConv::Blas);
   auto x = torch::randn({6, 2, 75}, torch::kDouble);
   auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
   auto up = torch::randn({6, 32}, torch::kDouble);
-  const auto before = leaves::nn::cpu_conv_calls();
+  const auto before = leaves::engine::cpu_conv_calls();
   auto ya = a->forward(xa), yb = b->forward(xb);
-  const auto after = leaves::nn::cpu_conv_calls();
+  const auto after = leaves::engine::cpu_conv_calls();
   // b ran its 14 3-tap stride-1 convolutions (the stem's included) as Winograd
   // and the other 6 (three strided 3-tap ones, three 1 x 1 shortcuts) as
   // im2col; a none of them.

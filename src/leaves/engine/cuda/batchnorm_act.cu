@@ -9,7 +9,7 @@
 // channel) combines them in double, in a fixed order.
 //
 // The same source also runs on the CPU, in the tests: with
-// LEAVES_CUDA_EMULATION defined (tests/nn/cuda_emulation.h), a launch runs
+// LEAVES_CUDA_EMULATION defined (tests/engine/cuda_emulation.h), a launch runs
 // the blocks one after another, each block's threads as real threads with a
 // barrier for __syncthreads(); so indexing, tiling and the reductions are
 // checked against LibTorch's ops without a GPU.
@@ -26,9 +26,9 @@
 #include <initializer_list>
 #include <type_traits>
 
-#include "leaves/nn/cuda/batchnorm_act.h"
+#include "leaves/engine/cuda/batchnorm_act.h"
 
-namespace leaves::nn::cuda {
+namespace leaves::engine::cuda {
 namespace {
 
 constexpr int kThreads = 256;     // per tile block
@@ -921,4 +921,4 @@ const char* stem_backward(const StemArgs& a, cudaStream_t stream) {
   return last_error();
 }
 
-}  // namespace leaves::nn::cuda
+}  // namespace leaves::engine::cuda

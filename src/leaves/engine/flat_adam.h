@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace leaves::train {
+namespace leaves::engine {
 
 /// The learning-rate factor of step `step` (0-based) of a run of `total` steps:
 /// a linear warm-up over the first `warmup` steps (factor (step + 1) / warmup),
@@ -70,4 +70,4 @@ class FlatAdam {
   torch::Tensor flat_param_, flat_grad_, exp_avg_, exp_avg_sq_, step_, lr_;
 };
 
-}  // namespace leaves::train
+}  // namespace leaves::engine

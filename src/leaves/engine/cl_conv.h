@@ -28,7 +28,7 @@
 #pragma once
 #include <torch/torch.h>
 
-namespace leaves::nn {
+namespace leaves::engine {
 
 /// Whether `cl_gemm_conv` takes these operands: a 4-D `[B, Ci, 1, L]` input
 /// (L >= 1) and a `[Co, Ci, k]` kernel with k = 1 or 3 of the same device and
@@ -52,4 +52,4 @@ torch::Tensor input_grad(const torch::Tensor& dy, const torch::Tensor& weight, i
 torch::Tensor weight_grad(const torch::Tensor& x, const torch::Tensor& dy, int64_t k, int64_t stride);
 }  // namespace cl_gemm_detail
 
-}  // namespace leaves::nn
+}  // namespace leaves::engine

@@ -1,4 +1,4 @@
-// leaves' CUDA kernels (src/leaves/nn/cuda), run on the CPU by the emulation
+// leaves' CUDA kernels (src/leaves/engine/cuda), run on the CPU by the emulation
 // in cuda_emulation.h, against LibTorch's BatchNorm + add + LeakyReLU in
 // float64 on the same inputs. A test executable of its own: the emulation's
 // macros (threadIdx, __shared__, ...) must not reach any other source.
@@ -9,15 +9,15 @@
 #include <string>
 #include <tuple>
 
-#include "nn/cuda_emulation.h"
+#include "engine/cuda_emulation.h"
 // The kernels themselves, compiled here as host code.
-#include "leaves/nn/cuda/batchnorm_act.cu"
-#include "leaves/augment/cuda/permutation.cu"
+#include "leaves/engine/cuda/batchnorm_act.cu"
+#include "leaves/engine/cuda/permutation.cu"
 #include "leaves/augment/permutation.h"
 
 namespace {
 
-namespace cuda = leaves::nn::cuda;
+namespace cuda = leaves::engine::cuda;
 
 struct Case {
   torch::ScalarType dtype;
@@ -315,7 +315,7 @@ TEST(CudaKernelsEmulated, RejectsWhatItCannotCompute) {
   EXPECT_NE(cuda::bn_act_backward(b, nullptr), nullptr);  // a residual needs y
 }
 
-// The segment permutation's kernels (augment/cuda/permutation.cu) against the
+// The segment permutation's kernels (engine/cuda/permutation.cu) against the
 // library's CPU loops: the index exactly, the relaxed estimator's products to
 // rounding (both sum in double, in different orders).
 namespace perm = leaves::augment;
@@ -330,9 +330,9 @@ TEST(CudaKernelsEmulated, PermutationIndexEqualsTheCpuLoops) {
         auto counts = torch::randint(1, K + 1, {B}, torch::kLong);
         auto keys = torch::rand({B, K}, dtype);
         auto out = torch::full({B, L}, -1, torch::kLong);
-        ASSERT_EQ(perm::cuda::permutation_index(counts.data_ptr<int64_t>(), keys.data_ptr(),
-                                                dtype == torch::kDouble ? perm::cuda::Real::Double
-                                                                        : perm::cuda::Real::Float,
+        ASSERT_EQ(cuda::permutation_index(counts.data_ptr<int64_t>(), keys.data_ptr(),
+                                                dtype == torch::kDouble ? cuda::Real::Double
+                                                                        : cuda::Real::Float,
                                                 B, K, L, out.data_ptr<int64_t>(), nullptr),
                   nullptr);
         EXPECT_TRUE(torch::equal(out, perm::permutation_index(counts, keys, L))) << "L " << L << " K " << K;
@@ -344,7 +344,7 @@ TEST(CudaKernelsEmulated, PermutationIndexEqualsTheCpuLoops) {
   auto keys = torch::rand({2, 4});
   auto out = torch::empty({2, 50}, torch::kLong);
   auto counts = torch::tensor({int64_t{0}, int64_t{9}});
-  ASSERT_EQ(perm::cuda::permutation_index(counts.data_ptr<int64_t>(), keys.data_ptr(), perm::cuda::Real::Float, 2, 4,
+  ASSERT_EQ(cuda::permutation_index(counts.data_ptr<int64_t>(), keys.data_ptr(), cuda::Real::Float, 2, 4,
                                           50, out.data_ptr<int64_t>(), nullptr),
             nullptr);
   EXPECT_TRUE(torch::equal(out, perm::permutation_index(torch::tensor({int64_t{1}, int64_t{4}}), keys, 50)));
@@ -359,9 +359,9 @@ TEST(CudaKernelsEmulated, RelaxedPermutationProductsEqualTheCpuLoops) {
         auto x = torch::randn({B, C, L}, dtype), g = torch::randn({B, C, L}, dtype);
         auto keys = torch::rand({B, K}, dtype);
         auto out = torch::full({B, K}, 1e30, dtype);
-        ASSERT_EQ(perm::cuda::relaxed_permutation_products(
+        ASSERT_EQ(cuda::relaxed_permutation_products(
                       g.data_ptr(), x.data_ptr(), keys.data_ptr(),
-                      dtype == torch::kDouble ? perm::cuda::Real::Double : perm::cuda::Real::Float, B, C, L, K,
+                      dtype == torch::kDouble ? cuda::Real::Double : cuda::Real::Float, B, C, L, K,
                       out.data_ptr(), nullptr),
                   nullptr);
         auto want = perm::relaxed_permutation_products(g, x, keys).to(torch::kDouble);
@@ -377,10 +377,10 @@ TEST(CudaKernelsEmulated, RelaxedPermutationProductsEqualTheCpuLoops) {
 TEST(CudaKernelsEmulated, PermutationKernelsRejectWhatTheyCannotCompute) {
   int64_t counts[1] = {1}, out[4];
   float keys[1] = {0.5f};
-  EXPECT_NE(perm::cuda::permutation_index(counts, keys, perm::cuda::Real::Float, 0, 1, 4, out, nullptr), nullptr);
-  EXPECT_NE(perm::cuda::permutation_index(counts, keys, perm::cuda::Real::Float, 1, 0, 4, out, nullptr), nullptr);
-  EXPECT_NE(perm::cuda::permutation_index(counts, keys, perm::cuda::Real::Float, 1, 70000, 4, out, nullptr), nullptr);
-  EXPECT_NE(perm::cuda::relaxed_permutation_products(keys, keys, keys, perm::cuda::Real::Float, 1, 0, 4, 1, out,
+  EXPECT_NE(cuda::permutation_index(counts, keys, cuda::Real::Float, 0, 1, 4, out, nullptr), nullptr);
+  EXPECT_NE(cuda::permutation_index(counts, keys, cuda::Real::Float, 1, 0, 4, out, nullptr), nullptr);
+  EXPECT_NE(cuda::permutation_index(counts, keys, cuda::Real::Float, 1, 70000, 4, out, nullptr), nullptr);
+  EXPECT_NE(cuda::relaxed_permutation_products(keys, keys, keys, cuda::Real::Float, 1, 0, 4, 1, out,
                                                      nullptr),
             nullptr);
 }

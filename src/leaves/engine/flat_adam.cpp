@@ -1,4 +1,4 @@
-#include "leaves/train/flat_adam.h"
+#include "leaves/engine/flat_adam.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <type_traits>
 
-namespace leaves::train {
+namespace leaves::engine {
 
 double lr_factor(const std::string& schedule, int64_t step, int64_t total, int64_t warmup) {
   if (schedule != "cosine" && schedule != "constant") {
@@ -166,4 +166,4 @@ void FlatAdam::load(torch::serialize::InputArchive& archive) {
   step_.copy_(step.to(torch::kDouble).reshape({}));
 }
 
-}  // namespace leaves::train
+}  // namespace leaves::engine

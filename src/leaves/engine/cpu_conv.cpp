@@ -1,4 +1,4 @@
-#include "leaves/nn/cpu_conv.h"
+#include "leaves/engine/cpu_conv.h"
 
 #include <ATen/Parallel.h>
 
@@ -18,7 +18,7 @@ extern "C" void sgemm_() __attribute__((weak));
 #include <stdexcept>
 #include <vector>
 
-namespace leaves::nn {
+namespace leaves::engine {
 
 CpuConv parse_cpu_conv(const std::string& name, const std::string& option) {
   if (name == "auto") return CpuConv::Auto;
@@ -793,4 +793,4 @@ torch::Tensor gemm_conv1d(const torch::Tensor& x, const torch::Tensor& weight, c
   return gemm_impl::GemmConv1dFn::apply(x, weight, bias.defined() ? bias : torch::empty({0}, x.options()), stride);
 }
 
-}  // namespace leaves::nn
+}  // namespace leaves::engine

@@ -41,7 +41,7 @@
 
 #include <string>
 
-namespace leaves::nn {
+namespace leaves::engine {
 
 /// How the encoder's convolutions run on the CPU.
 enum class CpuConv {
@@ -132,4 +132,4 @@ torch::Tensor input_grad(const torch::Tensor& grad_out, const torch::Tensor& wei
 torch::Tensor weight_grad(const torch::Tensor& x, const torch::Tensor& grad_out, int64_t kernel, int64_t stride);
 }  // namespace gemm_detail
 
-}  // namespace leaves::nn
+}  // namespace leaves::engine

@@ -3,16 +3,16 @@
 // the ~26 LibTorch operators of an index (times K + 1 per step for the relaxed
 // estimator) and K gathers, products and sums.
 //
-// Plain CUDA behind raw pointers and a stream, like nn/cuda/batchnorm_act.h:
+// Plain CUDA behind raw pointers and a stream, like engine/cuda/batchnorm_act.h:
 // nvcc never compiles LibTorch's headers; permutation.cpp calls these. Both
-// kernels compute each row's layout with augment/permutation_rows.h, the code
+// kernels compute each row's layout with engine/permutation_rows.h, the code
 // the CPU loops run.
 #pragma once
 #include <cstdint>
 
 typedef struct CUstream_st* cudaStream_t;
 
-namespace leaves::augment::cuda {
+namespace leaves::engine::cuda {
 
 enum class Real : int { Float = 0, Double = 1 };
 
@@ -31,4 +31,4 @@ const char* permutation_index(const int64_t* counts, const void* keys, Real type
 const char* relaxed_permutation_products(const void* grad, const void* x, const void* keys, Real type, int64_t B,
                                          int64_t C, int64_t L, int64_t K, void* out, cudaStream_t stream);
 
-}  // namespace leaves::augment::cuda
+}  // namespace leaves::engine::cuda

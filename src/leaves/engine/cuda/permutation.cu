@@ -7,7 +7,7 @@
 // among the bounds. The products are summed per thread in double, then over
 // the block by a tree in a fixed order.
 //
-// The same source runs on the CPU in the tests (tests/nn/cuda_emulation.h).
+// The same source runs on the CPU in the tests (tests/engine/cuda_emulation.h).
 #ifndef LEAVES_CUDA_EMULATION
 #include <cuda_runtime.h>
 #define LEAVES_LAUNCH(grid, block, shared, stream, ...) __VA_ARGS__<<<grid, block, shared, stream>>>
@@ -17,13 +17,13 @@
 
 #include <cstdint>
 
-#include "leaves/augment/cuda/permutation.h"
-#include "leaves/augment/permutation_rows.h"
+#include "leaves/engine/cuda/permutation.h"
+#include "leaves/engine/permutation_rows.h"
 
-namespace leaves::augment::cuda {
+namespace leaves::engine::cuda {
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kPermutationThreads = 256;
 
 // Shared memory of a row's layout: the ends and starts (int64), then the order (int).
 size_t layout_bytes(int64_t K) { return static_cast<size_t>(K) * (2 * sizeof(int64_t) + sizeof(int)); }
@@ -40,7 +40,7 @@ __device__ void layout_row(const T* __restrict__ keys, int64_t b, int64_t K, int
 __device__ __forceinline__ int64_t clamp_count(int64_t n, int64_t K) { return n < 1 ? 1 : (n > K ? K : n); }
 
 template <typename T>
-__global__ void __launch_bounds__(kThreads) index_kernel(const int64_t* __restrict__ counts, const T* __restrict__ keys,
+__global__ void __launch_bounds__(kPermutationThreads) index_kernel(const int64_t* __restrict__ counts, const T* __restrict__ keys,
                                                          int64_t K, int64_t L, int64_t* __restrict__ out) {
   LEAVES_DYNAMIC_SHARED(float, shared);
   int64_t* end = reinterpret_cast<int64_t*>(shared);
@@ -52,11 +52,11 @@ __global__ void __launch_bounds__(kThreads) index_kernel(const int64_t* __restri
 }
 
 template <typename T>
-__global__ void __launch_bounds__(kThreads) products_kernel(const T* __restrict__ grad, const T* __restrict__ x,
+__global__ void __launch_bounds__(kPermutationThreads) products_kernel(const T* __restrict__ grad, const T* __restrict__ x,
                                                             const T* __restrict__ keys, int64_t C, int64_t L,
                                                             int64_t K, T* __restrict__ out) {
   LEAVES_DYNAMIC_SHARED(float, shared);
-  __shared__ double sums[kThreads];
+  __shared__ double sums[kPermutationThreads];
   int64_t* end = reinterpret_cast<int64_t*>(shared);
   int64_t* src = end + K;
   int* order = reinterpret_cast<int*>(src + K);
@@ -80,9 +80,9 @@ __global__ void __launch_bounds__(kThreads) products_kernel(const T* __restrict_
 }
 
 #ifdef LEAVES_CUDA_EMULATION
-const char* last_error() { return nullptr; }
+const char* permutation_last_error() { return nullptr; }
 #else
-const char* last_error() {
+const char* permutation_last_error() {
   const cudaError_t e = cudaGetLastError();
   return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
 }
@@ -101,7 +101,7 @@ const char* check_sizes(int64_t B, int64_t K, int64_t L) {
 const char* permutation_index(const int64_t* counts, const void* keys, Real type, int64_t B, int64_t K, int64_t L,
                               int64_t* out, cudaStream_t stream) {
   if (const char* e = check_sizes(B, K, L)) return e;
-  const dim3 grid(static_cast<unsigned>(B)), block(kThreads);
+  const dim3 grid(static_cast<unsigned>(B)), block(kPermutationThreads);
   if (type == Real::Double) {
     LEAVES_LAUNCH(grid, block, layout_bytes(K), stream, index_kernel<double>)(
         counts, static_cast<const double*>(keys), K, L, out);
@@ -109,14 +109,14 @@ const char* permutation_index(const int64_t* counts, const void* keys, Real type
     LEAVES_LAUNCH(grid, block, layout_bytes(K), stream, index_kernel<float>)(
         counts, static_cast<const float*>(keys), K, L, out);
   }
-  return last_error();
+  return permutation_last_error();
 }
 
 const char* relaxed_permutation_products(const void* grad, const void* x, const void* keys, Real type, int64_t B,
                                          int64_t C, int64_t L, int64_t K, void* out, cudaStream_t stream) {
   if (const char* e = check_sizes(B, K, L)) return e;
   if (C < 1) return "relaxed_permutation_products: C must be >= 1";
-  const dim3 grid(static_cast<unsigned>(B), static_cast<unsigned>(K)), block(kThreads);
+  const dim3 grid(static_cast<unsigned>(B), static_cast<unsigned>(K)), block(kPermutationThreads);
   if (type == Real::Double) {
     LEAVES_LAUNCH(grid, block, layout_bytes(K), stream, products_kernel<double>)(
         static_cast<const double*>(grad), static_cast<const double*>(x), static_cast<const double*>(keys), C, L, K,
@@ -126,7 +126,7 @@ const char* relaxed_permutation_products(const void* grad, const void* x, const 
         static_cast<const float*>(grad), static_cast<const float*>(x), static_cast<const float*>(keys), C, L, K,
         static_cast<float*>(out));
   }
-  return last_error();
+  return permutation_last_error();
 }
 
-}  // namespace leaves::augment::cuda
+}  // namespace leaves::engine::cuda

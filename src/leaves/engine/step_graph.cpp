@@ -1,4 +1,4 @@
-#include "leaves/train/step_graph.h"
+#include "leaves/engine/step_graph.h"
 
 #include <iostream>
 
@@ -8,7 +8,7 @@
 #include <c10/cuda/CUDAStream.h>
 #endif
 
-namespace leaves::train {
+namespace leaves::engine {
 
 #ifdef LEAVES_WITH_CUDA
 
@@ -101,4 +101,4 @@ torch::Tensor StepGraph::run(const torch::Tensor& batch, const Body& body) { ret
 
 #endif
 
-}  // namespace leaves::train
+}  // namespace leaves::engine

@@ -21,7 +21,7 @@
 #include <functional>
 #include <memory>
 
-namespace leaves::train {
+namespace leaves::engine {
 
 class StepGraph {
  public:
@@ -45,4 +45,4 @@ class StepGraph {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace leaves::train
+}  // namespace leaves::engine

@@ -1,4 +1,4 @@
-#include "leaves/nn/cl_conv.h"
+#include "leaves/engine/cl_conv.h"
 
 #include <algorithm>
 #include <sstream>
@@ -7,7 +7,7 @@
 
 #include "leaves/compat.h"
 
-namespace leaves::nn {
+namespace leaves::engine {
 
 namespace {
 
@@ -186,4 +186,4 @@ torch::Tensor cl_gemm_conv(const torch::Tensor& x, const torch::Tensor& weight, 
   return ClGemmConvFn::apply(xi, wi, bias.defined() ? bias : torch::empty({0}, x.options()), stride);
 }
 
-}  // namespace leaves::nn
+}  // namespace leaves::engine

@@ -27,7 +27,7 @@
 
 typedef struct CUstream_st* cudaStream_t;
 
-namespace leaves::nn::cuda {
+namespace leaves::engine::cuda {
 
 enum class Dtype : int { Float = 0, BFloat16 = 1, Half = 2 };
 
@@ -130,4 +130,4 @@ int64_t stem_workspace_floats(int in_channels, int channels);
 const char* stem_forward(const StemArgs& a, cudaStream_t stream);
 const char* stem_backward(const StemArgs& a, cudaStream_t stream);
 
-}  // namespace leaves::nn::cuda
+}  // namespace leaves::engine::cuda

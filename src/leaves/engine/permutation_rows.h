@@ -17,7 +17,7 @@
 #define LEAVES_HOST_DEVICE
 #endif
 
-namespace leaves::augment::rows {
+namespace leaves::engine::rows {
 
 /// The layout of a row with n segments (1 <= n <= K): for each rank r < n,
 /// the source start `src[r]` of the segment of that rank and the end
@@ -58,4 +58,4 @@ LEAVES_HOST_DEVICE inline int64_t source_of(int64_t j, int64_t n, const int64_t*
   return src[lo] + j - (lo > 0 ? end[lo - 1] : 0);
 }
 
-}  // namespace leaves::augment::rows
+}  // namespace leaves::engine::rows

@@ -26,7 +26,7 @@
 
 #define LEAVES_CUDA_EMULATION 1
 
-namespace leaves::nn::cuda::emulation {
+namespace leaves::engine::cuda::emulation {
 
 /// The emulated GPU's multiprocessors: few, so that a small test tensor is
 /// still split over several blocks and each thread strides over several rows.
@@ -125,18 +125,18 @@ Launch<Kernel> make_launch(dim3 grid, dim3 block, size_t shared_bytes, Kernel ke
   return {grid, block, shared_bytes, kernel};
 }
 
-}  // namespace leaves::nn::cuda::emulation
+}  // namespace leaves::engine::cuda::emulation
 
 #undef __shared__
 #define __shared__ static
 #ifndef __launch_bounds__
 #define __launch_bounds__(...)
 #endif
-#define threadIdx (::leaves::nn::cuda::emulation::thread_idx)
-#define blockIdx (::leaves::nn::cuda::emulation::block_idx)
-#define blockDim (::leaves::nn::cuda::emulation::block_dim)
-#define gridDim (::leaves::nn::cuda::emulation::grid_dim)
-#define __syncthreads() (::leaves::nn::cuda::emulation::sync_threads())
+#define threadIdx (::leaves::engine::cuda::emulation::thread_idx)
+#define blockIdx (::leaves::engine::cuda::emulation::block_idx)
+#define blockDim (::leaves::engine::cuda::emulation::block_dim)
+#define gridDim (::leaves::engine::cuda::emulation::grid_dim)
+#define __syncthreads() (::leaves::engine::cuda::emulation::sync_threads())
 #define LEAVES_LAUNCH(grid, block, shared, stream, ...) \
-  ::leaves::nn::cuda::emulation::make_launch(grid, block, shared, &__VA_ARGS__)
-#define LEAVES_DYNAMIC_SHARED(type, name) type* name = ::leaves::nn::cuda::emulation::dynamic_shared.data()
+  ::leaves::engine::cuda::emulation::make_launch(grid, block, shared, &__VA_ARGS__)
+#define LEAVES_DYNAMIC_SHARED(type, name) type* name = ::leaves::engine::cuda::emulation::dynamic_shared.data()
