@@ -182,8 +182,8 @@ TEST(BatchNormAct, EncoderMatchesLibTorchsOps) {
   leaves::nn::ResNet1d a(leaves::nn::ResNet1dOptions(2).width(4));
   a->to(torch::kDouble);
   auto b = std::dynamic_pointer_cast<leaves::nn::ResNet1dImpl>(a->clone());
-  a->set_fused_norm(false);
-  EXPECT_TRUE(b->fused_norm());
+  a->options.execution().cpu_norm = leaves::engine::Kernels::Torch;
+  EXPECT_EQ(b->options.execution().cpu_norm, leaves::engine::Kernels::Fused);
   auto x = torch::randn({6, 2, 75}, torch::kDouble);
   auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
   auto up = torch::randn({6, 32}, torch::kDouble);

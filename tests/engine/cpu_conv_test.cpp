@@ -176,7 +176,7 @@ TEST(CpuConv, AutoPicksWinogradFromSixteenChannelsAndIm2colBelow) {
   auto c2 = leaves::engine::cpu_conv_calls();
   EXPECT_EQ(c2.winograd - c1.winograd, 13);  // all 14 but the stem
   EXPECT_EQ(c2.im2col - c1.im2col, 7);
-  wide->set_cpu_conv(leaves::engine::CpuConv::Torch);
+  wide->options.execution().cpu_conv = leaves::engine::CpuConv::Torch;
   wide->forward(torch::randn({2, 1, 64}));
   auto c3 = leaves::engine::cpu_conv_calls();
   EXPECT_EQ(c3.winograd - c2.winograd, 0);
@@ -192,8 +192,8 @@ TEST(Winograd, EncoderMatchesLibTorchsConvolutions) {
   leaves::nn::ResNet1d a(leaves::nn::ResNet1dOptions(2).width(4));
   a->to(torch::kDouble);
   auto b = std::dynamic_pointer_cast<leaves::nn::ResNet1dImpl>(a->clone());
-  a->set_cpu_conv(leaves::engine::CpuConv::Torch);
-  b->set_cpu_conv(leaves::engine::CpuConv::Blas);
+  a->options.execution().cpu_conv = leaves::engine::CpuConv::Torch;
+  b->options.execution().cpu_conv = leaves::engine::CpuConv::Blas;
   auto x = torch::randn({6, 2, 75}, torch::kDouble);
   auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
   auto up = torch::randn({6, 32}, torch::kDouble);

@@ -55,8 +55,8 @@ TEST(ResNet1d, ChannelsLastLayoutComputesTheSameFunctionAndGradients) {
     ResNet1d a(ResNet1dOptions(C).width(4));
     a->to(torch::kDouble);
     auto b = std::dynamic_pointer_cast<ResNet1dImpl>(a->clone());
-    b->set_channels_last(true);
-    EXPECT_TRUE(b->channels_last());
+    b->options.execution().layout = leaves::engine::Layout::ChannelsLast;
+    EXPECT_EQ(a->options.execution().layout, leaves::engine::Layout::ChannelsFirst);  // a clone's own options
     auto x = torch::randn({5, C, 37}, torch::kDouble);
     auto ya = a->forward(x), yb = b->forward(x);
     ASSERT_EQ(yb.sizes(), ya.sizes());
@@ -68,7 +68,7 @@ TEST(ResNet1d, ChannelsLastLayoutComputesTheSameFunctionAndGradients) {
     for (const auto& p : pa) {
       const auto& ga = p.value().grad();
       const auto& gb = pb[p.key()].grad();
-      // The convolutions' biases are left to the BatchNorms (set_fold_conv_bias): no gradient in either.
+      // The convolutions' biases are left to the BatchNorms (engine::ConvBias::Fold): no gradient in either.
       if (p.key().find("conv") != std::string::npos && p.key().find(".bias") != std::string::npos) {
         EXPECT_FALSE(ga.defined() || gb.defined()) << p.key();
         continue;
@@ -104,9 +104,12 @@ TEST(ResNet1d, FoldedConvolutionBiasesAreTheSameNetwork) {
         }
       }
       auto b = std::dynamic_pointer_cast<ResNet1dImpl>(a->clone());
-      a->set_fold_conv_bias(false);
-      EXPECT_TRUE(b->fold_conv_bias());
-      for (auto* m : {a.get(), b.get()}) m->set_channels_last(channels_last), m->set_cpu_conv(conv);
+      a->options.execution().conv_bias = leaves::engine::ConvBias::Apply;
+      EXPECT_EQ(b->options.execution().conv_bias, leaves::engine::ConvBias::Fold);
+      for (auto* m : {a.get(), b.get()}) {
+        m->options.execution().layout = channels_last ? leaves::engine::Layout::ChannelsLast : leaves::engine::Layout::ChannelsFirst;
+        m->options.execution().cpu_conv = conv;
+      }
       auto x = torch::randn({6, 3, 53}, torch::kDouble);
       auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
       auto ya = a->forward(xa), yb = b->forward(xb);
@@ -146,11 +149,11 @@ TEST(ClGemmConv, EncoderComputesTheSameFunction) {
     torch::manual_seed(8);
     ResNet1d a(ResNet1dOptions(2).width(4));
     a->to(dtype);
-    a->set_channels_last(true);
+    a->options.execution().layout = leaves::engine::Layout::ChannelsLast;
     auto b = std::dynamic_pointer_cast<ResNet1dImpl>(a->clone());
-    b->set_cl_gemm_conv(true);
-    EXPECT_TRUE(b->cl_gemm_conv());
-    EXPECT_FALSE(a->cl_gemm_conv());
+    b->options.execution().cl_conv = leaves::engine::ClConv::Gemm;
+    EXPECT_EQ(b->options.execution().layout, leaves::engine::Layout::ChannelsLast);
+    EXPECT_EQ(a->options.execution().cl_conv, leaves::engine::ClConv::Torch);
     auto x = torch::randn({5, 2, 41}, dtype);
     auto ya = a->forward(x), yb = b->forward(x);
     const double tol = dtype == torch::kDouble ? 1e-10 : 1e-4;

@@ -49,7 +49,7 @@ namespace {
 std::string cpu_conv_label(const torch::Device& device, const train::Pretrainer& trainer,
                            const engine::CpuConvCalls& before, int64_t norm_before, int64_t steps) {
   if (!device.is_cpu()) {
-    return std::string("n/a gpu_norm=") + (trainer.encoder->fused_norm_cuda() ? "fused" : "torch") +
+    return std::string("n/a gpu_norm=") + (engine::kernels_name(trainer.encoder->options.execution().gpu_norm)) +
            " fused_norm_calls=" + std::to_string(nn::batch_norm_act_calls() - norm_before);
   }
   const auto after = engine::cpu_conv_calls();
@@ -66,10 +66,10 @@ std::string cpu_conv_label(const torch::Device& device, const train::Pretrainer&
   std::snprintf(buf, sizeof buf,
                 "%s winograd_per_step=%lld im2col_per_step=%lld blas=%s blas_gflops=%.0f cpu_norm=%s "
                 "fused_norm_per_step=%lld kernel_threads=%lld",
-                engine::cpu_conv_name(trainer.encoder->cpu_conv()),
+                engine::cpu_conv_name(trainer.encoder->options.execution().cpu_conv),
                 static_cast<long long>((after.winograd - before.winograd) / std::max<int64_t>(steps, 1)),
                 static_cast<long long>((after.im2col - before.im2col) / std::max<int64_t>(steps, 1)),
-                lib.c_str(), engine::blas_gflops(), trainer.encoder->fused_norm() ? "fused" : "torch",
+                lib.c_str(), engine::blas_gflops(), engine::kernels_name(trainer.encoder->options.execution().cpu_norm),
                 static_cast<long long>(norm), static_cast<long long>(engine::library_parallel_threads()));
   return buf;
 }
@@ -284,8 +284,8 @@ int run_bench(const BenchArgs& a) {
               a.config.method.c_str(), static_cast<long long>(B), static_cast<long long>(a.channels),
               static_cast<long long>(a.length), static_cast<long long>(a.config.width), device.str().c_str(),
               compat::device_name(device).c_str(), trainer.mixed_precision() ? "bf16" : "fp32",
-              trainer.encoder->channels_last() ? "channels-last" : "channels-first",
-              trainer.encoder->fold_conv_bias() ? "fold" : "apply", trainer.encoder->cl_gemm_conv() ? "gemm" : "torch",
+              engine::layout_name(trainer.encoder->options.execution().layout),
+              engine::conv_bias_name(trainer.encoder->options.execution().conv_bias), engine::cl_conv_name(trainer.encoder->options.execution().cl_conv),
               trainer.graph_captured() ? "yes" : "no", cpu_label.c_str(),
               torch::get_num_threads(), dt,
               static_cast<long long>(a.rounds), timing.fastest, timing.slowest,

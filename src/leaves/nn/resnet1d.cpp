@@ -76,8 +76,9 @@ void BasicBlock1dImpl::reset() {
   }
 }
 
-torch::Tensor BasicBlock1dImpl::forward(const torch::Tensor& x) {
-  const ConvBnAct how{cpu_conv, negative_slope, fused_for(x), fold_conv_bias, engine::cl_gemm_conv};
+torch::Tensor BasicBlock1dImpl::forward(const torch::Tensor& x, const engine::ExecutionOptions& e) {
+  const ConvBnAct how{e.cpu_conv, negative_slope, e.fused_norm_for(x), e.conv_bias == engine::ConvBias::Fold,
+                      e.cl_conv == engine::ClConv::Gemm};
   auto y = conv_bn_act(conv1, bn1, x, how, {}, true);
   auto skip = shortcut_conv ? conv_bn_act(shortcut_conv, shortcut_bn, x, how, {}, false) : x;
   return conv_bn_act(conv2, bn2, y, how, skip, true);
@@ -103,63 +104,35 @@ void ResNet1dImpl::reset() {
   body = register_module("body", body);
 }
 
-namespace {
-// The same setting in every block of the body.
-template <typename T>
-void set_in_blocks(torch::nn::Sequential& body, T BasicBlock1dImpl::*field, T value) {
-  for (auto& m : body->children()) {
-    if (auto* block = dynamic_cast<BasicBlock1dImpl*>(m.get())) block->*field = value;
-  }
-}
-}  // namespace
-
-void ResNet1dImpl::set_cpu_conv(engine::CpuConv c) {
-  cpu_conv_ = c;
-  set_in_blocks(body, &BasicBlock1dImpl::cpu_conv, c);
-}
-
-void ResNet1dImpl::set_fused_norm(bool on) {
-  fused_norm_ = on;
-  set_in_blocks(body, &BasicBlock1dImpl::fused_norm, on);
-}
-
-void ResNet1dImpl::set_fold_conv_bias(bool on) {
-  fold_conv_bias_ = on;
-  set_in_blocks(body, &BasicBlock1dImpl::fold_conv_bias, on);
-}
-
-void ResNet1dImpl::set_cl_gemm_conv(bool on) {
-  cl_gemm_conv_ = on;
-  set_in_blocks(body, &BasicBlock1dImpl::cl_gemm_conv, on);
-}
-
-void ResNet1dImpl::set_fused_norm_cuda(bool on) {
-  fused_norm_cuda_ = on;
-  set_in_blocks(body, &BasicBlock1dImpl::fused_norm_cuda, on);
-}
-
 torch::Tensor ResNet1dImpl::forward(const torch::Tensor& x) {
   if (x.dim() != 3 || x.size(1) != options.in_channels() || x.size(2) < 2) {
     std::ostringstream s;
     s << "ResNet1d: expected input [B, " << options.in_channels() << ", L >= 2], got " << x.sizes();
     throw std::invalid_argument(s.str());
   }
-  if (channels_last_) {
+  const auto& e = options.execution();
+  const bool fold = e.conv_bias == engine::ConvBias::Fold;
+  auto blocks = [&](torch::Tensor y) {
+    for (const auto& m : *body) y = m.get<BasicBlock1d>()->forward(y, e);
+    return y;
+  };
+  if (e.layout == engine::Layout::ChannelsLast) {
     auto y = x.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);  // [B, C, 1, L]
-    const bool fused = y.is_cuda() ? fused_norm_cuda_ : fused_norm_;
+    const bool fused = e.fused_norm_for(y);
     if (fused && stem_fusable(stem_conv, *stem_bn, y, options.negative_slope())) {
       y = fused_stem(stem_conv, stem_bn, y, options.negative_slope());
     } else {
       y = conv_bn_act(stem_conv, stem_bn, y,
-                      {engine::CpuConv::Torch, options.negative_slope(), fused, fold_conv_bias_, cl_gemm_conv_}, {}, true);
+                      {engine::CpuConv::Torch, options.negative_slope(), fused, fold, e.cl_conv == engine::ClConv::Gemm},
+                      {}, true);
       y = torch::max_pool2d(y, {1, 2}, {1, 2});
     }
-    return body->forward(y).mean({2, 3});
+    return blocks(y).mean({2, 3});
   }
-  auto y = conv_bn_act(stem_conv, stem_bn, x, {cpu_conv_, options.negative_slope(), fused_norm_, fold_conv_bias_}, {},
-                       true);
-  y = max_pool2(y, fused_norm_);
-  return body->forward(y).mean(-1);
+  const bool fused = e.cpu_norm == engine::Kernels::Fused;
+  auto y = conv_bn_act(stem_conv, stem_bn, x, {e.cpu_conv, options.negative_slope(), fused, fold}, {}, true);
+  y = max_pool2(y, fused);
+  return blocks(y).mean(-1);
 }
 
 }  // namespace leaves::nn

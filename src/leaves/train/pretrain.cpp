@@ -54,6 +54,17 @@ void PretrainConfig::resolve_budget(int64_t steps_per_epoch) {
   if (generator_lr == 0) generator_lr = std::max(1e-3, 10.0 / static_cast<double>(epochs * steps_per_epoch));
 }
 
+engine::ExecutionOptions PretrainConfig::execution(const torch::Device& device) const {
+  engine::ExecutionOptions e;
+  e.layout = channels_last(device) ? engine::Layout::ChannelsLast : engine::Layout::ChannelsFirst;
+  e.cpu_conv = engine::parse_cpu_conv(cpu_conv);
+  e.cpu_norm = engine::parse_kernels(cpu_norm);
+  e.gpu_norm = engine::parse_kernels(gpu_norm);
+  e.conv_bias = engine::parse_conv_bias(conv_bias);
+  e.cl_conv = engine::parse_cl_conv(cl_conv);
+  return e;
+}
+
 bool PretrainConfig::channels_last(const torch::Device& device) const {
   if (layout == "auto") return device.is_cuda();
   return layout == "channels-last";
@@ -109,12 +120,7 @@ Pretrainer::Pretrainer(const PretrainConfig& config, int64_t in_channels, std::s
   head->to(device_);
   generator->to(device_);
   mixed_precision_ = config_.mixed_precision(device_);
-  encoder->set_channels_last(config_.channels_last(device_));
-  encoder->set_cpu_conv(engine::parse_cpu_conv(config_.cpu_conv));
-  encoder->set_fused_norm(config_.cpu_norm == "fused");
-  encoder->set_fused_norm_cuda(config_.gpu_norm == "fused");
-  encoder->set_fold_conv_bias(config_.conv_bias == "fold");
-  encoder->set_cl_gemm_conv(config_.cl_conv == "gemm");
+  encoder->options.execution(config_.execution(device_));
   if (device_.is_cuda() && config_.gpu_norm == "fused" && !nn::batch_norm_act_cuda_built()) {
     throw OptionError("gpu_norm", " fused: this build has no CUDA kernels of its own (configure with a CUDA "
                                 "LibTorch and nvcc, LEAVES_CUDA_KERNELS=ON)");

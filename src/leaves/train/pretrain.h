@@ -115,7 +115,7 @@ struct PretrainConfig {
   /// The encoder's convolution biases in training mode: "fold" (the
   /// BatchNorm that follows each convolution absorbs the bias exactly, so the
   /// convolution runs without it: one pass over its output fewer forward and
-  /// one backward; nn::ResNet1dImpl::set_fold_conv_bias) or "apply" (added
+  /// one backward; engine::ConvBias) or "apply" (added
   /// and differentiated as LibTorch's modules do). The same network.
   std::string conv_bias = "fold";
   /// The channels-last layout's convolutions (the CUDA layout): LibTorch's
@@ -130,6 +130,8 @@ struct PretrainConfig {
   void resolve_budget(int64_t steps_per_epoch);
   /// Whether the encoder runs in bf16 on `device` ("auto" resolved).
   bool mixed_precision(const torch::Device& device) const;
+  /// The encoder's execution options on `device` (every "auto" resolved but cpu_conv's, which the encoder resolves per call).
+  engine::ExecutionOptions execution(const torch::Device& device) const;
   /// Whether the encoder runs channels-last on `device` ("auto" resolved).
   bool channels_last(const torch::Device& device) const;
   nlohmann::json to_json() const;
