@@ -14,25 +14,9 @@ namespace fs = std::filesystem;
 using namespace leaves;
 using namespace leaves::train;
 
-namespace {
-const char* kTinyData = "synthetic:size=96,length=96,seed=3";
-
-FinetuneConfig tiny_finetune() {
-  FinetuneConfig c;
-  c.data = kTinyData;
-  c.width = 4;
-  c.epochs = 4;
-  c.min_steps = 0;          // the epochs asked for
-  c.validation = "split";   // select on the (small) validation split, as these tests check
-  c.batch_size = 16;
-  c.bootstrap = 50;
-  return c;
-}
-
-PretrainConfig tiny_pretrain(const std::string& method) {
-  return leaves::testing::tiny_pretrain_config(method, kTinyData, 1);
-}
-}  // namespace
+using leaves::testing::kTinyData;
+using leaves::testing::tiny_finetune;
+using leaves::testing::tiny_pretrain;
 
 TEST(Finetune, LabelSubsetIsStratifiedAndSeeded) {
   auto y = torch::cat({torch::zeros({100}, torch::kLong), torch::ones({20}, torch::kLong), torch::full({3}, 2, torch::kLong)});
@@ -122,94 +106,7 @@ TEST(Finetune, FromAPretrainedEncoderAndAsALinearProbe) {
   fs::remove_all(root);
 }
 
-TEST(Experiment, TableOverMethodsAndSeedsAndResumes) {
-  const auto out = leaves::testing::temp_dir("experiment");
-  ExperimentConfig c;
-  c.data = kTinyData;
-  c.methods = {"supervised", "leaves"};
-  c.seeds = 2;
-  c.pretrain = tiny_pretrain("leaves");
-  c.finetune = tiny_finetune();
-  c.finetune.epochs = 2;
-  auto s = run_experiment(c, out, nullptr);
-  EXPECT_NE(s.table.find("| Supervised (ResNet-18 1D) |"), std::string::npos) << s.table;
-  EXPECT_NE(s.table.find("| LEAVES |"), std::string::npos) << s.table;
-  EXPECT_NE(s.table.find("Acc."), std::string::npos) << s.table;
-  EXPECT_EQ(s.results["runs"].size(), 4u);
-  EXPECT_EQ(s.results["summary"][0]["accuracy"]["values"].size(), 2u);
-  for (const char* f : {"results.md", "results.csv", "results.json", "experiment.json"}) EXPECT_TRUE(fs::exists(out / f)) << f;
-  EXPECT_TRUE(fs::exists(out / "runs" / "leaves" / "seed-1" / "pretrain" / "encoder.pt"));
-  std::ifstream md(out / "results.md");
-  std::string text((std::istreambuf_iterator<char>(md)), {});
-  EXPECT_NE(text.find("leaves pretrain --data"), std::string::npos);
-  EXPECT_NE(text.find("leaves supervised --data"), std::string::npos);
-  EXPECT_NE(text.find(" --width 4 "), std::string::npos);
-  // Mean and sample standard deviation of the two seeds.
-  const auto v = s.results["summary"][1]["accuracy"]["values"].get<std::vector<double>>();
-  const double mean = (v[0] + v[1]) / 2;
-  EXPECT_NEAR(s.results["summary"][1]["accuracy"]["mean"].get<double>(), mean, 1e-12);
-  EXPECT_NEAR(s.results["summary"][1]["accuracy"]["std"].get<double>(), std::abs(v[0] - v[1]) / std::sqrt(2.0), 1e-12);
 
-  // Re-run: every run is skipped and the results are the same. An interrupted
-  // fine-tuning run (no metrics.json) is redone.
-  fs::remove(out / "runs" / "leaves" / "seed-0" / "finetune" / "metrics.json");
-  const auto mtime = fs::last_write_time(out / "runs" / "leaves" / "seed-1" / "finetune" / "metrics.json");
-  auto again = run_experiment(c, out, nullptr);
-  EXPECT_EQ(fs::last_write_time(out / "runs" / "leaves" / "seed-1" / "finetune" / "metrics.json"), mtime);
-  EXPECT_TRUE(fs::exists(out / "runs" / "leaves" / "seed-0" / "finetune" / "metrics.json"));
-  EXPECT_EQ(again.results["runs"][1], s.results["runs"][1]);
-  // Other settings in the same directory are refused.
-  c.finetune.lr = 0.5;
-  leaves::testing::expect_invalid_argument([&] { run_experiment(c, out, nullptr); }, "other settings");
-  c.finetune.lr = 1e-3;
-  c.methods = {"mixup"};
-  leaves::testing::expect_invalid_argument([&] { run_experiment(c, out, nullptr); }, "mixup");
-  fs::remove_all(out);
-  // A pre-training batch larger than the training split fails before any run
-  // (the supervised runs come first and would otherwise have run).
-  c.methods = {"supervised", "leaves"};
-  c.pretrain.batch_size = 500;
-  leaves::testing::expect_invalid_argument([&] { run_experiment(c, out, nullptr); },
-                                           "pre-training batch size 500 (--batch-size, or the preset's "
-                                           "pretrain.batch_size) is larger than the training split (");
-  EXPECT_FALSE(fs::exists(out));
-}
-
-TEST(Experiment, PresetsParseAndRejectUnknownKeys) {
-  const auto dir = leaves::testing::temp_dir("presets");
-  fs::create_directories(dir);
-  for (const char* name : {"apnea-ecg", "sleep-edf", "ptb-xl", "pamap2"}) {
-    ExperimentConfig c;
-    const auto file = find_preset(std::string(LEAVES_TEST_SOURCE_DIR) + "/configs/" + name + ".toml", dir);
-    apply_preset(c, file);
-    EXPECT_EQ(c.pretrain.epochs, 100) << name;
-    EXPECT_DOUBLE_EQ(c.pretrain.tau, 0.05) << name;
-    EXPECT_DOUBLE_EQ(c.pretrain.views.eta, 0.05) << name;
-    EXPECT_EQ(c.pretrain.batch_size, 128) << name;
-    EXPECT_EQ(c.finetune.epochs, std::string(name) == "pamap2" ? 20 : 30) << name;
-    // The paper's optimisation, not the small-set defaults: constant rates,
-    // epochs as given, no weight decay, selection on the validation split.
-    EXPECT_EQ(c.pretrain.schedule, "constant") << name;
-    EXPECT_EQ(c.pretrain.min_steps, 0) << name;
-    EXPECT_DOUBLE_EQ(c.pretrain.weight_decay, 0.0) << name;
-    EXPECT_DOUBLE_EQ(c.pretrain.generator_lr, 1e-3) << name;
-    EXPECT_EQ(c.finetune.schedule, "constant") << name;
-    EXPECT_EQ(c.finetune.min_steps, 0) << name;
-    EXPECT_EQ(c.finetune.validation, "split") << name;
-    EXPECT_EQ(c.preset, name);
-  }
-  ExperimentConfig c;
-  apply_preset(c, std::string(LEAVES_TEST_SOURCE_DIR) + "/configs/apnea-ecg.toml");
-  EXPECT_EQ(c.pretrain.views.mixture_components, 12);
-  EXPECT_EQ(c.finetune.positive, "apnea");
-  EXPECT_EQ(c.metrics, (std::vector<std::string>{"sensitivity", "specificity", "accuracy", "macro_f1"}));
-  std::ofstream(dir / "bad.toml") << "[pretrain]\nepochz = 3\n";
-  leaves::testing::expect_invalid_argument([&] { apply_preset(c, dir / "bad.toml"); }, "unknown setting 'pretrain.epochz'");
-  std::ofstream(dir / "broken.toml") << "[pretrain\n";
-  leaves::testing::expect_invalid_argument([&] { apply_preset(c, dir / "broken.toml"); }, "broken.toml:1");
-  leaves::testing::expect_invalid_argument([&] { find_preset("no-such-preset", dir); }, "looked at");
-  fs::remove_all(dir);
-}
 
 TEST(Finetune, MultiLabelTargetsTrainWithBinaryCrossEntropyAndSelectOnAuc) {
   // A PTB-XL folder in the real format: the real scp_statements.csv and 60
@@ -333,90 +230,5 @@ TEST(Finetune, WithoutValidationTheValidationSeriesTrainAndTheLastEpochIsKept) {
   leaves::testing::expect_invalid_argument([&] { finetune(c, dir, nullptr); }, "patience needs a validation split");
 }
 
-TEST(Benchmark, WilcoxonSignedRankIsExact) {
-  // All five differences positive: one sign pattern of 32 as extreme on each side.
-  EXPECT_NEAR(wilcoxon_signed_rank_p({1, 2, 3, 4, 5}), 2.0 / 32, 1e-12);
-  // Ranks 1..4, W+ = 1 (only the smallest positive): P(W+ <= 1) = 2/16, two-sided 0.25.
-  EXPECT_NEAR(wilcoxon_signed_rank_p({0.1, -0.2, -0.3, -0.4}), 0.25, 1e-12);
-  // Zeros are dropped; tied magnitudes share ranks 1.5, 1.5, 3: W+ = 1.5,
-  // sums <= 1.5 are {}, {a}, {b}: 3 of 8, two-sided 0.75.
-  EXPECT_NEAR(wilcoxon_signed_rank_p({0, 0.5, -0.5, -1}), 0.75, 1e-12);
-  EXPECT_DOUBLE_EQ(wilcoxon_signed_rank_p({0, 0}), 1.0);
-  const auto c = compare_paired({0.9, 0.8, 0.7, 0.6}, {0.8, 0.8, 0.9, 0.5});
-  EXPECT_EQ(c.wins, 2);
-  EXPECT_EQ(c.ties, 1);
-  EXPECT_EQ(c.losses, 1);
-  EXPECT_NEAR(c.mean_difference, 0.0, 1e-12);
-}
 
-TEST(Benchmark, PublishedFiguresAreCheckedOnRead) {
-  const auto dir = leaves::testing::temp_dir("published");
-  fs::create_directories(dir);
-  std::ofstream(dir / "ok.csv") << "set,T-Loss,ResNet\nECG200,0.94,0.87\nGunPoint,0.98,-\n";
-  auto t = read_published(dir / "ok.csv");
-  EXPECT_EQ(t.columns, (std::vector<std::string>{"T-Loss", "ResNet"}));
-  EXPECT_DOUBLE_EQ(t.values["ECG200"]["ResNet"], 0.87);
-  EXPECT_EQ(t.values["GunPoint"].count("ResNet"), 0u);
-  std::ofstream(dir / "pct.csv") << "set,T-Loss\nECG200,94\n";
-  leaves::testing::expect_invalid_argument([&] { read_published(dir / "pct.csv"); }, "pct.csv:2: T-Loss '94' is not an accuracy");
-  std::ofstream(dir / "short.csv") << "set,T-Loss,DTW\nECG200,0.9\n";
-  leaves::testing::expect_invalid_argument([&] { read_published(dir / "short.csv"); }, "short.csv:2: has 2 cells");
-  std::ofstream(dir / "head.csv") << "name,T-Loss\n";
-  leaves::testing::expect_invalid_argument([&] { read_published(dir / "head.csv"); }, "expected a header 'set,");
-  leaves::testing::expect_invalid_argument([&] { set_spec(dir); }, "holds none of");
-  fs::remove_all(dir);
-}
 
-TEST(Benchmark, OneTableOverSetsBesidePublishedFiguresAndThePairedComparison) {
-  LEAVES_SHARED_DATA_OR_SKIP(shared);
-  const auto out = leaves::testing::temp_dir("benchmark");
-  fs::create_directories(out.parent_path());
-  const auto published = out.string() + "-published.csv";
-  std::ofstream(published) << "set,T-Loss,ResNet\nECG200,0.940,0.870\nBasicMotions,1.000,\n";
-  BenchmarkConfig c;
-  c.root = shared;
-  c.sets = {"ucr/ECG200", "uea/BasicMotions"};
-  c.published = published;
-  c.experiment.methods = {"simclr", "leaves"};
-  c.experiment.seeds = 2;
-  c.experiment.pretrain = tiny_pretrain("leaves");
-  c.experiment.pretrain.batch_size = 64;  // larger than BasicMotions' 32 training series: clamped
-  c.experiment.finetune = tiny_finetune();
-  c.experiment.finetune.epochs = 1;
-  c.experiment.finetune.validation = "auto";
-  std::ostringstream progress;
-  auto r = run_benchmark(c, out, &progress);
-  EXPECT_NE(progress.str().find("# BasicMotions: pre-training batch 32 (the training split) instead of 64"),
-            std::string::npos);
-  ASSERT_EQ(r["sets"].size(), 2u);
-  EXPECT_EQ(r["sets"][0]["set"], "ECG200");
-  EXPECT_EQ(r["sets"][1]["channels"], 6);
-  for (const char* column : {"SimCLR", "LEAVES", "SimCLR SVM", "LEAVES SVM"}) {
-    EXPECT_EQ(r["sets"][0]["ours"][column]["values"].size(), 2u) << column;
-  }
-  EXPECT_EQ(r["against_published"]["LEAVES SVM"]["T-Loss"]["sets"], 2);
-  EXPECT_EQ(r["against_published"]["LEAVES SVM"]["ResNet"]["sets"], 1);  // none published for BasicMotions
-  const auto& pairs = r["leaves_against_simclr"]["fine-tuned"]["(set, seed) pairs"];
-  EXPECT_EQ(pairs["n"], 4);
-  EXPECT_EQ(pairs["wins"].get<int>() + pairs["ties"].get<int>() + pairs["losses"].get<int>(), 4);
-  // The mean difference is that of the per-seed values written beside it.
-  double diff = 0;
-  for (const auto& s : r["sets"]) {
-    for (size_t i = 0; i < 2; ++i) {
-      diff += s["ours"]["LEAVES"]["values"][i].get<double>() - s["ours"]["SimCLR"]["values"][i].get<double>();
-    }
-  }
-  EXPECT_NEAR(pairs["mean_difference"].get<double>(), diff / 4, 1e-12);
-  for (const char* f : {"benchmark.md", "benchmark.csv", "benchmark.json", "sets/ECG200/results.md"}) {
-    EXPECT_TRUE(fs::exists(out / f)) << f;
-  }
-  std::ifstream md(out / "benchmark.md");
-  const std::string text((std::istreambuf_iterator<char>(md)), {});
-  EXPECT_NE(text.find("| ECG200 | 100 | 100 |"), std::string::npos) << text;
-  EXPECT_NE(text.find("## LEAVES against SimCLR"), std::string::npos);
-  // Re-run: finished runs are reused (same figures).
-  auto again = run_benchmark(c, out, nullptr);
-  EXPECT_EQ(again["sets"], r["sets"]);
-  fs::remove_all(out);
-  fs::remove(published);
-}

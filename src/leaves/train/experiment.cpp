@@ -17,6 +17,7 @@
 #include "leaves/eval/svm_probe.h"
 #include "leaves/io/output.h"
 #include "leaves/train/options.h"
+#include "leaves/train/results.h"
 
 namespace leaves::train {
 
@@ -162,21 +163,7 @@ std::string finetune_command(const FinetuneConfig& c, const fs::path& out) {
 
 namespace {
 
-struct Row {
-  std::string label;   // as shown in the table
-  std::string method;  // supervised | simclr | viewmaker | leaves
-  double sigma = 0;    // simclr sweep rows
-  std::string dir;     // under runs/
-};
 
-const char* metric_title(const std::string& m) {
-  if (m == "accuracy") return "Acc.";
-  if (m == "macro_f1") return "Macro-F1";
-  if (m == "auc") return "AUC";
-  if (m == "sensitivity") return "Sen.";
-  if (m == "specificity") return "Spec.";
-  return "?";
-}
 
 std::string method_title(const std::string& m) {
   if (m == "supervised") return "Supervised (ResNet-18 1D)";
@@ -225,50 +212,32 @@ json svm_result(const fs::path& encoder_dir, const data::Splits& splits, uint64_
 
 }  // namespace
 
-std::pair<double, double> mean_and_sd(const std::vector<double>& v) {
-  std::vector<double> ok;
-  for (double x : v)
-    if (!std::isnan(x)) ok.push_back(x);
-  if (ok.empty()) return {std::nan(""), std::nan("")};
-  double mean = 0, sd = 0;
-  for (double x : ok) mean += x;
-  mean /= static_cast<double>(ok.size());
-  for (double x : ok) sd += (x - mean) * (x - mean);
-  sd = ok.size() > 1 ? std::sqrt(sd / static_cast<double>(ok.size() - 1)) : 0.0;
-  return {mean, sd};
-}
 
-std::string format_fixed(double v, int digits) {
-  if (std::isnan(v)) return "n/a";
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(digits) << v;
-  return s.str();
-}
+namespace {
 
-ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path& out, std::ostream* progress) {
-  config.validate();
-  data::Splits splits;
-  {
-    // Against the data before any run: a setting that cannot fit fails now,
-    // not after the runs before it (hours on a real data set).
-    splits = data::load_splits(data::parse_data_spec(config.data));
-    for (const auto* d : {&splits.train, &splits.val, &splits.test})
-      if (d->size() == 0) throw OptionError("data", " '" + config.data + "': the " + d->name + " split is empty");
-    const bool pretrains = !config.sweep_simclr.empty() ||
-                           std::any_of(config.methods.begin(), config.methods.end(),
-                                       [](const std::string& m) { return m != "supervised"; });
-    if (pretrains && splits.train.size() < config.pretrain.batch_size) {
-      throw std::invalid_argument("pre-training batch size " + std::to_string(config.pretrain.batch_size) +
-                                  " (--batch-size, or the preset's pretrain.batch_size) is larger than the training "
-                                  "split (" + std::to_string(splits.train.size()) + " samples) of --data '" +
-                                  config.data + "'");
-    }
+// ---------------------------------------------------------------------------
+// Set-up
+
+/// The data, checked against the settings before any run: a setting that
+/// cannot fit fails now, not after the runs before it (hours on a real data set).
+data::Splits load_checked_data(const ExperimentConfig& config) {
+  auto splits = data::load_splits(data::parse_data_spec(config.data));
+  for (const auto* d : {&splits.train, &splits.val, &splits.test})
+    if (d->size() == 0) throw OptionError("data", " '" + config.data + "': the " + d->name + " split is empty");
+  const bool pretrains = !config.sweep_simclr.empty() ||
+                         std::any_of(config.methods.begin(), config.methods.end(),
+                                     [](const std::string& m) { return m != "supervised"; });
+  if (pretrains && splits.train.size() < config.pretrain.batch_size) {
+    throw std::invalid_argument("pre-training batch size " + std::to_string(config.pretrain.batch_size) +
+                                " (--batch-size, or the preset's pretrain.batch_size) is larger than the training "
+                                "split (" + std::to_string(splits.train.size()) + " samples) of --data '" +
+                                config.data + "'");
   }
-  const bool svm = !splits.train.targets.defined() &&
-                   (config.svm == "on" ||
-                    (config.svm == "auto" && splits.train.size() + splits.val.size() <= kSvmMaxSeries));
-  io::require_new_or_own(out, "--out", "experiment.json", "a leaves experiment");
-  io::DirLock lock(out, "experiment directory");  // one experiment at a time writes here
+  return splits;
+}
+
+/// experiment.json: written first; a folder holding an experiment with other settings is refused.
+void record_experiment(const ExperimentConfig& config, const fs::path& out) {
   const auto settings = settings_of(config);
   if (fs::exists(out / "experiment.json")) {
     std::ifstream f(out / "experiment.json");
@@ -284,235 +253,125 @@ ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path&
               {"sweep_simclr", config.sweep_simclr},
               {"preset", config.preset}};
   io::write_file(out / "experiment.json", record.dump(2) + "\n");
+}
 
-  std::vector<Row> rows;
+/// The table's metrics when none were given: by the task, from the first finished run.
+std::vector<std::string> table_metrics(const fs::path& ft_dir, const json& result, const FinetuneConfig& f) {
+  std::ifstream cf(ft_dir / "config.json");
+  const auto cj = json::parse(cf, nullptr, false);
+  const bool multi = !cj.is_discarded() && cj.contains("resolved") && cj["resolved"].value("multi_label", false);
+  if (multi) return {"auc", "accuracy"};
+  if (result["class_names"].size() == 2) {
+    return f.positive.empty() ? std::vector<std::string>{"accuracy", "macro_f1", "auc"}
+                              : std::vector<std::string>{"sensitivity", "specificity", "accuracy", "macro_f1"};
+  }
+  return {"accuracy", "macro_f1"};
+}
+
+// ---------------------------------------------------------------------------
+// The loop: one (row, seed).
+
+/// Pre-trains (or resumes) and fine-tunes one run as needed; returns its record.
+json run_one(const ExperimentConfig& config, const ResultRow& row, int64_t seed, const fs::path& out,
+             const data::Splits& splits, bool svm, std::ostream* progress, std::vector<std::string>& commands,
+             std::vector<std::string>& metric_names) {
+  const fs::path run = out / "runs" / row.dir / ("seed-" + std::to_string(seed));
+  const fs::path pre_dir = run / "pretrain", ft_dir = run / "finetune";
+  FinetuneConfig f = config.finetune;
+  f.data = config.data;
+  f.seed = static_cast<uint64_t>(seed);
+  f.encoder.clear();
+  PretrainConfig p = config.pretrain;
+  if (row.method != "supervised") {
+    p.data = config.data;
+    p.method = row.method;
+    p.seed = static_cast<uint64_t>(seed);
+    p.views.sigma = row.sigma;
+    f.encoder = pre_dir.string();
+    commands.push_back(pretrain_command(p, pre_dir));
+  }
+  commands.push_back(finetune_command(f, ft_dir));
+  double pretrain_seconds = 0;
+  if (!fs::exists(ft_dir / "metrics.json")) {
+    if (row.method != "supervised" && !fs::exists(pre_dir / "encoder.pt")) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (progress) *progress << "== " << row.label << ", seed " << seed << ": pre-training\n";
+      if (fs::exists(pre_dir / "config.json")) {
+        resume_pretraining(pre_dir, 0, progress);
+      } else {
+        fs::remove_all(pre_dir);
+        pretrain(p, pre_dir, progress);
+      }
+      pretrain_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    if (progress) *progress << "== " << row.label << ", seed " << seed << ": fine-tuning\n";
+    fs::remove_all(ft_dir);  // an interrupted fine-tuning run starts again
+    finetune(f, ft_dir, progress);
+  } else if (progress) {
+    *progress << "== " << row.label << ", seed " << seed << ": finished earlier, skipped\n";
+  }
+  auto result = read_finetune_result(ft_dir);
+  if (metric_names.empty()) metric_names = table_metrics(ft_dir, result, f);
+  json r{{"method", row.method},
+         {"label", row.label},
+         {"seed", seed},
+         {"pretrain_dir", row.method == "supervised" ? json(nullptr) : json(fs::relative(pre_dir, out).string())},
+         {"finetune_dir", fs::relative(ft_dir, out).string()},
+         {"select", result["select"]},
+         {"best_epoch", result["best_epoch"]},
+         {"val", result["val"]},
+         {"test", result["test"]},
+         {"finetune_seconds", result["seconds"]}};
+  if (pretrain_seconds > 0) r["pretrain_seconds"] = pretrain_seconds;
+  {
+    std::ifstream cf(ft_dir / "config.json");
+    const auto cj = json::parse(cf, nullptr, false);
+    r["validation"] = !cj.is_discarded() && cj.contains("resolved") ? cj["resolved"].value("validation", "split") : "split";
+  }
+  {
+    std::ifstream pf(pre_dir / "log.jsonl");
+    // How hard the views were at the end of pre-training (positive-pair cosine similarity).
+    std::string line, lastline;
+    while (std::getline(pf, line))
+      if (!line.empty()) lastline = line;
+    const auto last = json::parse(lastline, nullptr, false);
+    if (!last.is_discarded() && last.contains("positive_similarity")) r["positive_similarity"] = last["positive_similarity"];
+  }
+  if (svm && row.method != "supervised") {
+    if (progress) *progress << "== " << row.label << ", seed " << seed << ": SVM on the frozen representations\n";
+    r["svm"] = svm_result(pre_dir, splits, static_cast<uint64_t>(seed), run / "svm.json");
+  }
+  if (row.method != "supervised") r["sigma"] = row.sigma;
+  return r;
+}
+
+}  // namespace
+
+ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path& out, std::ostream* progress) {
+  config.validate();
+  const auto splits = load_checked_data(config);
+  const bool svm = !splits.train.targets.defined() &&
+                   (config.svm == "on" ||
+                    (config.svm == "auto" && splits.train.size() + splits.val.size() <= kSvmMaxSeries));
+  io::require_new_or_own(out, "--out", "experiment.json", "a leaves experiment");
+  io::DirLock lock(out, "experiment directory");  // one experiment at a time writes here
+  record_experiment(config, out);
+
+  std::vector<ResultRow> rows;
   for (const auto& m : config.methods) rows.push_back({method_title(m), m, config.pretrain.views.sigma, m});
   for (double s : config.sweep_simclr) rows.push_back({"SimCLR T(" + num(s) + ")", "simclr", s, "simclr-sigma-" + num(s)});
-
   json runs = json::array();
   std::vector<std::string> commands;
   std::vector<std::string> metric_names = config.metrics;
-  for (const auto& row : rows) {
-    for (int64_t seed = 0; seed < config.seeds; ++seed) {
-      const fs::path run = out / "runs" / row.dir / ("seed-" + std::to_string(seed));
-      const fs::path pre_dir = run / "pretrain", ft_dir = run / "finetune";
-      FinetuneConfig f = config.finetune;
-      f.data = config.data;
-      f.seed = static_cast<uint64_t>(seed);
-      f.encoder.clear();
-      PretrainConfig p = config.pretrain;
-      if (row.method != "supervised") {
-        p.data = config.data;
-        p.method = row.method;
-        p.seed = static_cast<uint64_t>(seed);
-        p.views.sigma = row.sigma;
-        f.encoder = pre_dir.string();
-        commands.push_back(pretrain_command(p, pre_dir));
-      }
-      commands.push_back(finetune_command(f, ft_dir));
-      double pretrain_seconds = 0;
-      if (!fs::exists(ft_dir / "metrics.json")) {
-        if (row.method != "supervised" && !fs::exists(pre_dir / "encoder.pt")) {
-          const auto t0 = std::chrono::steady_clock::now();
-          if (progress) *progress << "== " << row.label << ", seed " << seed << ": pre-training\n";
-          if (fs::exists(pre_dir / "config.json")) {
-            resume_pretraining(pre_dir, 0, progress);
-          } else {
-            fs::remove_all(pre_dir);
-            pretrain(p, pre_dir, progress);
-          }
-          pretrain_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        }
-        if (progress) *progress << "== " << row.label << ", seed " << seed << ": fine-tuning\n";
-        fs::remove_all(ft_dir);  // an interrupted fine-tuning run starts again
-        finetune(f, ft_dir, progress);
-      } else if (progress) {
-        *progress << "== " << row.label << ", seed " << seed << ": finished earlier, skipped\n";
-      }
-      auto result = read_finetune_result(ft_dir);
-      if (metric_names.empty()) {  // by the task, from the first finished run
-        std::ifstream cf(ft_dir / "config.json");
-        const auto cj = json::parse(cf, nullptr, false);
-        const bool multi = !cj.is_discarded() && cj.contains("resolved") && cj["resolved"].value("multi_label", false);
-        if (multi) {
-          metric_names = {"auc", "accuracy"};
-        } else if (result["class_names"].size() == 2) {
-          metric_names = f.positive.empty() ? std::vector<std::string>{"accuracy", "macro_f1", "auc"}
-                                            : std::vector<std::string>{"sensitivity", "specificity", "accuracy", "macro_f1"};
-        } else {
-          metric_names = {"accuracy", "macro_f1"};
-        }
-      }
-      json r{{"method", row.method},
-             {"label", row.label},
-             {"seed", seed},
-             {"pretrain_dir", row.method == "supervised" ? json(nullptr) : json(fs::relative(pre_dir, out).string())},
-             {"finetune_dir", fs::relative(ft_dir, out).string()},
-             {"select", result["select"]},
-             {"best_epoch", result["best_epoch"]},
-             {"val", result["val"]},
-             {"test", result["test"]},
-             {"finetune_seconds", result["seconds"]}};
-      if (pretrain_seconds > 0) r["pretrain_seconds"] = pretrain_seconds;
-      {
-        std::ifstream cf(ft_dir / "config.json");
-        const auto cj = json::parse(cf, nullptr, false);
-        r["validation"] = !cj.is_discarded() && cj.contains("resolved") ? cj["resolved"].value("validation", "split") : "split";
-      }
-      {
-        std::ifstream pf(pre_dir / "log.jsonl");
-        // How hard the views were at the end of pre-training (positive-pair cosine similarity).
-        std::string line, lastline;
-        while (std::getline(pf, line))
-          if (!line.empty()) lastline = line;
-        const auto last = json::parse(lastline, nullptr, false);
-        if (!last.is_discarded() && last.contains("positive_similarity")) r["positive_similarity"] = last["positive_similarity"];
-      }
-      if (svm && row.method != "supervised") {
-        if (progress) *progress << "== " << row.label << ", seed " << seed << ": SVM on the frozen representations\n";
-        r["svm"] = svm_result(pre_dir, splits, static_cast<uint64_t>(seed), run / "svm.json");
-      }
-      if (row.method != "supervised") r["sigma"] = row.sigma;
-      runs.push_back(r);
-    }
-  }
+  for (const auto& row : rows)
+    for (int64_t seed = 0; seed < config.seeds; ++seed)
+      runs.push_back(run_one(config, row, seed, out, splits, svm, progress, commands, metric_names));
 
-  // Mean and sample standard deviation over seeds per row and metric.
-  auto value = [](const json& metrics, const std::string& name) {
-    return metrics.contains(name) && metrics[name].is_number() ? metrics[name].get<double>() : std::nan("");
-  };
-  json summary = json::array();
-  std::ostringstream table;
-  table << "| Method |";
-  for (const auto& m : metric_names) table << " " << metric_title(m) << " |";
-  if (svm) table << " SVM Acc. |";
-  table << "\n|---|";
-  for (size_t i = 0; i < metric_names.size() + (svm ? 1 : 0); ++i) table << "---|";
-  table << "\n";
-  for (const auto& row : rows) {
-    json s{{"label", row.label}, {"method", row.method}};
-    table << "| " << row.label << " |";
-    for (const auto& m : metric_names) {
-      std::vector<double> v;
-      for (const auto& r : runs)
-        if (r["label"] == row.label && !std::isnan(value(r["test"], m))) v.push_back(value(r["test"], m));
-      const auto [mean, sd] = mean_and_sd(v);
-      s[m] = {{"mean", std::isnan(mean) ? json(nullptr) : json(mean)},
-              {"std", std::isnan(sd) ? json(nullptr) : json(sd)},
-              {"values", v}};
-      table << " " << format_fixed(mean) << (v.size() > 1 ? " ± " + format_fixed(sd) : "") << " |";
-    }
-    if (svm) {
-      std::vector<double> v;
-      for (const auto& r : runs)
-        if (r["label"] == row.label && r.contains("svm")) v.push_back(value(r["svm"], "accuracy"));
-      const auto [mean, sd] = mean_and_sd(v);
-      if (!v.empty()) s["svm_accuracy"] = {{"mean", mean}, {"std", sd}, {"values", v}};
-      table << " " << (v.empty() ? "-" : format_fixed(mean) + (v.size() > 1 ? " ± " + format_fixed(sd) : "")) << " |";
-    }
-    table << "\n";
-    summary.push_back(s);
-  }
-  // Which class sensitivity and specificity are of (binary tasks).
-  for (const auto& r : runs) {
-    if (!r["test"].contains("positive")) continue;
-    bool shown = false;
-    for (const auto& m : metric_names) shown = shown || m == "sensitivity" || m == "specificity" || m == "auc";
-    if (shown) table << "\nSensitivity, specificity and AUC of the positive class: " << r["test"]["positive"].get<std::string>() << ".\n";
-    break;
-  }
-
-  json results{{"data", config.data},
-               {"preset", config.preset},
-               {"seeds", config.seeds},
-               {"metrics", metric_names},
-               {"select", runs.empty() ? json(nullptr) : runs.front()["select"]},
-               {"summary", summary},
-               {"runs", runs},
-               {"commands", commands},
-               {"libtorch", TORCH_VERSION}};
-  io::write_file(out / "results.json", results.dump(2) + "\n");
-
-  std::ostringstream csv;
-  csv << "method,label,seed,select,best_epoch,val_" << (runs.empty() ? "metric" : runs.front()["select"].get<std::string>());
-  for (const auto& m : metric_names) csv << ",test_" << m << ",test_" << m << "_ci_low,test_" << m << "_ci_high";
-  csv << "\n";
-  for (const auto& r : runs) {
-    csv << r["method"].get<std::string>() << ",\"" << r["label"].get<std::string>() << "\"," << r["seed"] << ","
-        << r["select"].get<std::string>() << "," << r["best_epoch"] << ","
-        << format_fixed(value(r["val"], r["select"].get<std::string>()), 6);
-    for (const auto& m : metric_names) {
-      const auto& ci = r["test"]["ci95"];
-      const bool has = ci.contains(m) && ci[m][0].is_number();
-      csv << "," << format_fixed(value(r["test"], m), 6) << "," << (has ? format_fixed(ci[m][0].get<double>(), 6) : "") << ","
-          << (has ? format_fixed(ci[m][1].get<double>(), 6) : "");
-    }
-    csv << "\n";
-  }
-  io::write_file(out / "results.csv", csv.str());
-
-  std::ostringstream md;
-  md << "# leaves experiment\n\n"
-     << "Data: `" << config.data << "`" << (config.preset.empty() ? "" : ", preset `" + config.preset + "`") << ". "
-     << "Test metrics, mean ± sample standard deviation over " << config.seeds << " seed(s). "
-     << (!runs.empty() && runs.front().value("validation", "split") == "none"
-             ? std::string("No validation split (too few series): the validation series trained too and each run "
-                           "kept its last epoch")
-             : "Each run's model was selected on the validation split (" +
-                   (runs.empty() ? std::string() : runs.front()["select"].get<std::string>()) + ")")
-     << "; the test split was evaluated once."
-     << (svm ? " SVM Acc.: an RBF SVM on the frozen pre-trained representations of the whole training split, C "
-               "chosen by cross-validation (the T-Loss protocol)."
-             : "")
-     << "\n\n"
-     << table.str();
-  if (!config.sweep_simclr.empty()) {
-    md << "\nSimCLR with T(sigma) (paper Table 6 layout, accuracy/macro-F1, mean over seeds):\n\n| Data |";
-    for (double s : config.sweep_simclr) md << " T(" << num(s) << ") |";
-    md << "\n|---|";
-    for (size_t i = 0; i < config.sweep_simclr.size(); ++i) md << "---|";
-    md << "\n| " << config.data << " |";
-    for (double sg : config.sweep_simclr) {
-      for (const auto& s : summary) {
-        if (s["label"] != "SimCLR T(" + num(sg) + ")") continue;
-        auto mean_of = [&](const std::string& m) {
-          double sum = 0;
-          int n = 0;
-          for (const auto& r : runs)
-            if (r["label"] == s["label"] && !std::isnan(value(r["test"], m))) sum += value(r["test"], m), ++n;
-          return n ? sum / n : std::nan("");
-        };
-        md << " " << format_fixed(100 * mean_of("accuracy"), 1) << "/" << format_fixed(mean_of("macro_f1")) << " |";
-      }
-    }
-    md << "\n";
-  }
-  md << "\n## Runs\n\n| Method | Seed | Best epoch | Validation " << (runs.empty() ? "" : runs.front()["select"].get<std::string>())
-     << " |";
-  for (const auto& m : metric_names) md << " Test " << metric_title(m) << " [95% CI] |";
-  md << " SVM Acc. | Positive cos |\n|---|---|---|---|";
-  for (size_t i = 0; i < metric_names.size() + 2; ++i) md << "---|";
-  md << "\n";
-  for (const auto& r : runs) {
-    md << "| " << r["label"].get<std::string>() << " | " << r["seed"] << " | " << r["best_epoch"] << " | "
-       << format_fixed(value(r["val"], r["select"].get<std::string>())) << " |";
-    for (const auto& m : metric_names) {
-      const auto& ci = r["test"]["ci95"];
-      md << " " << format_fixed(value(r["test"], m));
-      if (ci.contains(m) && ci[m][0].is_number()) md << " [" << format_fixed(ci[m][0].get<double>()) << ", " << format_fixed(ci[m][1].get<double>()) << "]";
-      md << " |";
-    }
-    md << " " << (r.contains("svm") ? format_fixed(value(r["svm"], "accuracy")) : "-") << " | "
-       << (r.contains("positive_similarity") && r["positive_similarity"].is_number()
-               ? format_fixed(r["positive_similarity"].get<double>())
-               : "-")
-       << " |\n";
-  }
-  md << "\n## Commands\n\nEach run is equivalent to:\n\n```sh\n";
-  for (const auto& c : commands) md << c << "\n";
-  md << "```\n";
-  io::write_file(out / "results.md", md.str());
-  return {results, table.str()};
+  const auto tables = summarise(rows, runs, metric_names, svm);
+  json results;
+  write_experiment_results(out, {config.data, config.preset, config.seeds, config.sweep_simclr}, runs, metric_names, svm,
+                           tables, commands, &results);
+  return {results, tables.table};
 }
 
 }  // namespace leaves::train

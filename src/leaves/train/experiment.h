@@ -22,6 +22,7 @@
 
 #include "leaves/train/finetune.h"
 #include "leaves/train/pretrain.h"
+#include "leaves/train/results.h"
 
 namespace leaves::train {
 
@@ -75,11 +76,6 @@ struct ExperimentSummary {
 /// Runs (or continues) the experiment into `out`.
 ExperimentSummary run_experiment(const ExperimentConfig& config, const std::filesystem::path& out, std::ostream* progress);
 
-/// Mean and sample standard deviation of the finite values of `v` (NaN, NaN
-/// when there are none; sd 0 for one value): the tables' "mean ± std".
-std::pair<double, double> mean_and_sd(const std::vector<double>& v);
-/// `v` with `digits` decimals, or "n/a" for NaN.
-std::string format_fixed(double v, int digits = 3);
 
 /// The equivalent `leaves pretrain` / `leaves finetune` command lines of a run.
 std::string pretrain_command(const PretrainConfig& c, const std::filesystem::path& out);
