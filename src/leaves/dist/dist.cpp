@@ -498,14 +498,11 @@ void die_with_launcher() {
   if (::getppid() != static_cast<pid_t>(launcher)) _exit(128 + SIGKILL);  // it died before prctl
 }
 
-int launch_local(const std::vector<std::string>& argv, const LaunchOptions& options, std::ostream* log) {
-  if (argv.empty()) throw std::invalid_argument("leaves launch: no command to run");
-  if (options.nproc < 1) throw OptionError("nproc", " must be >= 1, got " + std::to_string(options.nproc));
-  const int port = options.master_port > 0 ? options.master_port : free_port(options.master_addr);
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const std::string threads = std::to_string(std::max(1u, cores / static_cast<unsigned>(options.nproc)));
+namespace {
 
-  // The parent's environment without any launcher variables, then the world's.
+/// The parent's environment without any launcher variables; OMP_NUM_THREADS
+/// shares the cores among the workers unless the user chose a thread count (as torchrun).
+std::vector<std::string> worker_environment(int nproc) {
   const std::vector<std::string> drop{"RANK",   "WORLD_SIZE",    "LOCAL_RANK",  "LOCAL_WORLD_SIZE",
                                       "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT", "SLURM_PROCID",
                                       "SLURM_NTASKS", "SLURM_LOCALID", "LEAVES_DIST"};
@@ -518,21 +515,21 @@ int launch_local(const std::vector<std::string>& argv, const LaunchOptions& opti
     if (key == "OMP_NUM_THREADS") omp_set = true;
     base.push_back(kv);
   }
-  // As torchrun: workers share the cores unless the user chose a thread count.
-  if (!omp_set) base.push_back("OMP_NUM_THREADS=" + threads);
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  if (!omp_set) base.push_back("OMP_NUM_THREADS=" + std::to_string(std::max(1u, cores / static_cast<unsigned>(nproc))));
+  return base;
+}
 
-  struct sigaction sa {}, old_int{}, old_term{};
-  sa.sa_handler = on_launch_signal;
-  sigemptyset(&sa.sa_mask);
-  g_launch_signal = 0;
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
+void send_all(const std::vector<pid_t>& pids, int sig) {
+  for (pid_t p : pids)
+    if (p > 0) ::kill(p, sig);
+}
 
+/// Starts worker r = 0 .. nproc - 1 with its world in the environment; on a
+/// failure kills and reaps those started and throws.
+std::vector<pid_t> spawn_workers(const std::vector<std::string>& argv, const LaunchOptions& options, int port,
+                                 const std::vector<std::string>& base) {
   std::vector<pid_t> pids;
-  auto stop_all = [&](int sig) {
-    for (pid_t p : pids)
-      if (p > 0) ::kill(p, sig);
-  };
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -549,18 +546,27 @@ int launch_local(const std::vector<std::string>& argv, const LaunchOptions& opti
     pid_t pid = 0;
     const int rc = ::posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), envp.data());
     if (rc != 0) {
-      stop_all(SIGKILL);
+      send_all(pids, SIGKILL);
       for (pid_t p : pids) ::waitpid(p, nullptr, 0);
-      sigaction(SIGINT, &old_int, nullptr);
-      sigaction(SIGTERM, &old_term, nullptr);
       throw std::runtime_error("leaves launch: cannot start " + argv[0] + ": " + std::strerror(rc));
     }
     pids.push_back(pid);
   }
-  if (log) *log << "leaves launch: " << options.nproc << " workers, master " << options.master_addr << ":" << port << "\n" << std::flush;
+  return pids;
+}
 
-  int result = 0;
-  std::vector<std::pair<int, int>> failures;  // rank, exit code, in the order the workers ended
+/// How the workers ended.
+struct Outcome {
+  int result = 0;                             ///< the first failure's status, or 128 + a forwarded signal
+  std::vector<std::pair<int, int>> failures;  ///< rank, exit code, in the order the workers ended
+};
+
+/// Waits for every worker. The first failure stops the others (SIGTERM, then
+/// SIGKILL after the grace period); a worker that failed communicating is
+/// most likely the consequence of another's failure, which gets a moment to
+/// end with its own status first. SIGINT and SIGTERM are forwarded.
+Outcome supervise(std::vector<pid_t>& pids, const LaunchOptions& options, std::ostream* log) {
+  Outcome out;
   int running = options.nproc;
   bool stopping = false;
   auto stop_at = std::chrono::steady_clock::time_point::max();  // when the others get SIGTERM
@@ -576,14 +582,11 @@ int launch_local(const std::vector<std::string>& argv, const LaunchOptions& opti
       --running;
       const int code = exit_code(status);
       if (code != 0) {
-        failures.emplace_back(rank, code);
-        if (result == 0) {
-          result = code;
+        out.failures.emplace_back(rank, code);
+        if (out.result == 0) {
+          out.result = code;
           if (log) *log << "leaves launch: worker " << rank << " " << describe_status(status) << "; stopping the others\n" << std::flush;
         }
-        // A worker that failed communicating is most likely the consequence of
-        // another's failure: that one gets a moment to end with its own status.
-        // Any other failure stops the rest at once.
         const auto wait = code == kCommunicationFailureExit
                               ? std::min<std::chrono::milliseconds>(options.grace, std::chrono::seconds(2))
                               : std::chrono::milliseconds(0);
@@ -594,33 +597,66 @@ int launch_local(const std::vector<std::string>& argv, const LaunchOptions& opti
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (!stopping && (g_launch_signal != 0 || (result != 0 && std::chrono::steady_clock::now() >= stop_at))) {
+    if (!stopping && (g_launch_signal != 0 || (out.result != 0 && std::chrono::steady_clock::now() >= stop_at))) {
       stopping = true;
-      if (result == 0) result = 128 + g_launch_signal;
-      stop_all(g_launch_signal != 0 ? g_launch_signal : SIGTERM);
+      if (out.result == 0) out.result = 128 + g_launch_signal;
+      send_all(pids, g_launch_signal != 0 ? g_launch_signal : SIGTERM);
       stop_deadline = std::chrono::steady_clock::now() + options.grace;
     }
     if (stopping && std::chrono::steady_clock::now() > stop_deadline) {
-      stop_all(SIGKILL);
+      send_all(pids, SIGKILL);
       stop_deadline = std::chrono::steady_clock::time_point::max();
     }
   }
-  sigaction(SIGINT, &old_int, nullptr);
-  sigaction(SIGTERM, &old_term, nullptr);
-  // A worker that failed on its own (bad input, an error of its own) is the
-  // cause; the others then fail at their next collective (exit 3) or are
-  // stopped here. A worker that failed communicating can end first (the peer
-  // is still tearing down), so its status gives way to the cause's.
-  if (g_launch_signal == 0 && !failures.empty() && failures.front().second == kCommunicationFailureExit) {
-    for (const auto& [rank, code] : failures) {
-      if (code == kCommunicationFailureExit || code == 128 + SIGTERM || code == 128 + SIGKILL) continue;  // stopped here
-      if (log) *log << "leaves launch: worker " << rank << " exited with status " << code
-                    << " (its failure caused the others'); returning it\n" << std::flush;
-      result = code;
-      break;
-    }
+  return out;
+}
+
+/// A worker that failed on its own (bad input, an error of its own) is the
+/// cause; the others then fail at their next collective (exit 3) or are
+/// stopped. A worker that failed communicating can end first (the peer is
+/// still tearing down), so its status gives way to the cause's.
+int status_of_the_cause(const Outcome& out, std::ostream* log) {
+  if (g_launch_signal != 0 || out.failures.empty() || out.failures.front().second != kCommunicationFailureExit) {
+    return out.result;
   }
-  return result;
+  for (const auto& [rank, code] : out.failures) {
+    if (code == kCommunicationFailureExit || code == 128 + SIGTERM || code == 128 + SIGKILL) continue;  // stopped here
+    if (log) *log << "leaves launch: worker " << rank << " exited with status " << code
+                  << " (its failure caused the others'); returning it\n" << std::flush;
+    return code;
+  }
+  return out.result;
+}
+
+}  // namespace
+
+int launch_local(const std::vector<std::string>& argv, const LaunchOptions& options, std::ostream* log) {
+  if (argv.empty()) throw std::invalid_argument("leaves launch: no command to run");
+  if (options.nproc < 1) throw OptionError("nproc", " must be >= 1, got " + std::to_string(options.nproc));
+  const int port = options.master_port > 0 ? options.master_port : free_port(options.master_addr);
+  const auto base = worker_environment(options.nproc);
+
+  struct sigaction sa {}, old_int{}, old_term{};
+  sa.sa_handler = on_launch_signal;
+  sigemptyset(&sa.sa_mask);
+  g_launch_signal = 0;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  auto restore_signals = [&] {
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+  };
+  std::vector<pid_t> pids;
+  try {
+    pids = spawn_workers(argv, options, port, base);
+  } catch (...) {
+    restore_signals();
+    throw;
+  }
+  if (log) *log << "leaves launch: " << options.nproc << " workers, master " << options.master_addr << ":" << port << "\n" << std::flush;
+  const auto outcome = supervise(pids, options, log);
+  restore_signals();
+  return status_of_the_cause(outcome, log);
 }
 
 }  // namespace leaves::dist

@@ -200,105 +200,130 @@ std::string metrics_table(const json& test) {
 
 }  // namespace
 
+namespace {
+
+// An experiment: the results table, every run, the confusion matrix of every run (each seed), the commands.
+std::string experiment_page(Page& page, const fs::path& run_dir) {
+  const auto r = read_json_file(run_dir / "results.json");
+  const std::string title = "leaves experiment: " + r.value("data", std::string());
+  const auto metrics = r["metrics"].get<std::vector<std::string>>();
+  page.paragraph("Test metrics, mean ± sample standard deviation over " + std::to_string(r.value("seeds", 0)) +
+                 " seed(s); each run selected on the validation split (" + cell(r["select"]) + "), tested once.");
+  std::ostringstream t;
+  t << "<table><tr><th>method</th>";
+  for (const auto& m : metrics) t << "<th>" << escape(m) << "</th>";
+  t << "</tr>";
+  for (const auto& s : r["summary"]) {
+    t << "<tr><td>" << cell(s["label"]) << "</td>";
+    for (const auto& m : metrics) t << "<td>" << cell(s[m]["mean"]) << " ± " << cell(s[m]["std"]) << "</td>";
+    t << "</tr>";
+  }
+  t << "</table>";
+  page.heading("Results");
+  page.html(t.str());
+  page.heading("Runs");
+  std::ostringstream runs;
+  runs << "<table><tr><th>method</th><th>seed</th><th>best epoch</th>";
+  for (const auto& m : metrics) runs << "<th>test " << escape(m) << " [95% CI]</th>";
+  runs << "</tr>";
+  for (const auto& run : r["runs"]) {
+    runs << "<tr><td>" << cell(run["label"]) << "</td><td>" << cell(run["seed"]) << "</td><td>" << cell(run["best_epoch"]) << "</td>";
+    for (const auto& m : metrics) {
+      runs << "<td>" << cell(run["test"][m]);
+      if (run["test"]["ci95"].contains(m)) runs << " [" << cell(run["test"]["ci95"][m][0]) << ", " << cell(run["test"]["ci95"][m][1]) << "]";
+      runs << "</td>";
+    }
+    runs << "</tr>";
+  }
+  runs << "</table>";
+  page.html(runs.str());
+  for (const auto& run : r["runs"]) {
+    const fs::path ft = run_dir / run["finetune_dir"].get<std::string>();
+    page.figure("Confusion matrix, " + run["label"].get<std::string>() + ", seed " + cell(run["seed"]),
+                [&](const fs::path& stem) { figure_confusion(ft, stem, {600, 480}); });
+  }
+  page.heading("Commands");
+  std::ostringstream c;
+  c << "<pre>";
+  for (const auto& cmd : r["commands"]) c << escape(cmd.get<std::string>()) << "\n";
+  c << "</pre>";
+  page.html(c.str());
+  return title;
+}
+
+// A fine-tuning run: test metrics, figures, configuration.
+std::string finetune_page(Page& page, const fs::path& run_dir) {
+  const auto m = read_json_file(run_dir / "metrics.json");
+  const auto cfg = fs::exists(run_dir / "config.json") ? read_json_file(run_dir / "config.json") : json::object();
+  const std::string title = "leaves fine-tuning run: " + run_dir.filename().string();
+  page.paragraph("Selected epoch " + cell(m["best_epoch"]) + " of " + cell(m["epochs_run"]) + " by validation " +
+                 cell(m["select"]) + " = " + cell(m["val"][m["select"].get<std::string>()]) +
+                 "; the test split was evaluated once with those weights.");
+  page.heading("Test metrics");
+  page.html(metrics_table(m["test"]));
+  page.heading("Figures");
+  page.figure("Confusion matrix (test)", [&](const fs::path& stem) { figure_confusion(run_dir, stem, {900, 700}); });
+  page.figure("ROC (test)", [&](const fs::path& stem) { figure_roc(run_dir, stem, {800, 700}); });
+  page.figure("Training loss and validation metric", [&](const fs::path& stem) { figure_curves(run_dir, stem); });
+  page.heading("Configuration");
+  page.html(key_value_table(cfg));
+  return title;
+}
+
+// A pre-training run: curves, learned parameters, views of a test signal, configuration.
+std::string pretrain_page(Page& page, const fs::path& run_dir) {
+  const auto cfg = read_json_file(run_dir / "config.json");
+  const std::string title = "leaves pre-training run: " + run_dir.filename().string() + " (" + cfg.value("method", std::string("?")) + ")";
+  const auto log = read_log(run_dir);
+  page.paragraph(std::to_string(log.size()) + " epoch(s) logged; data " + cfg.value("data", std::string("?")) + ".");
+  page.heading("Training");
+  page.figure("Encoder and generator losses per epoch", [&](const fs::path& stem) { figure_curves(run_dir, stem); });
+  page.figure("Learned view parameters across epochs", [&](const fs::path& stem) { figure_params(run_dir, stem, {1100, 800}); });
+  page.heading("Views");
+  try {
+    train::PretrainConfig config;
+    auto g = train::load_generator(run_dir, &config);
+    // The data as resolved when the run began (absolute paths), else as typed.
+    const auto recorded = cfg.contains("resolved") && cfg["resolved"].contains("data")
+                              ? cfg["resolved"]["data"].get<std::string>()
+                              : config.data;
+    auto splits = data::load_splits(data::parse_data_spec(recorded));
+    const auto& d = splits.test.size() > 0 ? splits.test : splits.train;
+    auto x = d.x.slice(0, 0, 1);
+    torch::NoGradGuard no_grad;
+    g->eval();
+    Series views{{"view 1", g->forward(x)[0][0]}, {"view 2", g->forward(x)[0][0]}};
+    page.figure("A test signal (channel 0) and two views of it",
+                [&](const fs::path& stem) { plot_views(x[0][0], views, d.rate, "Original and views", stem); });
+    if (auto leaves = std::dynamic_pointer_cast<views::LeavesImpl>(g)) {
+      page.figure("Each augmentation of the trained module on its own",
+                  [&](const fs::path& stem) { figure_gallery(*leaves, x[0][0], d.rate, stem, {1100, 800}); });
+      page.figure("The learned time distortion",
+                  [&](const fs::path& stem) { figure_time_distortion(*leaves, x[0][0], stem, {1100, 450}); });
+    }
+  } catch (const std::invalid_argument& e) {
+    page.paragraph(std::string("Views not drawn: ") + e.what());
+  }
+  page.heading("Configuration");
+  page.html(key_value_table(cfg));
+  return title;
+}
+
+}  // namespace
+
 std::string write_report(const fs::path& run_dir, const fs::path& html) {
   const fs::path scratch = fs::temp_directory_path() / ("leaves-report-" + std::to_string(::getpid()));
   Page page(scratch);
   std::string kind, title;
   if (fs::exists(run_dir / "results.json")) {
     kind = "experiment";
-    const auto r = read_json_file(run_dir / "results.json");
-    title = "leaves experiment: " + r.value("data", std::string());
-    const auto metrics = r["metrics"].get<std::vector<std::string>>();
-    page.paragraph("Test metrics, mean ± sample standard deviation over " + std::to_string(r.value("seeds", 0)) +
-                   " seed(s); each run selected on the validation split (" + cell(r["select"]) + "), tested once.");
-    std::ostringstream t;
-    t << "<table><tr><th>method</th>";
-    for (const auto& m : metrics) t << "<th>" << escape(m) << "</th>";
-    t << "</tr>";
-    for (const auto& s : r["summary"]) {
-      t << "<tr><td>" << cell(s["label"]) << "</td>";
-      for (const auto& m : metrics) t << "<td>" << cell(s[m]["mean"]) << " ± " << cell(s[m]["std"]) << "</td>";
-      t << "</tr>";
-    }
-    t << "</table>";
-    page.heading("Results");
-    page.html(t.str());
-    page.heading("Runs");
-    std::ostringstream runs;
-    runs << "<table><tr><th>method</th><th>seed</th><th>best epoch</th>";
-    for (const auto& m : metrics) runs << "<th>test " << escape(m) << " [95% CI]</th>";
-    runs << "</tr>";
-    for (const auto& run : r["runs"]) {
-      runs << "<tr><td>" << cell(run["label"]) << "</td><td>" << cell(run["seed"]) << "</td><td>" << cell(run["best_epoch"]) << "</td>";
-      for (const auto& m : metrics) {
-        runs << "<td>" << cell(run["test"][m]);
-        if (run["test"]["ci95"].contains(m)) runs << " [" << cell(run["test"]["ci95"][m][0]) << ", " << cell(run["test"]["ci95"][m][1]) << "]";
-        runs << "</td>";
-      }
-      runs << "</tr>";
-    }
-    runs << "</table>";
-    page.html(runs.str());
-    for (const auto& run : r["runs"]) {
-      const fs::path ft = run_dir / run["finetune_dir"].get<std::string>();
-      if (run["seed"] != 0) continue;
-      page.figure("Confusion matrix, " + run["label"].get<std::string>() + ", seed 0",
-                  [&](const fs::path& stem) { figure_confusion(ft, stem, {600, 480}); });
-    }
-    page.heading("Commands");
-    std::ostringstream c;
-    c << "<pre>";
-    for (const auto& cmd : r["commands"]) c << escape(cmd.get<std::string>()) << "\n";
-    c << "</pre>";
-    page.html(c.str());
+    title = experiment_page(page, run_dir);
   } else if (fs::exists(run_dir / "metrics.json")) {
     kind = "finetune";
-    const auto m = read_json_file(run_dir / "metrics.json");
-    const auto cfg = fs::exists(run_dir / "config.json") ? read_json_file(run_dir / "config.json") : json::object();
-    title = "leaves fine-tuning run: " + run_dir.filename().string();
-    page.paragraph("Selected epoch " + cell(m["best_epoch"]) + " of " + cell(m["epochs_run"]) + " by validation " +
-                   cell(m["select"]) + " = " + cell(m["val"][m["select"].get<std::string>()]) +
-                   "; the test split was evaluated once with those weights.");
-    page.heading("Test metrics");
-    page.html(metrics_table(m["test"]));
-    page.heading("Figures");
-    page.figure("Confusion matrix (test)", [&](const fs::path& stem) { figure_confusion(run_dir, stem, {900, 700}); });
-    page.figure("ROC (test)", [&](const fs::path& stem) { figure_roc(run_dir, stem, {800, 700}); });
-    page.figure("Training loss and validation metric", [&](const fs::path& stem) { figure_curves(run_dir, stem); });
-    page.heading("Configuration");
-    page.html(key_value_table(cfg));
+    title = finetune_page(page, run_dir);
   } else if (fs::exists(run_dir / "config.json") && fs::exists(run_dir / "log.jsonl")) {
     kind = "pretrain";
-    const auto cfg = read_json_file(run_dir / "config.json");
-    title = "leaves pre-training run: " + run_dir.filename().string() + " (" + cfg.value("method", std::string("?")) + ")";
-    const auto log = read_log(run_dir);
-    page.paragraph(std::to_string(log.size()) + " epoch(s) logged; data " + cfg.value("data", std::string("?")) + ".");
-    page.heading("Training");
-    page.figure("Encoder and generator losses per epoch", [&](const fs::path& stem) { figure_curves(run_dir, stem); });
-    page.figure("Learned view parameters across epochs", [&](const fs::path& stem) { figure_params(run_dir, stem, {1100, 800}); });
-    page.heading("Views");
-    try {
-      train::PretrainConfig config;
-      auto g = train::load_generator(run_dir, &config);
-      auto splits = data::load_splits(data::parse_data_spec(config.data));
-      const auto& d = splits.test.size() > 0 ? splits.test : splits.train;
-      auto x = d.x.slice(0, 0, 1);
-      torch::NoGradGuard no_grad;
-      g->eval();
-      Series views{{"view 1", g->forward(x)[0][0]}, {"view 2", g->forward(x)[0][0]}};
-      page.figure("A test signal (channel 0) and two views of it",
-                  [&](const fs::path& stem) { plot_views(x[0][0], views, d.rate, "Original and views", stem); });
-      if (auto leaves = std::dynamic_pointer_cast<views::LeavesImpl>(g)) {
-        page.figure("Each augmentation of the trained module on its own",
-                    [&](const fs::path& stem) { figure_gallery(*leaves, x[0][0], d.rate, stem, {1100, 800}); });
-        page.figure("The learned time distortion",
-                    [&](const fs::path& stem) { figure_time_distortion(*leaves, x[0][0], stem, {1100, 450}); });
-      }
-    } catch (const std::invalid_argument& e) {
-      page.paragraph(std::string("Views not drawn: ") + e.what());
-    }
-    page.heading("Configuration");
-    page.html(key_value_table(cfg));
+    title = pretrain_page(page, run_dir);
   } else {
     throw std::invalid_argument(run_dir.string() + ": not a leaves run (no results.json, metrics.json, or config.json + log.jsonl)");
   }

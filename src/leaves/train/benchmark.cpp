@@ -183,12 +183,20 @@ std::string method_name(const std::string& m) {
 
 }  // namespace
 
-json run_benchmark(const BenchmarkConfig& config, const fs::path& out, std::ostream* progress) {
-  if (config.sets.empty()) throw OptionError("sets", ": give at least one set");
-  PublishedTable published;
-  if (!config.published.empty()) published = read_published(config.published);
-  // Every set's spec first: a wrong name fails before hours of runs.
-  std::vector<std::pair<std::string, std::string>> sets;  // name, spec
+namespace {
+
+using SetList = std::vector<std::pair<std::string, std::string>>;  // name, data spec
+using Column = std::pair<std::string, std::string>;                  // method, "accuracy" | "svm"
+using SeedValues = std::map<std::string, std::map<std::string, std::vector<double>>>;  // column -> set -> per seed
+
+std::string column_title(const Column& c) { return method_name(c.first) + (c.second == "svm" ? " SVM" : ""); }
+
+// ---------------------------------------------------------------------------
+// Set-up and the loop
+
+/// Every set's spec, before any run: a wrong name fails before hours of runs.
+SetList resolve_sets(const BenchmarkConfig& config) {
+  SetList sets;
   for (const auto& s : config.sets) {
     auto spec = set_spec(config.root / s);
     if (!config.data_options.empty()) spec += "," + config.data_options;
@@ -199,65 +207,53 @@ json run_benchmark(const BenchmarkConfig& config, const fs::path& out, std::ostr
   for (size_t i = 0; i < sets.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (sets[i].first == sets[j].first) throw OptionError("sets", ": " + sets[i].first + " is given twice");
-  io::require_new_or_own(out, "--out", "benchmark.json", "a leaves benchmark");
-  io::DirLock lock(out, "benchmark directory");
-  json settings{{"root", config.root.string()},
-                {"published", config.published.string()},
-                {"data_options", config.data_options},
-                {"methods", config.experiment.methods},
-                {"seeds", config.experiment.seeds}};
-  if (!fs::exists(out / "benchmark.json")) io::write_file(out / "benchmark.json", json{{"settings", settings}}.dump(2) + "\n");
-  fs::create_directories(out / "sets");
+  return sets;
+}
 
-  // Our columns: every method fine-tuned, then every pre-trained method's SVM.
-  const auto& methods = config.experiment.methods;
-  std::vector<std::pair<std::string, std::string>> columns;  // (method, "accuracy" | "svm")
-  for (const auto& m : methods) columns.emplace_back(m, "accuracy");
-  if (config.experiment.svm != "off")
-    for (const auto& m : methods)
-      if (m != "supervised") columns.emplace_back(m, "svm");
-  auto column_title = [](const std::pair<std::string, std::string>& c) {
-    return method_name(c.first) + (c.second == "svm" ? " SVM" : "");
-  };
-
-  json per_set = json::array();
-  std::map<std::string, std::map<std::string, std::vector<double>>> seeds;  // column -> set -> per-seed values
-  for (const auto& [name, spec] : sets) {
-    ExperimentConfig e = config.experiment;
-    e.data = spec;
-    const auto splits = data::load_splits(data::parse_data_spec(spec));
-    const int64_t train = splits.train.size();
-    if (e.pretrain.batch_size > train) {
-      if (progress) {
-        *progress << "# " << name << ": pre-training batch " << train << " (the training split) instead of "
-                  << e.pretrain.batch_size << "\n";
-      }
-      e.pretrain.batch_size = train;
+/// One set's experiment (resumable) and its row of the table.
+json run_set(const BenchmarkConfig& config, const std::string& name, const std::string& spec, const fs::path& out,
+             const std::vector<Column>& columns, const PublishedTable& published, SeedValues& seeds,
+             std::ostream* progress) {
+  ExperimentConfig e = config.experiment;
+  e.data = spec;
+  const auto splits = data::load_splits(data::parse_data_spec(spec));
+  const int64_t train = splits.train.size();
+  if (e.pretrain.batch_size > train) {
+    if (progress) {
+      *progress << "# " << name << ": pre-training batch " << train << " (the training split) instead of "
+                << e.pretrain.batch_size << "\n";
     }
-    if (progress) *progress << "# " << name << " (" << spec << ")\n";
-    auto summary = run_experiment(e, out / "sets" / name, progress);
-    json row{{"set", name},
-             {"data", spec},
-             {"train_series", splits.train.size() + splits.val.size()},
-             {"test_series", splits.test.size()},
-             {"classes", splits.train.class_names.size()},
-             {"length", splits.train.length()},
-             {"channels", splits.train.channels()},
-             {"pretrain_batch", e.pretrain.batch_size}};
-    for (const auto& c : columns) {
-      const auto v = seed_values(summary.results, c.first, c.second);
-      seeds[column_title(c)][name] = v;
-      const auto [mean, sd] = mean_and_sd(v);
-      row["ours"][column_title(c)] = {{"mean", std::isnan(mean) ? json(nullptr) : json(mean)},
-                                      {"std", std::isnan(sd) ? json(nullptr) : json(sd)},
-                                      {"values", v}};
-    }
-    if (published.values.count(name)) row["published"] = published.values.at(name);
-    per_set.push_back(row);
+    e.pretrain.batch_size = train;
   }
+  if (progress) *progress << "# " << name << " (" << spec << ")\n";
+  auto summary = run_experiment(e, out / "sets" / name, progress);
+  json row{{"set", name},
+           {"data", spec},
+           {"train_series", splits.train.size() + splits.val.size()},
+           {"test_series", splits.test.size()},
+           {"classes", splits.train.class_names.size()},
+           {"length", splits.train.length()},
+           {"channels", splits.train.channels()},
+           {"pretrain_batch", e.pretrain.batch_size}};
+  for (const auto& c : columns) {
+    const auto v = seed_values(summary.results, c.first, c.second);
+    seeds[column_title(c)][name] = v;
+    const auto [mean, sd] = mean_and_sd(v);
+    row["ours"][column_title(c)] = {{"mean", std::isnan(mean) ? json(nullptr) : json(mean)},
+                                    {"std", std::isnan(sd) ? json(nullptr) : json(sd)},
+                                    {"values", v}};
+  }
+  if (published.values.count(name)) row["published"] = published.values.at(name);
+  return row;
+}
 
-  // The table.
-  std::ostringstream md, csv;
+// ---------------------------------------------------------------------------
+// Writers: benchmark.md (its three sections) and benchmark.csv
+
+/// The results table (Markdown) and its CSV.
+std::string table_section(const BenchmarkConfig& config, const std::vector<Column>& columns, const json& per_set,
+                          const PublishedTable& published, std::ostringstream& csv) {
+  std::ostringstream md;
   md << "# leaves benchmark\n\nTest accuracy, mean ± sample standard deviation over " << config.experiment.seeds
      << " seed(s). Fine-tuned columns: the pre-trained (or, supervised, randomly initialised) encoder and a "
         "linear head trained end to end, selected as each set's `results.md` says. SVM columns: an RBF SVM on the "
@@ -296,8 +292,13 @@ json run_benchmark(const BenchmarkConfig& config, const fs::path& out, std::ostr
     csv << "\n";
   }
 
-  // Our columns against every published one: sets at or above, and within 0.02.
-  json against = json::object();
+  return md.str();
+}
+
+/// Our columns against every published one: sets at or above, and within 0.02.
+std::string against_section(const std::vector<Column>& columns, const json& per_set, const PublishedTable& published,
+                            json& against) {
+  std::ostringstream md;
   if (!published.columns.empty()) {
     md << "\n## Against the published figures\n\nSets where our mean is at or above the published figure (and "
           "within 0.02 below it), of the sets where one is published:\n\n| Ours |";
@@ -327,8 +328,13 @@ json run_benchmark(const BenchmarkConfig& config, const fs::path& out, std::ostr
     }
   }
 
-  // LEAVES against SimCLR, paired.
-  json paired = json::object();
+  return md.str();
+}
+
+/// LEAVES against SimCLR, paired over (set, seed) and over set means.
+std::string paired_section(const BenchmarkConfig& config, const SetList& sets, SeedValues& seeds, json& paired) {
+  std::ostringstream md;
+  const auto& methods = config.experiment.methods;
   const bool both = std::count(methods.begin(), methods.end(), "leaves") && std::count(methods.begin(), methods.end(), "simclr");
   if (both) {
     md << "\n## LEAVES against SimCLR (random augmentations), paired\n\n"
@@ -354,8 +360,43 @@ json run_benchmark(const BenchmarkConfig& config, const fs::path& out, std::ostr
       }
     }
   }
-  md << "\nEach set's runs, their logs and the equivalent commands: `sets/NAME/results.md`.\n";
+  return md.str();
+}
 
+}  // namespace
+
+json run_benchmark(const BenchmarkConfig& config, const fs::path& out, std::ostream* progress) {
+  if (config.sets.empty()) throw OptionError("sets", ": give at least one set");
+  PublishedTable published;
+  if (!config.published.empty()) published = read_published(config.published);
+  const auto sets = resolve_sets(config);
+  io::require_new_or_own(out, "--out", "benchmark.json", "a leaves benchmark");
+  io::DirLock lock(out, "benchmark directory");
+  json settings{{"root", config.root.string()},
+                {"published", config.published.string()},
+                {"data_options", config.data_options},
+                {"methods", config.experiment.methods},
+                {"seeds", config.experiment.seeds}};
+  if (!fs::exists(out / "benchmark.json")) io::write_file(out / "benchmark.json", json{{"settings", settings}}.dump(2) + "\n");
+  fs::create_directories(out / "sets");
+
+  // Our columns: every method fine-tuned, then every pre-trained method's SVM.
+  std::vector<Column> columns;
+  for (const auto& m : config.experiment.methods) columns.emplace_back(m, "accuracy");
+  if (config.experiment.svm != "off")
+    for (const auto& m : config.experiment.methods)
+      if (m != "supervised") columns.emplace_back(m, "svm");
+
+  json per_set = json::array();
+  SeedValues seeds;
+  for (const auto& [name, spec] : sets) per_set.push_back(run_set(config, name, spec, out, columns, published, seeds, progress));
+
+  std::ostringstream csv;
+  json against = json::object(), paired = json::object();
+  const std::string md = table_section(config, columns, per_set, published, csv) +
+                         against_section(columns, per_set, published, against) +
+                         paired_section(config, sets, seeds, paired) +
+                         "\nEach set's runs, their logs and the equivalent commands: `sets/NAME/results.md`.\n";
   json result{{"sets", per_set},
               {"published_columns", published.columns},
               {"against_published", against},
@@ -363,8 +404,8 @@ json run_benchmark(const BenchmarkConfig& config, const fs::path& out, std::ostr
               {"settings", settings}};
   io::write_file(out / "benchmark.json", result.dump(2) + "\n");
   io::write_file(out / "benchmark.csv", csv.str());
-  io::write_file(out / "benchmark.md", md.str());
-  if (progress) *progress << "\n" << md.str();
+  io::write_file(out / "benchmark.md", md);
+  if (progress) *progress << "\n" << md;
   return result;
 }
 

@@ -444,6 +444,80 @@ void check_new_run_dir(const fs::path& dir) {
 
 namespace {
 
+/// config.json of a fresh run: every option, and under "resolved" what each
+/// "auto" and each device-dependent setting came to, the data spec with
+/// absolute paths (--resume from any folder), the data's size, and where the
+/// learned view parameters start (the end of the run says how far they moved).
+json run_record(const PretrainConfig& config, const Pretrainer& trainer, const data::Dataset& train_set, int W,
+                int64_t steps, int64_t epochs_requested, bool single_process) {
+  const int64_t N = train_set.size(), B = config.batch_size;
+  const bool data_parallel = !single_process;
+  json resolved = config.to_json();
+  resolved["train_size"] = N;
+  resolved["length"] = train_set.length();
+  resolved["channels"] = train_set.channels();
+  resolved["libtorch"] = compat::torch_version();
+  resolved["world_size"] = W;
+  // What every "auto" and every device-dependent setting came to, and the
+  // data spec with absolute paths (--resume from any folder).
+  const auto device = trainer.device();
+  resolved["resolved"] = {
+      {"data", data::absolute_spec(config.data)},
+      {"device", device.str()},
+      {"precision", config.mixed_precision(device) ? "bf16" : "fp32"},
+      {"layout", config.channels_last(device) ? "channels-last" : "channels-first"},
+      {"cpu_conv", device.is_cuda() ? "unused (CUDA)" : engine::use_blas_conv(engine::parse_cpu_conv(config.cpu_conv)) ? "blas" : "torch"},
+      {"cpu_norm", device.is_cuda() ? "unused (CUDA)" : config.cpu_norm},
+      {"gpu_norm", device.is_cuda() ? config.gpu_norm : "unused (CPU)"},
+      {"cuda_graphs", device.is_cuda() && config.cuda_graphs && !data_parallel && engine::StepGraph::available()},
+      {"cudnn_benchmark", device.is_cuda() && config.cudnn_benchmark},
+      {"generator_lr", config.generator_lr}};
+  resolved["global_batch"] = B * W;
+  resolved["epochs_requested"] = epochs_requested;
+  resolved["steps_per_epoch"] = steps;
+  resolved["total_steps"] = steps * config.epochs;
+  // Where the learned view parameters start: the end of the run says how far they moved.
+  for (const auto& [name, value] : views::named_report(*trainer.generator)) resolved["generator_start"][name] = value;
+  return resolved;
+}
+
+/// A resumed run that trains more epochs: its config.json says so, for later resumes.
+void record_epochs(const fs::path& dir, int64_t epochs) {
+  std::ifstream f(dir / "config.json");
+  json resolved = json::parse(f, nullptr, false);
+  if (resolved.is_object() && resolved.value("epochs", int64_t{0}) != epochs) {
+    resolved["epochs"] = epochs;
+    io::write_file(dir / "config.json", resolved.dump(2) + "\n");
+  }
+}
+
+/// One line of log.jsonl.
+json epoch_record(const PretrainConfig& config, const Pretrainer& trainer, int64_t epoch, int64_t steps, int W,
+                  double loss, double similarity, double seconds) {
+  json record{{"epoch", epoch},
+              {"encoder_loss", loss},
+              {"generator_loss", trainer.generator->learnable() ? json(-loss) : json(nullptr)},
+              {"positive_similarity", similarity},
+              {"lr", config.lr * engine::lr_factor(config.schedule, epoch * steps - 1, steps * config.epochs,
+                                                   static_cast<int64_t>(std::llround(config.warmup * steps * config.epochs)))},
+              {"samples_per_s", steps * config.batch_size * W / seconds},
+              {"seconds", seconds},
+              {"steps", steps}};
+  if (W > 1) record["world_size"] = W;
+  for (const auto& [name, value] : views::named_report(*trainer.generator)) record["generator"][name] = value;
+  return record;
+}
+
+/// The progress line of an epoch.
+std::string progress_line(int64_t epoch, int64_t epochs, double loss, double similarity, double samples_per_s,
+                          double elapsed, double eta) {
+  std::ostringstream line;
+  line << "epoch " << epoch << "/" << epochs << "  loss " << std::fixed << std::setprecision(4) << loss
+       << "  positive cos " << std::setprecision(3) << similarity << "  " << std::setprecision(1) << samples_per_s
+       << " samples/s  elapsed " << clock(elapsed) << "  ETA " << clock(eta) << "\n";
+  return line.str();
+}
+
 PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std::ostream* progress,
                    std::shared_ptr<dist::Communicator> comm) {
   config.validate();
@@ -504,33 +578,7 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
       // config.json first: a run killed from here on is one `--resume` continues
       // (from epoch 1 when no checkpoint was written yet), never a folder of
       // files that no command accepts.
-      json resolved = config.to_json();
-      resolved["train_size"] = N;
-      resolved["length"] = train_set.length();
-      resolved["channels"] = train_set.channels();
-      resolved["libtorch"] = compat::torch_version();
-      resolved["world_size"] = W;
-      // What every "auto" and every device-dependent setting came to, and the
-      // data spec with absolute paths (--resume from any folder).
-      const auto device = trainer.device();
-      resolved["resolved"] = {
-          {"data", data::absolute_spec(config.data)},
-          {"device", device.str()},
-          {"precision", config.mixed_precision(device) ? "bf16" : "fp32"},
-          {"layout", config.channels_last(device) ? "channels-last" : "channels-first"},
-          {"cpu_conv", device.is_cuda() ? "unused (CUDA)" : engine::use_blas_conv(engine::parse_cpu_conv(config.cpu_conv)) ? "blas" : "torch"},
-          {"cpu_norm", device.is_cuda() ? "unused (CUDA)" : config.cpu_norm},
-          {"gpu_norm", device.is_cuda() ? config.gpu_norm : "unused (CPU)"},
-          {"cuda_graphs", device.is_cuda() && config.cuda_graphs && !comm && engine::StepGraph::available()},
-          {"cudnn_benchmark", device.is_cuda() && config.cudnn_benchmark},
-          {"generator_lr", config.generator_lr}};
-      resolved["global_batch"] = B * W;
-      resolved["epochs_requested"] = epochs_requested;
-      resolved["steps_per_epoch"] = steps;
-      resolved["total_steps"] = steps * config.epochs;
-      // Where the learned view parameters start: the end of the run says how far they moved.
-      for (const auto& [name, value] : views::named_report(*trainer.generator)) resolved["generator_start"][name] = value;
-      io::write_file(dir / "config.json", resolved.dump(2) + "\n");
+      io::write_file(dir / "config.json", run_record(config, trainer, train_set, W, steps, epochs_requested, !comm).dump(2) + "\n");
     }
     if (writer) {
       fs::create_directories(dir / "checkpoints");
@@ -562,13 +610,7 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
       }
       if (writer) {
         log->filter([&](const json& r) { return r.value("epoch", int64_t{0}) <= start; });
-        // --epochs extends the run: its config says so, for later resumes.
-        std::ifstream f(dir / "config.json");
-        json resolved = json::parse(f, nullptr, false);
-        if (resolved.is_object() && resolved.value("epochs", int64_t{0}) != config.epochs) {
-          resolved["epochs"] = config.epochs;
-          io::write_file(dir / "config.json", resolved.dump(2) + "\n");
-        }
+        record_epochs(dir, config.epochs);
       }
     }
     if (progress && comm) {
@@ -589,18 +631,7 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
       const double similarity = trainer.take_positive_similarity();  // this rank's
       const double seconds = std::chrono::duration<double>(Clock::now() - e0).count();
       if (!writer) continue;
-      json record{{"epoch", epoch},
-                  {"encoder_loss", last_loss},
-                  {"generator_loss", trainer.generator->learnable() ? json(-last_loss) : json(nullptr)},
-                  {"positive_similarity", similarity},
-                  {"lr", config.lr * engine::lr_factor(config.schedule, epoch * steps - 1, steps * config.epochs,
-                                               static_cast<int64_t>(std::llround(config.warmup * steps * config.epochs)))},
-                  {"samples_per_s", steps * B * W / seconds},
-                  {"seconds", seconds},
-                  {"steps", steps}};
-      if (W > 1) record["world_size"] = W;
-      for (const auto& [name, value] : views::named_report(*trainer.generator)) record["generator"][name] = value;
-      log->append(record);
+      log->append(epoch_record(config, trainer, epoch, steps, W, last_loss, similarity, seconds));
       trainer.save_checkpoint(last, epoch);
       checkpointed = true;
       if (config.checkpoint_every > 0 && epoch % config.checkpoint_every == 0) {
@@ -610,12 +641,9 @@ PretrainResult run(PretrainConfig config, const fs::path& dir, bool resume, std:
       }
       if (progress) {
         const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
-        const double eta = elapsed / (epoch - start) * (config.epochs - epoch);
-        std::ostringstream line;
-        line << "epoch " << epoch << "/" << config.epochs << "  loss " << std::fixed << std::setprecision(4)
-             << last_loss << "  positive cos " << std::setprecision(3) << similarity << "  " << std::setprecision(1) << steps * B * W / seconds << " samples/s  elapsed "
-             << clock(elapsed) << "  ETA " << clock(eta) << "\n";
-        *progress << line.str() << std::flush;
+        *progress << progress_line(epoch, config.epochs, last_loss, similarity, steps * B * W / seconds, elapsed,
+                                   elapsed / (epoch - start) * (config.epochs - epoch))
+                  << std::flush;
       }
     }
     if (writer) save_encoder(trainer.encoder, config, dir, config.epochs);
