@@ -28,7 +28,7 @@ for root in roots:
             while i < len(lines):
                 if head.match(lines[i]):
                     j = i
-                    while j < len(lines) and not lines[j].rstrip().endswith("{") and not lines[j].rstrip().endswith(";"):
+                    while j < len(lines) and not lines[j].rstrip().endswith(("{", ";", "}")):
                         j += 1
                     if j < len(lines) and lines[j].rstrip().endswith("{"):
                         k = j + 1
