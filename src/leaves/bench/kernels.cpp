@@ -25,6 +25,7 @@
 
 #include "leaves/augment/permutation.h"
 #include "leaves/compat.h"
+#include "leaves/option_error.h"
 #include "leaves/engine/cl_conv.h"
 #include "leaves/engine/op_counter.h"
 #include "leaves/loss/nt_xent.h"
@@ -222,16 +223,16 @@ bool check_permutation(const torch::Device& device, int64_t B, int64_t C, int64_
 }  // namespace
 
 int bench_norm(const NormArgs& a, std::FILE* out) {
-  if (a.iters < 1 || a.warmup < 0) throw std::invalid_argument("--iters must be >= 1 and --warmup >= 0");
+  if (a.iters < 1 || a.warmup < 0) throw OptionError("iters", " must be >= 1 and warmup >= 0");
   const auto device = train::resolve_device(a.device);
   const std::string prec = a.precision == "auto" ? (device.is_cuda() ? "bf16" : "fp32") : a.precision;
   const auto dtype = prec == "bf16" ? torch::kBFloat16 : prec == "fp16" ? torch::kHalf : torch::kFloat;
   if (device.is_cuda() && !nn::batch_norm_act_cuda_built()) {
-    throw std::invalid_argument("--device " + a.device + ": this build has no CUDA kernels of its own (configure "
+    throw OptionError("device", " " + a.device + ": this build has no CUDA kernels of its own (configure "
                                 "with a CUDA LibTorch and nvcc, LEAVES_CUDA_KERNELS=ON)");
   }
   if (!device.is_cuda() && dtype != torch::kFloat) {
-    throw std::invalid_argument("--precision " + prec + ": the CPU kernel is fused in fp32 (and fp64) only");
+    throw OptionError("precision", " " + prec + ": the CPU kernel is fused in fp32 (and fp64) only");
   }
   const double floor = dtype == torch::kFloat ? 1e-5 : 1e-2;
   torch::manual_seed(a.seed);
@@ -356,12 +357,12 @@ std::vector<ConvCase> encoder_convs(int64_t width, int64_t in_channels, int64_t 
 }  // namespace
 
 int bench_conv(const ConvArgs& a, std::FILE* out) {
-  if (a.iters < 1 || a.warmup < 0) throw std::invalid_argument("--iters must be >= 1 and --warmup >= 0");
+  if (a.iters < 1 || a.warmup < 0) throw OptionError("iters", " must be >= 1 and warmup >= 0");
   const auto device = train::resolve_device(a.device);
   const std::string prec = a.precision == "auto" ? (device.is_cuda() ? "bf16" : "fp32") : a.precision;
   const auto dtype = prec == "bf16" ? torch::kBFloat16 : torch::kFloat;
   if (!device.is_cuda() && dtype != torch::kFloat) {
-    throw std::invalid_argument("--precision " + prec + ": on the CPU the encoder's convolutions run in fp32");
+    throw OptionError("precision", " " + prec + ": on the CPU the encoder's convolutions run in fp32");
   }
   torch::manual_seed(a.seed);
   const auto opts = torch::TensorOptions().device(device).dtype(dtype);

@@ -25,6 +25,7 @@
 
 #include "leaves/augment/permutation.h"
 #include "leaves/compat.h"
+#include "leaves/option_error.h"
 #include "leaves/engine/cl_conv.h"
 #include "leaves/engine/op_counter.h"
 #include "leaves/loss/nt_xent.h"
@@ -200,18 +201,18 @@ void breakdown(const BenchArgs& a, train::Pretrainer& t, const torch::Tensor& x,
 
 int bench_step(const BenchArgs& a, std::FILE* out) {
   if (a.steps < 1 || a.warmup < 0 || a.rounds < 1) {
-    throw std::invalid_argument("--steps and --rounds must be >= 1 and --warmup >= 0");
+    throw OptionError("steps", " and rounds must be >= 1 and warmup >= 0");
   }
   if (a.epoch_size != 0 && a.epoch_size < a.config.batch_size) {
-    throw std::invalid_argument("--epoch-size must be 0 (no epoch) or at least --batch-size");
+    throw OptionError("epoch_size", " must be 0 (no epoch) or at least the batch size");
   }
   std::ofstream trace_file;  // opened first: a bad --trace path fails before any work
   if (!a.trace.empty()) {
 #ifndef LEAVES_HAS_RECORD_PROFILE
-    throw std::invalid_argument("--trace: this LibTorch has no legacy profiler (RecordProfile)");
+    throw OptionError("trace", ": this LibTorch has no legacy profiler (RecordProfile)");
 #endif
     trace_file.open(a.trace);
-    if (!trace_file) throw std::invalid_argument("--trace: cannot write " + a.trace);
+    if (!trace_file) throw OptionError("trace", ": cannot write " + a.trace);
   }
   torch::manual_seed(a.config.seed);
   train::Pretrainer trainer(a.config, a.channels);

@@ -258,7 +258,9 @@ std::string flag_of(const std::string& key) {
   const std::string name = dot == std::string::npos ? key : key.substr(dot + 1);
   if (const auto* o = pretrain_schema().find(name)) return o->spec.flag(o->get(train::PretrainConfig()) == json(true));
   if (const auto* o = finetune_schema().find(name)) return o->spec.flag(o->get(train::FinetuneConfig()) == json(true));
-  return "";
+  Spec other;  // an option of a command without a schema: the same spelling
+  other.name = name;
+  return other.flag();
 }
 
 }  // namespace leaves::options

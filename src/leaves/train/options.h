@@ -214,7 +214,8 @@ const Schema<train::PretrainConfig>& pretrain_schema();
 const Schema<train::FinetuneConfig>& finetune_schema();
 
 /// The flag of an option key of either schema ("batch_size" -> "--batch-size";
-/// "views.eta" and "eta" -> "--eta"); "" when no option has that key.
+/// "views.eta" and "eta" -> "--eta"; "cuda_graphs" -> "--no-cuda-graphs");
+/// another key is spelled the same way ("epoch_size" -> "--epoch-size").
 std::string flag_of(const std::string& key);
 
 }  // namespace leaves::options
