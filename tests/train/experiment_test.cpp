@@ -108,3 +108,46 @@ TEST(Experiment, PresetsParseAndRejectUnknownKeys) {
   leaves::testing::expect_invalid_argument([&] { find_preset("no-such-preset", dir); }, "looked at");
   fs::remove_all(dir);
 }
+
+// Every preset value against the paper's number (../shared/paper: sections 3.2,
+// 4.1-4.4, 5.2's Table 6, 5.4 and appendix A.1).
+TEST(Experiment, PresetsEqualThePaper) {
+  struct Paper {
+    const char* preset;
+    int64_t mixture_components;  // 4.x: "M as ... for TimeDis"
+    double sigma;                // Table 6: the best T(sigma) of the data set
+    int64_t finetune_epochs;     // 4.x: "... epochs ... to fine-tune"
+    std::vector<std::string> metrics;
+  };
+  const std::vector<Paper> paper{
+      {"apnea-ecg", 12, 0.03, 30, {"sensitivity", "specificity", "accuracy", "macro_f1"}},
+      {"sleep-edf", 10, 0.04, 30, {"accuracy", "macro_f1"}},
+      {"pamap2", 7, 0.04, 20, {"accuracy", "macro_f1"}},
+      {"ptb-xl", 6, 0.03, 30, {"auc", "accuracy"}},
+  };
+  for (const auto& p : paper) {
+    SCOPED_TRACE(p.preset);
+    ExperimentConfig c;
+    apply_preset(c, fs::path(LEAVES_TEST_SOURCE_DIR) / "configs" / (std::string(p.preset) + ".toml"));
+    EXPECT_EQ(c.pretrain.epochs, 100);      // 4.x: "We used 100 epochs"
+    EXPECT_EQ(c.pretrain.lr, 1e-3);         // 4.x: "a learning rate of 1e-3"
+    EXPECT_EQ(c.pretrain.batch_size, 128);  // 5.4: "the batch size N of 128"
+    EXPECT_EQ(c.pretrain.tau, 0.05);        // 3.2: tau "fixed as 0.05"
+    EXPECT_EQ(c.pretrain.views.eta, 0.05);  // 4.x: "the noise threshold delta to be 0.05"
+    EXPECT_EQ(c.pretrain.views.mixture_components, p.mixture_components);
+    EXPECT_EQ(c.pretrain.views.max_segments, 5);  // 4.x: "K as 5 for Perm"
+    EXPECT_EQ(c.pretrain.views.knots, 8);         // A.1: "we fix k to be 8"
+    EXPECT_EQ(c.pretrain.views.sigma, p.sigma);
+    EXPECT_EQ(c.pretrain.width, 64);              // ResNet-18: 512-d
+    EXPECT_EQ(c.pretrain.schedule, "constant");   // the paper's optimisation: a fixed rate,
+    EXPECT_EQ(c.pretrain.weight_decay, 0.0);      // no decay,
+    EXPECT_EQ(c.pretrain.min_steps, 0);           // epochs as given
+    EXPECT_EQ(c.finetune.epochs, p.finetune_epochs);
+    EXPECT_EQ(c.finetune.lr, 1e-3);
+    EXPECT_EQ(c.finetune.validation, "split");
+    EXPECT_EQ(c.metrics, p.metrics);
+  }
+  // The defaults of the LEAVES module are the paper's too.
+  EXPECT_EQ(leaves::views::GeneratorConfig().knots, 8);
+  EXPECT_EQ(PretrainConfig().tau, 0.05);
+}

@@ -21,7 +21,7 @@ PretrainConfig unusual_pretrain() {
   c.lr = 0.00012345678901234;
   c.schedule = "constant";
   c.views.eta = 0.07;
-  c.views.knots = 8;
+  c.views.knots = 6;
   c.views.per_channel = true;
   c.views.sampling = "inverse-cdf";
   c.cuda_graphs = false;
@@ -58,7 +58,7 @@ C parse_arguments(const options::Schema<C>& schema, const std::vector<std::strin
 TEST(Options, PretrainConfigRoundTripsThroughJson) {
   const auto c = unusual_pretrain();
   const auto j = c.to_json();
-  EXPECT_EQ(j["views"]["knots"], 8);
+  EXPECT_EQ(j["views"]["knots"], 6);
   EXPECT_EQ(j["cuda_graphs"], false);
   EXPECT_EQ(PretrainConfig::from_json(j).to_json(), j);
 }
@@ -117,7 +117,7 @@ TEST(Options, FlagsOfKeys) {
 
 TEST(Options, MarkdownTableListsEveryCommandLineOption) {
   const auto md = options::pretrain_schema().markdown(PretrainConfig());
-  EXPECT_NE(md.find("| `--knots` | `4` | >= 2 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| `--knots` | `8` | >= 2 |"), std::string::npos) << md;
   EXPECT_NE(md.find("| `--no-cuda-graphs` |"), std::string::npos);
   EXPECT_NE(md.find("leaves \\| simclr \\| viewmaker"), std::string::npos);
   EXPECT_EQ(md.find("`--kind`"), std::string::npos);  // set by the program, not an option

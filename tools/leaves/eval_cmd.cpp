@@ -181,7 +181,22 @@ Action add_experiment_command(CLI::App& app) {
   cmd->add_option("--methods", a->methods, "comma-separated: supervised, simclr, viewmaker, leaves")->capture_default_str();
   cmd->add_option("--seeds", a->config.seeds, "seeds per method (0..N-1)")->check(kPositive)->capture_default_str();
   cmd->add_option("--sweep-simclr", a->sweep, "SimCLR T(sigma) rows, e.g. 0.01,0.02,0.03,0.04,0.05 (Table 6)");
-  cmd->add_option("--preset", a->preset, "configs/NAME.toml: apnea-ecg, sleep-edf, ptb-xl, pamap2, or a path");
+  // Applied the moment it is parsed, before the other options take their
+  // values: a flag given on the command line always wins over the preset.
+  cmd->add_option_function<std::string>(
+         "--preset",
+         [a](const std::string& name) {
+           std::error_code ec;
+           const auto exe = fs::read_symlink("/proc/self/exe", ec).parent_path();
+           try {
+             train::apply_preset(a->config, train::find_preset(name, exe));
+           } catch (const std::invalid_argument& e) {
+             throw CLI::ValidationError("--preset", e.what());
+           }
+           a->preset = name;
+         },
+         "configs/NAME.toml: apnea-ecg, sleep-edf, ptb-xl, pamap2, or a path (flags given on the command line win)")
+      ->trigger_on_parse();
   cmd->add_option("--metrics", a->metrics, "table columns, comma-separated: " + eval::known_metrics());
   cmd->add_option("--epochs", a->epochs, "override: pre-training epochs")->check(kPositive);
   cmd->add_option("--finetune-epochs", a->finetune_epochs, "override: fine-tuning epochs")->check(kPositive);
@@ -214,16 +229,13 @@ Action add_experiment_command(CLI::App& app) {
     auto& c = a->config;
     c.finetune.device = c.pretrain.device;
     c.methods = split_list(a->methods);
-    if (!a->preset.empty()) {
-      std::error_code ec;
-      const auto exe = fs::read_symlink("/proc/self/exe", ec).parent_path();
-      const auto given = c;  // the command line's values
-      train::apply_preset(c, train::find_preset(a->preset, exe));
-      // A flag given on the command line wins over the preset.
-      if (cmd->count("--positive")) c.finetune.positive = given.finetune.positive;
-      if (cmd->count("--select")) c.finetune.select = given.finetune.select;
-      if (cmd->count("--patience")) c.finetune.patience = given.finetune.patience;
-    }
+    // Where the settings came from.
+    std::string given;
+    for (const auto* o : cmd->get_options())
+      if (o->count() > 0 && o->get_name() != "--preset" && o->get_name() != "--out" && o->get_name() != "--data")
+        given += (given.empty() ? "" : " ") + o->get_name();
+    std::cout << "settings: " << (a->preset.empty() ? "defaults" : "preset " + c.preset) << "; from the command line: "
+              << (given.empty() ? "nothing else" : given) << " (every resolved value: OUT/experiment.json)\n";
     if (!a->metrics.empty()) c.metrics = split_list(a->metrics);
     for (const auto& s : split_list(a->sweep)) {
       try {

@@ -28,8 +28,8 @@ struct MagnitudeWarpOptions {
   TORCH_ARG(double, eta) = 0.05;
   /// Initial sigma_M as a fraction of eta, in (0, 1).
   TORCH_ARG(double, init) = 0.5;
-  /// Number of knots k >= 2 (4 in the reference code, 8 in the paper's appendix).
-  TORCH_ARG(int64_t, knots) = 4;
+  /// Number of knots k >= 2 (8 as the paper's appendix A.1; 4 in the reference code).
+  TORCH_ARG(int64_t, knots) = 8;
   TORCH_ARG(Interpolation, interpolation) = Interpolation::Linear;
 };
 

@@ -28,7 +28,7 @@ torch::Tensor time_warp(const torch::Tensor& x, const torch::Tensor& sigma, cons
 struct TimeWarpOptions {
   TORCH_ARG(double, eta) = 0.05;
   TORCH_ARG(double, init) = 0.5;
-  TORCH_ARG(int64_t, knots) = 4;
+  TORCH_ARG(int64_t, knots) = 8;  ///< paper appendix A.1: 8 (the reference code: 4)
   TORCH_ARG(Interpolation, interpolation) = Interpolation::Linear;
   /// One warp per channel instead of one per sample.
   TORCH_ARG(bool, per_channel) = false;

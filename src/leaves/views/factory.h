@@ -18,7 +18,7 @@ struct GeneratorConfig {
   double eta = 0.05;
   int64_t mixture_components = 5;
   int64_t max_segments = 5;
-  int64_t knots = 4;
+  int64_t knots = 8;  ///< magnitude and time warp knots (paper appendix A.1: "we fix k to be 8"; the reference code: 4)
   std::string interpolation = "linear";
   bool per_channel = false;  ///< per-channel time distortion / time warp
   bool normalize = false;

@@ -18,7 +18,7 @@ struct RandomViewsOptions {
   /// The shared sigma of T(sigma).
   TORCH_ARG(double, sigma) = 0.03;
   TORCH_ARG(int64_t, max_segments) = 5;
-  TORCH_ARG(int64_t, knots) = 4;
+  TORCH_ARG(int64_t, knots) = 8;  ///< magnitude and time warp knots (paper appendix A.1: 8)
   TORCH_ARG(augment::Interpolation, interpolation) = augment::Interpolation::Linear;
   /// One time warp per channel instead of one per sample.
   TORCH_ARG(bool, per_channel_warp) = false;
