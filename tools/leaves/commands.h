@@ -54,6 +54,8 @@ inline std::vector<std::string> split_list(const std::string& s) {
 
 /// `leaves views`: draws views of the built-in synthetic ECG with a generator.
 Action add_views_command(CLI::App& app);
+/// `leaves augment`: a split through a generator, as .npy arrays.
+Action add_augment_command(CLI::App& app);
 /// `leaves pretrain`: adversarial contrastive pre-training into a run directory.
 Action add_pretrain_command(CLI::App& app);
 /// `leaves options pretrain|finetune`: the option tables of the schema (leaves/train/options.h).

@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("leaves 0.1.0 (LibTorch ") + leaves::compat::torch_version() + ")");
   std::map<std::string, leaves::cli::Action> actions{
       {"views", leaves::cli::add_views_command(app)},
+      {"augment", leaves::cli::add_augment_command(app)},
       {"pretrain", leaves::cli::add_pretrain_command(app)},
       {"bench", leaves::cli::add_bench_command(app)},
       {"prepare", leaves::cli::add_prepare_command(app)},

@@ -1,6 +1,8 @@
-// `leaves views`: generate views of the built-in synthetic ECG with one of the
-// view generators, print the generator's parameters and how far each view is
-// from its source, and optionally write the signals (CSV) and parameters (JSON).
+// `leaves views`: views of the built-in synthetic ECG or of any data set's
+// samples by a trained or untrained view generator: the generator's
+// parameters, how far each view is from its source, and optionally the
+// signals (CSV) and parameters (JSON). `leaves augment`: a whole split through
+// a generator, written as .npy arrays (leaves/train/augment_data.h).
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -10,7 +12,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "leaves/data/spec.h"
 #include "leaves/data/synthetic.h"
+#include "leaves/train/augment_data.h"
 #include "leaves/train/pretrain.h"
 #include "leaves/io/output.h"
 #include "leaves/views/factory.h"
@@ -22,6 +26,9 @@ namespace {
 
 struct ViewsArgs {
   views::GeneratorConfig generator;
+  std::string generator_name = "leaves";  ///< a run directory or a kind
+  std::string data, split = "test";        ///< empty data: the built-in synthetic ECG of the options below
+  int64_t index = 0;
   int64_t count = 4, length = 1000;
   double rate = 100.0;
   uint64_t seed = 0;
@@ -39,33 +46,49 @@ double correlation(const torch::Tensor& a, const torch::Tensor& b) {
 int run_views(const ViewsArgs& a) {
   const auto device = train::resolve_device(a.device);
   torch::manual_seed(a.seed);
-  auto data = data::make_synthetic_ecg(data::SyntheticEcgOptions()
-                                           .size(std::max<int64_t>(a.count, 2))
-                                           .channels(a.generator.channels)
-                                           .length(a.length)
-                                           .rate(a.rate)
-                                           .seed(a.seed));
-  auto x = data.x.narrow(0, 0, a.count).to(device);
-  auto gen = views::make_generator(a.generator);
+  data::Dataset d;
+  if (a.data.empty()) {
+    d = data::make_synthetic_ecg(data::SyntheticEcgOptions()
+                                     .size(std::max<int64_t>(a.count, 2))
+                                     .channels(a.generator.channels)
+                                     .length(a.length)
+                                     .rate(a.rate)
+                                     .seed(a.seed));
+  } else {
+    auto splits = data::load_splits(data::parse_data_spec(a.data));
+    d = a.split == "train" ? splits.train : a.split == "val" ? splits.val : splits.test;
+    if (a.index >= d.size()) {
+      throw std::invalid_argument("--index " + std::to_string(a.index) + ": the " + a.split + " split has " +
+                                  std::to_string(d.size()) + " samples");
+    }
+    d = d.subset(torch::arange(a.index, std::min(a.index + a.count, d.size()), torch::kLong));
+  }
+  const int64_t count = std::min(a.count, d.size());
+  auto x = d.x.narrow(0, 0, count).to(device);
+  auto named = train::generator_by_name(a.generator_name, x.size(1), a.generator);
+  auto gen = named.generator;
   gen->to(device);
+  torch::manual_seed(a.seed);
   torch::Tensor v1, v2;
   {
     torch::NoGradGuard no_grad;
+    gen->eval();
     v1 = gen->forward(x);
     v2 = gen->forward(x);
   }
   int64_t n_params = 0;
   for (const auto& p : gen->parameters()) n_params += p.numel();
 
-  std::cout << "generator " << gen->kind() << ": " << n_params << " learnable parameters, input [" << a.count << ", "
-            << a.generator.channels << ", " << a.length << "] on " << device << "\n";
+  std::cout << "generator " << named.label << ": " << n_params << " learnable parameters, input [" << count << ", "
+            << x.size(1) << ", " << x.size(2) << "] on " << device << "\n";
   auto report = views::named_report(*gen);
   for (const auto& [name, value] : report) std::cout << "  " << std::left << std::setw(22) << name << value << "\n";
   std::cout << "sample  class      corr(x, view1)  corr(view1, view2)  mean|view1 - x|\n";
   auto xc = x.cpu(), c1 = v1.cpu(), c2 = v2.cpu();
-  for (int64_t i = 0; i < a.count; ++i) {
-    std::printf("%6lld  %-9s  %14.4f  %18.4f  %15.4f\n", static_cast<long long>(i),
-                data.class_names[data.y[i].item<int64_t>()].c_str(), correlation(xc[i], c1[i]),
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t label = d.y[i].item<int64_t>();
+    std::printf("%6lld  %-9s  %14.4f  %18.4f  %15.4f\n", static_cast<long long>(a.index + i),
+                label >= 0 && label < static_cast<int64_t>(d.class_names.size()) ? d.class_names[label].c_str() : "-", correlation(xc[i], c1[i]),
                 correlation(c1[i], c2[i]), (c1[i] - xc[i]).abs().mean().item<double>());
   }
 
@@ -81,10 +104,11 @@ int run_views(const ViewsArgs& a) {
           csv << i << ',' << c << ',' << t << ',' << xa[i][c][t] << ',' << a1[i][c][t] << ',' << a2[i][c][t] << '\n';
     io::write_file(dir / "views.csv", csv.str());
     nlohmann::json j;
-    j["generator"] = gen->kind();
+    j["generator"] = named.label;
+    j["data"] = a.data.empty() ? std::string("synthetic") : a.data;
     j["learnable_parameters"] = n_params;
     j["seed"] = a.seed;
-    j["shape"] = {a.count, a.generator.channels, a.length};
+    j["shape"] = x.sizes().vec();
     for (const auto& [name, value] : report) j["report"][name] = value;
     io::write_file(dir / "views.json", j.dump(2) + "\n");
     std::cout << "wrote " << (dir / "views.csv").string() << " and " << (dir / "views.json").string() << "\n";
@@ -96,20 +120,51 @@ int run_views(const ViewsArgs& a) {
 
 Action add_views_command(CLI::App& app) {
   auto a = std::make_shared<ViewsArgs>();
-  auto* cmd = app.add_subcommand("views", "Draw two views of the built-in synthetic ECG with a view generator");
+  auto* cmd = app.add_subcommand("views", "Two views of a few samples (the built-in synthetic ECG, or --data) by a view generator");
   auto& g = a->generator;
-  cmd->add_option("--generator", g.kind, "leaves | viewmaker | random")
-      ->check(CLI::IsMember({"leaves", "viewmaker", "random"}))
+  cmd->add_option("--generator", a->generator_name,
+                  "a pre-training run directory (its trained generator) or an untrained one: leaves | viewmaker | random")
       ->capture_default_str();
-  cmd->add_option("--count", a->count, "number of recordings")->check(CLI::Range(1, 100000))->capture_default_str();
-  cmd->add_option("--channels", g.channels, "leads per recording")->check(CLI::Range(1, 4096))->capture_default_str();
-  cmd->add_option("--length", a->length, "samples per recording")->check(CLI::Range(2, 10000000))->capture_default_str();
-  cmd->add_option("--rate", a->rate, "sampling rate (Hz)")->check(CLI::Range(20.0, 1e6))->capture_default_str();
+  cmd->add_option("--data", a->data, "a data spec or prepared directory (default: the built-in synthetic ECG below)");
+  cmd->add_option("--split", a->split, "with --data: train | val | test")
+      ->check(CLI::IsMember({"train", "val", "test"}))
+      ->capture_default_str();
+  cmd->add_option("--index", a->index, "with --data: the first sample")->check(kNonNegative)->capture_default_str();
+  cmd->add_option("--count", a->count, "number of samples")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("--channels", g.channels, "synthetic: leads per recording")->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd->add_option("--length", a->length, "synthetic: samples per recording")->check(CLI::Range(2, 10000000))->capture_default_str();
+  cmd->add_option("--rate", a->rate, "synthetic: sampling rate (Hz)")->check(CLI::Range(20.0, 1e6))->capture_default_str();
   cmd->add_option("--seed", a->seed, "random seed")->check(kNonNegative)->capture_default_str();
   cmd->add_option("--device", a->device, "cpu | cuda | cuda:N")->capture_default_str();
-  add_generator_options(cmd, g);
+  add_schema_options(cmd, options::generator_schema(), g, {}, {"channels"});
   cmd->add_option("--out", a->out, "directory for views.csv and views.json (optional)");
   return [a] { return run_views(*a); };
+}
+
+Action add_augment_command(CLI::App& app) {
+  auto o = std::make_shared<train::AugmentOptions>();
+  auto out = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("augment",
+                                 "A data set's split through a view generator: x.npy and y.npy for --data arrays: or NumPy");
+  cmd->add_option("--generator", o->generator, "a pre-training run directory or leaves | viewmaker | random (untrained)")
+      ->required();
+  cmd->add_option("--data", o->data, "data spec or prepared directory")->required();
+  cmd->add_option("--split", o->split, "train | val | test")->check(CLI::IsMember({"train", "val", "test"}))->capture_default_str();
+  cmd->add_option("--copies", o->copies, "views per series")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_flag("--keep-original", o->keep_original, "also the series themselves, first");
+  cmd->add_option("--seed", o->seed, "random seed of the views (the same seed writes the same files)")
+      ->check(kNonNegative)
+      ->capture_default_str();
+  cmd->add_option("--out", *out, "a new folder for x.npy, y.npy and augment.json")->required();
+  return [o, out] {
+    const auto a = train::augment_split(*o);
+    train::write_augmented(a, *out);
+    std::cout << "wrote " << *out << "/x.npy [" << a.x.size(0) << ", " << a.x.size(1) << ", " << a.x.size(2) << "], y.npy and "
+              << "augment.json (" << a.record["generator"].get<std::string>() << ", " << o->copies << " cop"
+              << (o->copies == 1 ? "y" : "ies") << " of the " << o->split << " split)\n"
+              << "next: leaves pretrain --data arrays:x=" << *out << "/x.npy,y=" << *out << "/y.npy\n";
+    return 0;
+  };
 }
 
 }  // namespace leaves::cli

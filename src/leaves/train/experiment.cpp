@@ -222,8 +222,11 @@ namespace {
 /// cannot fit fails now, not after the runs before it (hours on a real data set).
 data::Splits load_checked_data(const ExperimentConfig& config) {
   auto splits = data::load_splits(data::parse_data_spec(config.data));
-  for (const auto* d : {&splits.train, &splits.val, &splits.test})
+  for (const auto* d : {&splits.train, &splits.val, &splits.test}) {
+    // An empty validation split is a protocol (apnea-ecg:DIR,val_records=0 --validation none: the paper's).
+    if (d == &splits.val && config.finetune.validation != "split") continue;
     if (d->size() == 0) throw OptionError("data", " '" + config.data + "': the " + d->name + " split is empty");
+  }
   const bool pretrains = !config.sweep_simclr.empty() ||
                          std::any_of(config.methods.begin(), config.methods.end(),
                                      [](const std::string& m) { return m != "supervised"; });

@@ -161,7 +161,7 @@ const Schema<train::PretrainConfig>& pretrain_schema() {
           &C::min_steps);
     s.add(at_least("batch_size", 2, "pairs per step (B; NT-Xent needs two for negatives)", double(1 << 20)), &C::batch_size);
     s.add(positive("lr", "encoder and projection-head learning rate (Adam)"), &C::lr);
-    s.add(at_least("generator_lr", 0, "view-generator learning rate (Adam); 0: auto, max(1e-3, 10 / the run's steps)"),
+    s.add(at_least("generator_lr", 0, "view-generator learning rate (Adam); 0: auto, 10 / the run's steps within [1e-3, 0.1]"),
           &C::generator_lr);
     s.add(text("schedule", "learning-rate schedule after the warm-up", kSchedules), &C::schedule);
     s.add(at_least("warmup", 0, "linear warm-up over this fraction of the steps", 0.99), &C::warmup);

@@ -51,7 +51,8 @@ void PretrainConfig::validate() const {
 void PretrainConfig::resolve_budget(int64_t steps_per_epoch) {
   steps_per_epoch = std::max<int64_t>(1, steps_per_epoch);
   if (min_steps > 0 && epochs * steps_per_epoch < min_steps) epochs = (min_steps + steps_per_epoch - 1) / steps_per_epoch;
-  if (generator_lr == 0) generator_lr = std::max(1e-3, 10.0 / static_cast<double>(epochs * steps_per_epoch));
+  // At most 0.1: on a run of a few dozen steps 10 / steps would jump the sigmoids into saturation at once.
+  if (generator_lr == 0) generator_lr = std::clamp(10.0 / static_cast<double>(epochs * steps_per_epoch), 1e-3, 0.1);
 }
 
 engine::ExecutionOptions PretrainConfig::execution(const torch::Device& device) const {
@@ -737,9 +738,10 @@ std::string method_label(const std::string& method, const views::GeneratorConfig
 
 }  // namespace
 
-NamedGenerator trained_generator(const fs::path& run_dir) {
+NamedGenerator trained_generator(const fs::path& run_dir, PretrainConfig* out_config) {
   PretrainConfig config;
   auto g = load_generator(run_dir, &config);
+  if (out_config) *out_config = config;
   const auto name = run_dir.filename().empty() ? run_dir.parent_path().filename() : run_dir.filename();
   return {method_label(config.method, config.views) + " (" + name.string() + ")", config.method, g};
 }

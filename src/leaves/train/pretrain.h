@@ -50,7 +50,7 @@ struct PretrainConfig {
   int64_t min_steps = 1000;
   int64_t batch_size = 64;
   double lr = 1e-3;            ///< encoder + projection head (Adam; AdamW with weight_decay)
-  /// View generator (Adam). 0 = auto: max(1e-3, 10 / the run's steps). The
+  /// View generator (Adam). 0 = auto: 10 / the run's steps within [1e-3, 0.1]. The
   /// intensities are eta * sigmoid(raw) with raw starting at 0, and an Adam
   /// step moves raw by about lr: the paper's 1e-3 over its runs of 10^4 steps
   /// lets raw travel 10 or more, but over the 10^2-10^3 steps of a small set
@@ -266,7 +266,7 @@ struct NamedGenerator {
 
 /// The trained generator of a pre-training run, labelled by its method and
 /// the run's folder name ("LEAVES (run-7)", "SimCLR T(0.03) (run-8)").
-NamedGenerator trained_generator(const std::filesystem::path& run_dir);
+NamedGenerator trained_generator(const std::filesystem::path& run_dir, PretrainConfig* config = nullptr);
 
 /// An untrained generator of `method` (leaves | simclr | viewmaker) with the
 /// default options for `channels` channels ("LEAVES, untrained",
