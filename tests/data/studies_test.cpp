@@ -246,6 +246,12 @@ TEST(SleepEdf, BuildsTrimmedEpochsAndSubjectSplitsFromFilesInTheRealFormat) {
   EXPECT_EQ(sp.test.y[60].item<int64_t>(), 1);
   auto via_spec = load_splits(parse_data_spec("sleep-edf:" + root.string() + ",val_subjects=1"));
   EXPECT_EQ(via_spec.test.size(), 146);
+  // Subjects 0, 1 and 3 only: two (three quarters, rounded) train, subject 3 tests.
+  auto three = load_splits(parse_data_spec("sleep-edf:" + root.string() + ",val_subjects=0,subjects=0-1+3"));
+  EXPECT_EQ(three.train.size(), 2 * 146);
+  EXPECT_EQ(three.test.size(), 146);
+  leaves::testing::expect_invalid_argument(
+      [&] { load_splits(parse_data_spec("sleep-edf:" + root.string() + ",subjects=0+5")); }, "subject 5 has no SC405*-PSG.edf");
   o.channel = "EEG C3";
   leaves::testing::expect_invalid_argument([&] { build_sleep_edf(o); }, "'EEG C3' not found");
   fs::remove(root / "sleep-cassette" / "SC4031EC-Hypnogram.edf");
@@ -289,4 +295,32 @@ TEST(Pamap2Study, WindowsWithinOneActivityInterpolatedAndSplitBySubject) {
   fs::remove(root / "Protocol" / "subject109.dat");
   leaves::testing::expect_invalid_argument([&] { build_pamap2({root}); }, "subject109.dat: not found");
   fs::remove_all(root);
+}
+
+// The paper's cohort by subject: lists as the specs write them, and the real
+// hypnograms of ../shared/data (subjects 0-9, two nights each) selected by subject.
+TEST(SleepEdf, SubjectsSelectTheCohortOnTheRealHypnograms) {
+  EXPECT_EQ(parse_subjects("0-19").size(), 20u);
+  EXPECT_EQ(parse_subjects("3+7+1-2"), (std::vector<int>{1, 2, 3, 7}));
+  leaves::testing::expect_invalid_argument([] { parse_subjects("0-x"); }, "subjects '0-x': expected subject numbers");
+  leaves::testing::expect_invalid_argument([] { parse_subjects("5-2"); }, "runs backwards");
+  LEAVES_SHARED_DATA_OR_SKIP(shared);
+  const auto root = shared / "formats" / "sleep-edf" / "hypnograms";
+  const auto all = sleep_edf_files(root, {}, "-Hypnogram.edf");
+  EXPECT_EQ(all.size(), 10u);
+  const auto some = sleep_edf_files(root, parse_subjects("0-4"), "-Hypnogram.edf");
+  ASSERT_EQ(some.size(), 5u);
+  size_t nights = 0;
+  int64_t epochs = 0;
+  for (const auto& [subject, files] : some) {
+    EXPECT_LE(subject, 4);
+    nights += files.size();
+    for (const auto& f : files) epochs += static_cast<int64_t>(read_hypnogram_epochs(f).size());
+  }
+  EXPECT_EQ(nights, 10u);
+  EXPECT_EQ(some.at(0).front().filename(), "SC4001EC-Hypnogram.edf");
+  EXPECT_GT(epochs, 10 * 2000);  // whole recordings of about a day each
+  // The 2013 cohort asks for subjects 10-19 too: this folder lacks them, and says which.
+  leaves::testing::expect_invalid_argument([&] { sleep_edf_files(root, parse_subjects("0-19"), "-Hypnogram.edf"); },
+                                           "subject 10 has no SC410*-Hypnogram.edf");
 }

@@ -112,6 +112,19 @@ TEST(Figures, EveryPlotIsAPngOfTheRequestedSizeAndAnSvg) {
   expect_figure(out / "td", 1000, 450);
   plot::figure_params(r.pre, out / "params", {800, 800});
   expect_figure(out / "params", 800, 800);
+  // Fig. 5: runs compared, a line each, named in the legend (the SVG holds the labels).
+  plot::figure_params_of_runs({r.pre, r.pre}, {"Apnea-ECG", "PAMAP2"}, out / "params-runs", {900, 700});
+  expect_figure(out / "params-runs", 900, 700);
+  {
+    std::ifstream svg(out.string() + "/params-runs.svg");
+    const std::string text((std::istreambuf_iterator<char>(svg)), {});
+    EXPECT_NE(text.find("Apnea-ECG"), std::string::npos);
+    EXPECT_NE(text.find("PAMAP2"), std::string::npos);
+    EXPECT_NE(text.find("jitter_sigma"), std::string::npos);
+    EXPECT_EQ(text.find("mixture_weight"), std::string::npos);  // the scalar parameters only
+  }
+  leaves::testing::expect_invalid_argument([&] { plot::figure_params_of_runs({r.pre, r.pre}, {"one"}, out / "p2"); },
+                                           "label: give one per --run (2 runs, 1 labels)");
   plot::figure_curves(r.pre, out / "curves", {700, 400});
   expect_figure(out / "curves", 700, 400);
   plot::figure_curves(r.ft, out / "ft-curves", {700, 400});

@@ -151,3 +151,16 @@ TEST(Experiment, PresetsEqualThePaper) {
   EXPECT_EQ(leaves::views::GeneratorConfig().knots, 8);
   EXPECT_EQ(PretrainConfig().tau, 0.05);
 }
+
+// The Sleep-EDF preset selects the paper's cohort on a sleep-edf spec that
+// does not choose its subjects, and leaves other specs alone.
+TEST(Experiment, SleepEdfPresetSelectsThePapersCohort) {
+  ExperimentConfig c;
+  apply_preset(c, fs::path(LEAVES_TEST_SOURCE_DIR) / "configs" / "sleep-edf.toml");
+  c.data = "sleep-edf:/data/sleep";
+  EXPECT_EQ(c.data_spec(), "sleep-edf:/data/sleep,subjects=0-19");
+  c.data = "sleep-edf:/data/sleep,subjects=0-4";
+  EXPECT_EQ(c.data_spec(), "sleep-edf:/data/sleep,subjects=0-4");
+  c.data = "ucr:/data/ECG200";
+  EXPECT_EQ(c.data_spec(), "ucr:/data/ECG200");
+}

@@ -319,7 +319,15 @@ TEST(Pretrain, MinStepsRaisesTheEpochsOfASmallSetAndTheLogSaysHowHardTheViewsAre
   EXPECT_EQ(cfg["epochs"], 5);
   EXPECT_EQ(cfg["epochs_requested"], 2);
   EXPECT_EQ(cfg["total_steps"], 10);
-  EXPECT_DOUBLE_EQ(cfg["generator_lr"].get<double>(), 1.0);  // auto: 10 / 10 steps
+  EXPECT_DOUBLE_EQ(cfg["generator_lr"].get<double>(), 0.1);  // auto: 10 / 10 steps, at most 0.1
+  for (const auto& [steps, rate] : {std::pair<int64_t, double>{500, 0.02}, {100000, 1e-3}}) {
+    PretrainConfig b;
+    b.epochs = 1;
+    b.min_steps = 0;
+    b.generator_lr = 0;
+    b.resolve_budget(steps);
+    EXPECT_DOUBLE_EQ(b.generator_lr, rate) << steps << " steps";
+  }
   EXPECT_EQ(cfg["schedule"], "cosine");
   const auto log = io::JsonLinesLog(d / "log.jsonl").read();
   ASSERT_EQ(log.size(), 5u);

@@ -7,6 +7,8 @@
 
 #include "leaves/data/cache.h"
 #include "leaves/data/download.h"
+#include "leaves/data/studies.h"
+#include "leaves/option_error.h"
 #include "tools/leaves/commands.h"
 
 namespace leaves::cli {
@@ -99,7 +101,7 @@ Action add_prepare_command(CLI::App& app) {
 
 Action add_download_command(CLI::App& app) {
   struct Args {
-    std::string study, dest, base_url, checksums;
+    std::string study, dest, base_url, checksums, subjects;
     std::vector<std::string> only;
     int retries = 3;
     bool allow_unverified = false;
@@ -113,6 +115,8 @@ Action add_download_command(CLI::App& app) {
   cmd->add_option("--base-url", a->base_url, "a mirror of the publisher's folder (default: the publisher)");
   cmd->add_option("--checksums", a->checksums, "name of the checksum list under the base URL (default SHA256SUMS.txt)");
   cmd->add_option("--only", a->only, "keep only files matching these glob patterns (repeatable), e.g. 'a0*'");
+  cmd->add_option("--subjects", a->subjects,
+                  "sleep-edf: only these subjects' nights, e.g. 0-19 (the paper's 2013 cohort: 39 nights) or 3+7");
   cmd->add_option("--retries", a->retries, "further attempts per file after a dropped transfer")
       ->check(kNonNegative)
       ->capture_default_str();
@@ -126,6 +130,12 @@ Action add_download_command(CLI::App& app) {
     o.base_url = a->base_url;
     o.checksums = a->checksums;
     o.only = a->only;
+    if (!a->subjects.empty()) {
+      if (a->study != "sleep-edf") throw OptionError("subjects", ": for sleep-edf only");
+      if (!a->only.empty()) throw OptionError("subjects", ": give --subjects or --only, not both");
+      // Subject ss's files are SC4ssN*: a pattern each.
+      for (int s : data::parse_subjects(a->subjects)) o.only.push_back(std::string("*SC4") + (s < 10 ? "0" : "") + std::to_string(s) + "*");
+    }
     o.retries = a->retries;
     o.progress = [](const std::string& line) { std::cout << line << std::endl; };
     const auto r = data::download(source, o);

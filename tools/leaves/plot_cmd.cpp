@@ -19,7 +19,7 @@ namespace {
 
 struct PlotArgs {
   std::string out, run, data = "synthetic", split = "test";
-  std::vector<std::string> generators, methods;
+  std::vector<std::string> generators, methods, runs, labels;
   int64_t index = 0, channel = 0;
   int width = 1000, height = 600;
   uint64_t seed = 0;
@@ -99,7 +99,11 @@ Action add_plot_command(CLI::App& app) {
     add_size(c, *a);
     return c;
   };
-  auto* params = run_figure("params", "Every learned view parameter across epochs (Fig. 5)", "a pre-training run directory");
+  auto* params = plot->add_subcommand(
+      "params", "Learned view parameters across epochs: every one of a run, or the scalar ones of several runs (Fig. 5)");
+  params->add_option("--run", a->runs, "a pre-training run directory (repeatable: one line per run, as Fig. 5)")->required();
+  params->add_option("--label", a->labels, "the runs' names in the legend, one per --run (default: their folder names)");
+  add_size(params, *a);
   auto* curves = run_figure("curves", "Losses per epoch (pre-training) or loss and validation metric (fine-tuning)",
                             "a run directory");
   auto* confusion = run_figure("confusion", "The test confusion matrix of a fine-tuning run", "a fine-tuning run directory");
@@ -127,7 +131,11 @@ Action add_plot_command(CLI::App& app) {
       auto [x, rate] = sample_of(*a);
       plot::figure_time_distortion(*leaves_generator(*a, x.size(1)), x[0][a->channel], a->out, size);
     } else if (params->parsed()) {
-      plot::figure_params(a->run, a->out, size);
+      if (a->runs.size() == 1 && a->labels.empty()) {
+        plot::figure_params(a->runs.front(), a->out, size);
+      } else {
+        plot::figure_params_of_runs({a->runs.begin(), a->runs.end()}, a->labels, a->out, size);
+      }
     } else if (curves->parsed()) {
       plot::figure_curves(a->run, a->out, size);
     } else if (confusion->parsed()) {

@@ -229,6 +229,8 @@ Splits load_raw(const DataSpec& spec, OptionReader& opt) {
     o.root = required_path(opt, spec);
     o.channel = opt.get<std::string>("channel", o.channel);
     o.val_subjects = opt.get<int64_t>("val_subjects", o.val_subjects);
+    const auto subjects = opt.get<std::string>("subjects", "");
+    if (!subjects.empty()) o.subjects = parse_subjects(subjects);
     o.seed = split_seed;
     opt.reject_unknown();
     return build_sleep_edf(o);

@@ -19,7 +19,7 @@
 //       one-minute segments; learning set -> train/validation by record, x -> test
 //   ptb-xl:DIR[,database=ptbxl_database.csv]
 //       PTB-XL at 100 Hz, superclass targets, folds 1-8 / 9 / 10
-//   sleep-edf:DIR[,channel=EEG Fpz-Cz,val_subjects=2,split_seed=0]
+//   sleep-edf:DIR[,channel=EEG Fpz-Cz,val_subjects=2,subjects=0-19,split_seed=0]
 //       Sleep-EDF sleep cassette: 30-s Fpz-Cz epochs, W/N1/N2/N3/REM, subjects by id
 //   pamap2:DIR[,activities=12|11]
 //       PAMAP2 protocol sessions: 52 channels, 10-s windows with 7-s overlap,

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -300,6 +301,58 @@ std::vector<int64_t> read_hypnogram_epochs(const fs::path& hypnogram) {
   return epochs;
 }
 
+std::vector<int> parse_subjects(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream in(text);
+  auto number = [&](const std::string& t) {
+    size_t used = 0;
+    int v = -1;
+    try {
+      v = std::stoi(t, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != t.size() || v < 0 || v > 99) {
+      throw std::invalid_argument("subjects '" + text + "': expected subject numbers 0-99 joined by '+' or spanned by '-' "
+                                  "(0-19, 3+7+12), got '" + t + "'");
+    }
+    return v;
+  };
+  for (std::string item; std::getline(in, item, '+');) {
+    const auto dash = item.find('-');
+    const int a = number(item.substr(0, dash)), b = dash == std::string::npos ? a : number(item.substr(dash + 1));
+    if (b < a) throw std::invalid_argument("subjects '" + text + "': the span " + item + " runs backwards");
+    for (int s = a; s <= b; ++s)
+      if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+  }
+  if (out.empty()) throw std::invalid_argument("subjects '" + text + "': no subject");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::map<int, std::vector<fs::path>> sleep_edf_files(const fs::path& root, const std::vector<int>& subjects,
+                                                     const std::string& suffix) {
+  std::map<int, std::vector<fs::path>> by_subject;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() < 7 + suffix.size() || name.compare(0, 3, "SC4") != 0 ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0 || !std::isdigit(name[3]) ||
+        !std::isdigit(name[4])) {
+      continue;
+    }
+    const int subject = std::atoi(name.substr(3, 2).c_str());
+    if (subjects.empty() || std::count(subjects.begin(), subjects.end(), subject)) by_subject[subject].push_back(e.path());
+  }
+  for (int s : subjects) {
+    if (!by_subject.count(s)) {
+      throw std::invalid_argument(root.string() + ": subject " + std::to_string(s) + " has no SC4" + (s < 10 ? "0" : "") +
+                                  std::to_string(s) + "*" + suffix + " (leaves download sleep-edf --subjects LIST)");
+    }
+  }
+  for (auto& [s, files] : by_subject) std::sort(files.begin(), files.end());
+  return by_subject;
+}
+
 Splits build_sleep_edf(const SleepEdfOptions& o) {
   if (!fs::is_directory(o.root)) throw std::invalid_argument(o.root.string() + ": not a folder");
   if (!(o.train_fraction > 0 && o.train_fraction < 1)) throw std::invalid_argument("sleep-edf: train_fraction must be in (0, 1)");
@@ -313,6 +366,12 @@ Splits build_sleep_edf(const SleepEdfOptions& o) {
     if (ends_with("-Hypnogram.edf")) hyp[name.substr(0, 7)] = e.path();
   }
   if (psg.empty()) throw std::invalid_argument(o.root.string() + ": no *-PSG.edf files");
+  if (!o.subjects.empty()) {  // the subjects asked for (each must have a night)
+    std::map<std::string, fs::path> kept;
+    for (const auto& [subject, files] : sleep_edf_files(o.root, o.subjects, "-PSG.edf"))
+      for (const auto& f : files) kept[f.filename().string().substr(0, 7)] = f;
+    psg = kept;
+  }
   std::map<int, std::vector<std::string>> by_subject;
   for (const auto& [prefix, path] : psg) {
     if (!hyp.count(prefix)) throw std::invalid_argument(path.string() + ": no hypnogram " + prefix + "*-Hypnogram.edf beside it");

@@ -64,7 +64,23 @@ struct SleepEdfOptions {
   int64_t val_subjects = 2;           ///< training subjects held out for validation (seeded)
   uint64_t seed = 0;
   int64_t wake_margin = 60;           ///< wake epochs kept before and after the sleep period (30 min)
+  /// Subjects kept (empty: every subject found). The paper's 42,308 epochs are
+  /// the Sleep-EDF 2013 cohort: subjects 0-19 (39 nights; paper 4.2 after
+  /// Supratak & Guo 2020). A listed subject without recordings is an error.
+  std::vector<int> subjects;
 };
+
+/// Subject ids written as the specs write lists: "0-19", "3+7+12", "0-4+9".
+/// Throws std::invalid_argument for anything else.
+std::vector<int> parse_subjects(const std::string& text);
+
+/// The Sleep-EDF cassette files under `root` of each kept subject (all when
+/// `subjects` is empty), by the names PhysioNet gives them: subject ss is
+/// SC4ssN*; *-PSG.edf and *-Hypnogram.edf are listed alike. Throws for a
+/// listed subject with no file.
+std::map<int, std::vector<std::filesystem::path>> sleep_edf_files(const std::filesystem::path& root,
+                                                                  const std::vector<int>& subjects,
+                                                                  const std::string& suffix);
 
 /// Sleep-EDF expanded, sleep cassette (Kemp et al. 2018; paper B.3): 30-s
 /// epochs `[N, 1, 3000]` of the Fpz-Cz EEG at 100 Hz labelled W, N1, N2, N3,

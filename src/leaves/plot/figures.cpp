@@ -243,6 +243,49 @@ void plot_params(const std::vector<nlohmann::json>& log, const fs::path& stem, F
   render({{"params", gp_columns(epochs, ys)}}, b.str(), stem, size);
 }
 
+void plot_params_of_runs(const std::vector<std::pair<std::string, std::vector<nlohmann::json>>>& runs,
+                         const fs::path& stem, FigureSize size) {
+  // The scalar parameters (not the mixture's, whose count differs by data
+  // set), in the order the first run logs them: the paper's Fig. 5.
+  std::vector<std::string> names;
+  for (const auto& [label, log] : runs)
+    for (const auto& r : log)
+      if (r.contains("generator") && r["generator"].is_object())
+        for (auto it = r["generator"].begin(); it != r["generator"].end(); ++it)
+          if (it.key().rfind("mixture_", 0) != 0 && std::find(names.begin(), names.end(), it.key()) == names.end())
+            names.push_back(it.key());
+  if (names.empty()) throw std::invalid_argument("plot params: no run logs learned view parameters (method simclr?)");
+  std::vector<std::pair<std::string, std::string>> blocks;
+  for (size_t k = 0; k < runs.size(); ++k) {
+    std::vector<double> epochs;
+    std::vector<std::vector<double>> ys(names.size());
+    for (const auto& r : runs[k].second) {
+      if (!r.contains("generator") || !r["generator"].is_object()) continue;
+      epochs.push_back(r.value("epoch", static_cast<double>(epochs.size() + 1)));
+      for (size_t i = 0; i < names.size(); ++i) {
+        const auto& g = r["generator"];
+        ys[i].push_back(g.contains(names[i]) && g[names[i]].is_number() ? g[names[i]].get<double>() : std::nan(""));
+      }
+    }
+    if (epochs.empty()) throw std::invalid_argument("plot params: run '" + runs[k].first + "' logs no learned view parameters");
+    blocks.emplace_back("run" + std::to_string(k), gp_columns(epochs, ys));
+  }
+  const size_t cols = names.size() > 2 ? 2 : 1, rows = (names.size() + cols - 1) / cols;
+  std::ostringstream b;
+  b << "set multiplot layout " << rows << "," << cols << " title 'Learned view parameters across epochs' font ',13'\n"
+    << "set grid\nset xlabel 'epoch' font ',11'\nset tics font ',10'\nset key top left font ',10' opaque box\n";
+  for (size_t i = 0; i < names.size(); ++i) {
+    b << "set title " << gp_text(names[i]) << " font ',12'\nplot ";
+    for (size_t k = 0; k < runs.size(); ++k) {
+      b << (k ? ", " : "") << "$run" << k << " using 1:" << i + 2 << " with linespoints pt 7 ps 0.4 lw 2 lc rgb '"
+        << gp_color(k) << "' title " << (i == 0 ? gp_text(runs[k].first) : std::string("''"));
+    }
+    b << "\n";
+  }
+  b << "unset multiplot";
+  render(blocks, b.str(), stem, size);
+}
+
 void plot_curves(const std::vector<nlohmann::json>& log, const fs::path& stem, FigureSize size) {
   std::vector<double> epochs;
   std::vector<std::vector<double>> ys(2);
@@ -277,7 +320,8 @@ void plot_curves(const std::vector<nlohmann::json>& log, const fs::path& stem, F
     << gp_text(!finetune          ? "Pre-training"
                : metric.empty() ? "Fine-tuning (no validation split): training loss and learning rate"
                                 : "Fine-tuning: training loss and validation metric")
-    << "\nset grid\nset xlabel 'epoch'\nset ylabel " << gp_text(finetune ? first : "NT-Xent loss") << "\nset key top center\n";
+    << "\nset grid\nset xlabel 'epoch'\nset ylabel " << gp_text(finetune ? first : "NT-Xent loss")
+    << "\nset key outside bottom center horizontal\n";  // below the plot: never over a curve
   const bool right_axis = finetune || second == "positive_similarity";
   if (right_axis) {
     b << "set y2label "

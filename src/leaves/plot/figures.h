@@ -38,6 +38,11 @@ void plot_time_distortion(const torch::Tensor& weights, const torch::Tensor& mea
 /// Fig. 5: every learned view parameter of a pre-training log (log.jsonl
 /// records with "epoch" and "generator"), grouped into panels by kind.
 void plot_params(const std::vector<nlohmann::json>& log, const std::filesystem::path& stem, FigureSize size = {});
+/// The paper's Fig. 5: one panel per scalar learned parameter (the jitter,
+/// scale and magnitude-warp sigmas, the permutation's segments), a line per
+/// run (label, its log.jsonl records).
+void plot_params_of_runs(const std::vector<std::pair<std::string, std::vector<nlohmann::json>>>& runs,
+                         const std::filesystem::path& stem, FigureSize size = {});
 
 /// Losses per epoch: encoder and generator (pre-training log), or train loss
 /// and the validation metric (fine-tuning log).

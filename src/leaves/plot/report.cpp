@@ -1,4 +1,5 @@
 #include "leaves/plot/report.h"
+#include "leaves/option_error.h"
 
 #include <openssl/evp.h>
 #include <unistd.h>
@@ -6,6 +7,7 @@
 #include <cmath>
 #include <fstream>
 #include <iomanip>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -50,6 +52,20 @@ std::vector<json> read_log(const fs::path& run_dir) {
 
 void figure_curves(const fs::path& run_dir, const fs::path& stem, FigureSize size) { plot_curves(read_log(run_dir), stem, size); }
 void figure_params(const fs::path& run_dir, const fs::path& stem, FigureSize size) { plot_params(read_log(run_dir), stem, size); }
+
+void figure_params_of_runs(const std::vector<fs::path>& run_dirs, const std::vector<std::string>& labels,
+                           const fs::path& stem, FigureSize size) {
+  if (!labels.empty() && labels.size() != run_dirs.size()) {
+    throw OptionError("label", ": give one per --run (" + std::to_string(run_dirs.size()) + " runs, " +
+                                   std::to_string(labels.size()) + " labels)");
+  }
+  std::vector<std::pair<std::string, std::vector<json>>> runs;
+  for (size_t i = 0; i < run_dirs.size(); ++i) {
+    const auto name = run_dirs[i].filename().empty() ? run_dirs[i].parent_path().filename() : run_dirs[i].filename();
+    runs.emplace_back(labels.empty() ? name.string() : labels[i], read_log(run_dirs[i]));
+  }
+  plot_params_of_runs(runs, stem, size);
+}
 
 void figure_confusion(const fs::path& dir, const fs::path& stem, FigureSize size) {
   const auto m = read_json_file(dir / "metrics.json");
@@ -241,6 +257,35 @@ std::string experiment_page(Page& page, const fs::path& run_dir) {
     const fs::path ft = run_dir / run["finetune_dir"].get<std::string>();
     page.figure("Confusion matrix, " + run["label"].get<std::string>() + ", seed " + cell(run["seed"]),
                 [&](const fs::path& stem) { figure_confusion(ft, stem, {600, 480}); });
+  }
+  // Table 6: the SimCLR sweep, when the experiment ran one.
+  std::ostringstream t6;
+  int swept = 0;
+  t6 << "<table><tr><th>SimCLR</th><th>accuracy</th><th>macro-F1</th></tr>";
+  for (const auto& row : r["summary"]) {
+    const auto label = row.value("label", std::string());
+    if (label.rfind("SimCLR T(", 0) != 0) continue;
+    ++swept;
+    auto mean = [&](const char* m) { return row.contains(m) ? cell(row[m]["mean"]) : std::string("-"); };
+    t6 << "<tr><td>" << escape(label) << "</td><td>" << mean("accuracy") << "</td><td>" << mean("macro_f1") << "</td></tr>";
+  }
+  t6 << "</table>";
+  if (swept > 0) {
+    page.heading("SimCLR with T(sigma) (Table 6)");
+    page.html(t6.str());
+  }
+  // What each learned generator learned, its seeds side by side (Fig. 5).
+  std::map<std::string, std::vector<fs::path>> pretrained;
+  std::map<std::string, std::vector<std::string>> seeds;
+  for (const auto& run : r["runs"]) {
+    if (!run["pretrain_dir"].is_string() || run.value("method", std::string()) != "leaves") continue;
+    pretrained[run["label"].get<std::string>()].push_back(run_dir / run["pretrain_dir"].get<std::string>());
+    seeds[run["label"].get<std::string>()].push_back("seed " + cell(run["seed"]));
+  }
+  if (!pretrained.empty()) page.heading("Learned view parameters");
+  for (const auto& [label, dirs] : pretrained) {
+    page.figure(label + ": the scalar learned parameters across epochs, every seed",
+                [&](const fs::path& stem) { figure_params_of_runs(dirs, seeds[label], stem, {1100, 800}); });
   }
   page.heading("Commands");
   std::ostringstream c;

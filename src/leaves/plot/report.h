@@ -28,6 +28,9 @@ namespace leaves::plot {
 /// Figures of a run directory (the same ones the report embeds).
 void figure_curves(const std::filesystem::path& run_dir, const std::filesystem::path& stem, FigureSize size = {});
 void figure_params(const std::filesystem::path& run_dir, const std::filesystem::path& stem, FigureSize size = {});
+/// Several runs compared (Fig. 5): `labels` name them (empty: the runs' folder names).
+void figure_params_of_runs(const std::vector<std::filesystem::path>& run_dirs, const std::vector<std::string>& labels,
+                           const std::filesystem::path& stem, FigureSize size = {});
 void figure_confusion(const std::filesystem::path& finetune_dir, const std::filesystem::path& stem, FigureSize size = {});
 void figure_roc(const std::filesystem::path& finetune_dir, const std::filesystem::path& stem, FigureSize size = {});
 /// Fig. 4 for a LEAVES generator's time distortion on `x` `[L]`.

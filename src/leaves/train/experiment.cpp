@@ -24,6 +24,19 @@ namespace leaves::train {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+std::string ExperimentConfig::data_spec() const {
+  if (preset_data_options.empty() || data.empty()) return data;
+  const auto spec = data::parse_data_spec(data);
+  if (spec.kind != preset_data_kind) return data;
+  std::string out = data;
+  std::stringstream in(preset_data_options);
+  for (std::string item; std::getline(in, item, ',');) {
+    const auto key = item.substr(0, item.find('='));
+    if (!spec.options.count(key)) out += (out.find(':') == std::string::npos ? ":" : ",") + item;
+  }
+  return out;
+}
+
 void ExperimentConfig::validate() const {
   if (data.empty()) throw OptionError("data", ": give the data set");
   if (methods.empty() && sweep_simclr.empty()) throw OptionError("methods", ": give at least one method");
@@ -98,6 +111,10 @@ void apply_preset(ExperimentConfig& c, const fs::path& file) {
         if (!arr) fail(key + " must be an array of metric names");
         c.metrics.clear();
         for (auto&& m : *arr) c.metrics.push_back(text(m, key));
+      } else if (key == "data.kind") {
+        c.preset_data_kind = text(v, key);
+      } else if (key == "data.options") {
+        c.preset_data_options = text(v, key);
       } else if (key == "table.data" || key == "table.title") {
         // informational
       } else {
@@ -350,8 +367,11 @@ json run_one(const ExperimentConfig& config, const ResultRow& row, int64_t seed,
 
 }  // namespace
 
-ExperimentSummary run_experiment(const ExperimentConfig& config, const fs::path& out, std::ostream* progress) {
+ExperimentSummary run_experiment(const ExperimentConfig& given, const fs::path& out, std::ostream* progress) {
+  auto config = given;
+  config.data = given.data_spec();  // with the preset's data options (Sleep-EDF: the paper's cohort)
   config.validate();
+  if (progress && config.data != given.data) *progress << "data: " << config.data << " (the preset's data options)\n";
   const auto splits = load_checked_data(config);
   const bool svm = !splits.train.targets.defined() &&
                    (config.svm == "on" ||

@@ -52,6 +52,13 @@ struct ExperimentConfig {
   /// kSvmMaxSeries training series: LIBSVM's cost grows with their square).
   std::string svm = "auto";
   std::string preset;                ///< name of the preset applied, for the record
+  /// A preset's data options (its [data] table): appended to `data` when the
+  /// spec is of `preset_data_kind` and does not set them itself (the Sleep-EDF
+  /// preset's subjects=0-19: the paper's cohort).
+  std::string preset_data_kind, preset_data_options;
+
+  /// `data` with the preset's data options where they apply.
+  std::string data_spec() const;
 
   void validate() const;
 };
@@ -60,7 +67,8 @@ struct ExperimentConfig {
 /// generator_lr, batch_size, tau, eta, mixture_components, max_segments,
 /// sigma, width, min_steps, schedule, warmup, weight_decay; [finetune] epochs,
 /// lr, batch_size, select, positive, patience, bn_stats, class_weights,
-/// min_steps, schedule, warmup, weight_decay, validation; [table] metrics.
+/// min_steps, schedule, warmup, weight_decay, validation; [table] metrics;
+/// [data] kind and options (appended to a spec of that kind).
 /// Unknown keys are errors naming the file.
 void apply_preset(ExperimentConfig& config, const std::filesystem::path& toml_file);
 
