@@ -216,7 +216,8 @@ TEST(PermutationIndex, SegmentsAppearInKeyOrder) {
 
 TEST(Permutation, InputGradientIsExactlyTheInversePermutation) {
   torch::manual_seed(9);
-  for (auto est : {PermutationEstimator::Relaxed, PermutationEstimator::StraightThrough}) {
+  for (auto est : {PermutationEstimator::Relaxed, PermutationEstimator::StraightThrough,
+                   PermutationEstimator::RelaxedBernoulli}) {
     Permutation p(PermutationOptions().max_segments(5).estimator(est));
     auto x = torch::randn({6, 3, 97}).requires_grad_();
     auto noise = p->sample_noise(x);
@@ -248,7 +249,8 @@ TEST(Permutation, CountsStayWithinOneToK) {
 
 TEST(Permutation, SegmentCountGradientIsFiniteAndNotZero) {
   torch::manual_seed(11);
-  for (auto est : {PermutationEstimator::Relaxed, PermutationEstimator::StraightThrough}) {
+  for (auto est : {PermutationEstimator::Relaxed, PermutationEstimator::StraightThrough,
+                   PermutationEstimator::RelaxedBernoulli}) {
     Permutation p(PermutationOptions().estimator(est));
     auto x = torch::randn({32, 2, 64});
     auto target = torch::randn({32, 2, 64});
@@ -270,6 +272,28 @@ TEST(Permutation, RelaxedGradientPointsTowardsTheBetterCount) {
   auto loss = (p(x) - x).pow(2).mean();
   loss.backward();
   EXPECT_GT(p->raw.grad().item<double>(), 0.0);
+}
+
+// The paper's RelaxedBernoulli cuts draw the segment count from the same
+// distribution as the relaxed categorical (nested cuts from one noise), and
+// their gradient also points towards the better count.
+TEST(Permutation, RelaxedBernoulliCutsDrawTheSameCountsAndLearnTheCount) {
+  torch::manual_seed(13);
+  auto x = torch::randn({20000, 1, 10});
+  for (double init : {0.2, 0.5, 0.8}) {
+    Permutation cat(PermutationOptions().max_segments(5).init(init));
+    Permutation bern(PermutationOptions().max_segments(5).init(init).estimator(PermutationEstimator::RelaxedBernoulli));
+    const auto a = torch::bincount(cat->counts(cat->sample_noise(x)), {}, 6).to(torch::kDouble) / 20000;
+    const auto b = torch::bincount(bern->counts(bern->sample_noise(x)), {}, 6).to(torch::kDouble) / 20000;
+    EXPECT_LT((a - b).abs().max().item<double>(), 0.02) << "init " << init << ": " << a << " against " << b;
+  }
+  Permutation p(PermutationOptions().max_segments(5).estimator(PermutationEstimator::RelaxedBernoulli));
+  auto series = torch::cumsum(torch::randn({4096, 1, 100}), 2);
+  auto loss = (p(series) - series).pow(2).mean();  // fewer segments are better
+  loss.backward();
+  EXPECT_GT(p->raw.grad().item<double>(), 0.0);
+  EXPECT_EQ(parse_permutation_estimator("relaxed-bernoulli"), PermutationEstimator::RelaxedBernoulli);
+  EXPECT_THROW(Permutation(PermutationOptions().bernoulli_temperature(0)), std::invalid_argument);
 }
 
 TEST(Permutation, OneSegmentIsTheIdentityAndBadOptionsThrow) {

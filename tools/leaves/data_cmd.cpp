@@ -9,6 +9,7 @@
 #include "leaves/data/download.h"
 #include "leaves/data/studies.h"
 #include "leaves/option_error.h"
+#include "leaves/train/experiment.h"
 #include "tools/leaves/commands.h"
 
 namespace leaves::cli {
@@ -33,6 +34,34 @@ void print_info(const nlohmann::json& info, const std::string& stale) {
   }
   std::cout << "sources  " << info["sources"].size() << " file(s), " << (stale.empty() ? "unchanged" : "STALE: " + stale)
             << "\n";
+}
+
+// The sizes the paper reports beside the data's (a preset's [paper] table).
+void print_paper_sizes(const nlohmann::json& info, const nlohmann::json& paper, const std::string& preset) {
+  if (paper.empty()) {
+    std::cout << "paper    the preset " << preset << " records no sizes of the paper's data set\n";
+    return;
+  }
+  int64_t total = 0;
+  std::map<std::string, int64_t> per_class;
+  const auto classes = info["class_names"].get<std::vector<std::string>>();
+  for (const char* split : {"train", "val", "test"}) {
+    const auto& s = info["splits"][split];
+    total += s["size"].get<int64_t>();
+    for (size_t k = 0; k < classes.size() && k < s["class_counts"].size(); ++k) per_class[classes[k]] += s["class_counts"][k].get<int64_t>();
+  }
+  const int64_t train = info["splits"]["train"]["size"].get<int64_t>() + info["splits"]["val"]["size"].get<int64_t>();
+  const int64_t test = info["splits"]["test"]["size"].get<int64_t>();
+  auto line = [](const std::string& what, int64_t paper_value, int64_t here) {
+    std::printf("paper    %-14s %8lld   here %8lld  (%+.1f %%)\n", what.c_str(), static_cast<long long>(paper_value),
+                static_cast<long long>(here), 100.0 * (static_cast<double>(here) - paper_value) / paper_value);
+  };
+  if (paper.contains("samples")) line("samples", paper["samples"].get<int64_t>(), total);
+  if (paper.contains("train")) line("train + val", paper["train"].get<int64_t>(), train);
+  if (paper.contains("test")) line("test", paper["test"].get<int64_t>(), test);
+  if (paper.contains("class_counts")) {
+    for (const auto& [name, n] : paper["class_counts"].items()) line("class " + name, n.get<int64_t>(), per_class[name]);
+  }
 }
 
 }  // namespace
@@ -159,10 +188,19 @@ Action add_download_command(CLI::App& app) {
 
 Action add_info_command(CLI::App& app) {
   auto dir = std::make_shared<std::string>();
+  auto preset = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("info", "Describe a prepared data directory: shapes, rate, classes, counts");
   cmd->add_option("dir", *dir, "a directory written by leaves prepare")->required();
-  return [dir] {
-    print_info(data::read_prepared_info(*dir), data::prepared_staleness(*dir));
+  cmd->add_option("--preset", *preset, "also the sizes the paper reports for this preset's data set (configs/NAME.toml)");
+  return [dir, preset] {
+    const auto info = data::read_prepared_info(*dir);
+    print_info(info, data::prepared_staleness(*dir));
+    if (!preset->empty()) {
+      std::error_code ec;
+      train::ExperimentConfig c;
+      train::apply_preset(c, train::find_preset(*preset, std::filesystem::read_symlink("/proc/self/exe", ec).parent_path()));
+      print_paper_sizes(info, c.paper, *preset);
+    }
     return 0;
   };
 }

@@ -284,11 +284,15 @@ torch::Tensor random_permutation(const torch::Tensor& x, int64_t K) {
 PermutationEstimator parse_permutation_estimator(const std::string& name) {
   if (name == "relaxed") return PermutationEstimator::Relaxed;
   if (name == "straight-through") return PermutationEstimator::StraightThrough;
-  throw std::invalid_argument("permutation estimator must be 'relaxed' or 'straight-through', got '" + name + "'");
+  if (name == "relaxed-bernoulli") return PermutationEstimator::RelaxedBernoulli;
+  throw std::invalid_argument("permutation estimator must be 'relaxed', 'relaxed-bernoulli' or 'straight-through', got '" +
+                              name + "'");
 }
 
 std::string to_string(PermutationEstimator e) {
-  return e == PermutationEstimator::Relaxed ? "relaxed" : "straight-through";
+  return e == PermutationEstimator::Relaxed          ? "relaxed"
+         : e == PermutationEstimator::RelaxedBernoulli ? "relaxed-bernoulli"
+                                                       : "straight-through";
 }
 
 PermutationImpl::PermutationImpl(const PermutationOptions& options_) : options(options_) { reset(); }
@@ -299,6 +303,7 @@ void PermutationImpl::reset() {
   check_option(o.init() > 0 && o.init() < 1, "Permutation", "init", "in (0, 1)", o.init());
   check_option(o.temperature() > 0, "Permutation", "temperature", "> 0", o.temperature());
   check_option(o.window() > 0, "Permutation", "window", "> 0", o.window());
+  check_option(o.bernoulli_temperature() > 0, "Permutation", "bernoulli_temperature", "> 0", o.bernoulli_temperature());
   raw = register_parameter("raw", torch::full({}, bounded_init(o.init(), 0.0, 1.0)));
 }
 
@@ -323,6 +328,14 @@ torch::Tensor gumbel(const torch::Tensor& u) {
   auto v = u.clamp(1e-12, 1 - 1e-7);
   return -torch::log(-torch::log(v));
 }
+// The RelaxedBernoulli estimator's cut logits [B, K - 1]: log p_i - log(1 - p_i)
+// + log u - log(1 - u), p_i = P(n > i) under the window weights, u [B] shared.
+torch::Tensor cut_logits(const torch::Tensor& k, int64_t K, double window, const torch::Tensor& u) {
+  auto w = torch::softmax(count_logits(k, K, window), 0);             // P(n = 1..K)
+  auto p = (1 - torch::cumsum(w, 0)).narrow(0, 0, K - 1).clamp(1e-7, 1 - 1e-7);  // P(n > i), i = 1..K-1
+  auto v = u.clamp(1e-7, 1 - 1e-7).unsqueeze(1);
+  return (torch::log(p) - torch::log1p(-p)) + (torch::log(v) - torch::log1p(-v));
+}
 }  // namespace
 
 torch::Tensor PermutationImpl::counts(const PermutationNoise& noise) const {
@@ -331,6 +344,9 @@ torch::Tensor PermutationImpl::counts(const PermutationNoise& noise) const {
   auto k = max_segments().to(noise.count_u.scalar_type());
   if (options.estimator() == PermutationEstimator::Relaxed) {
     return (count_logits(k, K, options.window()) + gumbel(noise.count_u)).argmax(1) + 1;
+  }
+  if (options.estimator() == PermutationEstimator::RelaxedBernoulli) {  // the hard cuts: u > 1 - p_i
+    return (cut_logits(k, K, options.window(), noise.count_u.select(1, 0)) > 0).sum(1) + 1;
   }
   auto soft = 1 + (k - 1) * noise.count_u.select(1, 0);
   return soft.round().clamp(1, K).to(torch::kLong);
@@ -357,7 +373,16 @@ torch::Tensor PermutationImpl::transform(const torch::Tensor& x, const Permutati
   }
   // Relaxed: the value stays exactly P_{n*}(x); the gradient w.r.t. k is
   // sum_n dy_n/dk <grad, P_n(x)>, the K products computed in the backward.
-  auto y = torch::softmax((count_logits(k, K, options.window()) + gumbel(noise.count_u)) / options.temperature(), 1);
+  torch::Tensor y;
+  if (options.estimator() == PermutationEstimator::RelaxedBernoulli) {
+    // y_n = b_{n-1} - b_n, b_0 = 1, b_K = 0: nested relaxed cuts as weights over n.
+    auto b = torch::sigmoid(cut_logits(k, K, options.window(), noise.count_u.select(1, 0)) /
+                            options.bernoulli_temperature());
+    auto bb = torch::cat({torch::ones({B, 1}, b.options()), b, torch::zeros({B, 1}, b.options())}, 1);
+    y = bb.narrow(1, 0, K) - bb.narrow(1, 1, K);
+  } else {
+    y = torch::softmax((count_logits(k, K, options.window()) + gumbel(noise.count_u)) / options.temperature(), 1);
+  }
   return RelaxedPermutationFn::apply(view, y, x.detach(), noise.keys.to(x.scalar_type()));
 }
 

@@ -24,6 +24,17 @@
 //    segments were drawn. The forward costs nothing more; the backward
 //    computes the K products <dL/dview, P_n(x)> (one kernel on CUDA, loops on
 //    the CPU: relaxed_permutation_products), never the K permuted signals.
+//  * RelaxedBernoulli (the paper's appendix A.2): n = 1 + sum_i b_i over the
+//    K - 1 cut decisions b_i ~ Bernoulli(p_i), p_i = P(n > i) under the same
+//    distribution of n as above (the normalised window weights), all drawn
+//    with one logistic noise, so the b_i are nested and n has exactly that
+//    distribution. Each b_i is relaxed as the paper writes it, sigmoid((log p_i
+//    - log(1 - p_i) + log u - log(1 - u)) / t) with t = 0.01 (`bernoulli_temperature`);
+//    y_n = b_{n-1} - b_n (b_0 = 1, b_K = 0) are then weights over n, and the
+//    backward is the relaxed estimator's: dL/dk = sum_n dy_n/dk <dL/dview,
+//    P_n(x)>. The forward is the hard draw (u > 1 - p_i). With t this small
+//    the gradient comes from the draws near a threshold: sparse, unbiased in
+//    the limit, with a high variance.
 //  * StraightThrough: as in the reference code's spirit, n = round(1 + (k - 1) u),
 //    u ~ U(0, 1); the gradient passes through the rounding as if the view
 //    scaled with the unrounded n_soft: dL/dk = u <dL/dview, view>. Cheaper,
@@ -76,7 +87,7 @@ torch::Tensor apply_permutation(const torch::Tensor& x, const torch::Tensor& ind
 /// random SimCLR baseline. `x` `[B, C, L]` -> `[B, C, L]`.
 torch::Tensor random_permutation(const torch::Tensor& x, int64_t max_segments);
 
-enum class PermutationEstimator { Relaxed, StraightThrough };
+enum class PermutationEstimator { Relaxed, StraightThrough, RelaxedBernoulli };
 PermutationEstimator parse_permutation_estimator(const std::string& name);
 std::string to_string(PermutationEstimator estimator);
 
@@ -95,6 +106,8 @@ struct PermutationOptions {
   TORCH_ARG(double, temperature) = 1.0;
   /// Softness of the window "n <= k" in the relaxed estimator's logits (> 0).
   TORCH_ARG(double, window) = 0.5;
+  /// Temperature t of the RelaxedBernoulli estimator's cut decisions (> 0; paper A.2: 0.01).
+  TORCH_ARG(double, bernoulli_temperature) = 0.01;
 };
 
 class PermutationImpl : public torch::nn::Cloneable<PermutationImpl> {

@@ -275,6 +275,8 @@ void plot_params_of_runs(const std::vector<std::pair<std::string, std::vector<nl
   b << "set multiplot layout " << rows << "," << cols << " title 'Learned view parameters across epochs' font ',13'\n"
     << "set grid\nset xlabel 'epoch' font ',11'\nset tics font ',10'\nset key top left font ',10' opaque box\n";
   for (size_t i = 0; i < names.size(); ++i) {
+    // The runs are named once, in the first panel; the others have no key box.
+    if (i == 1) b << "unset key\n";
     b << "set title " << gp_text(names[i]) << " font ',12'\nplot ";
     for (size_t k = 0; k < runs.size(); ++k) {
       b << (k ? ", " : "") << "$run" << k << " using 1:" << i + 2 << " with linespoints pt 7 ps 0.4 lw 2 lc rgb '"
@@ -321,7 +323,7 @@ void plot_curves(const std::vector<nlohmann::json>& log, const fs::path& stem, F
                : metric.empty() ? "Fine-tuning (no validation split): training loss and learning rate"
                                 : "Fine-tuning: training loss and validation metric")
     << "\nset grid\nset xlabel 'epoch'\nset ylabel " << gp_text(finetune ? first : "NT-Xent loss")
-    << "\nset key outside bottom center horizontal\n";  // below the plot: never over a curve
+    << "\nset key outside top center horizontal\n";  // between the title and the plot: never over a curve
   const bool right_axis = finetune || second == "positive_similarity";
   if (right_axis) {
     b << "set y2label "

@@ -111,6 +111,12 @@ void apply_preset(ExperimentConfig& c, const fs::path& file) {
         if (!arr) fail(key + " must be an array of metric names");
         c.metrics.clear();
         for (auto&& m : *arr) c.metrics.push_back(text(m, key));
+      } else if (name == "paper") {
+        if (const auto* table = v.as_table()) {
+          for (auto&& [ck, cv] : *table) c.paper[option][std::string(ck.str())] = value(cv, key + "." + std::string(ck.str()));
+        } else {
+          c.paper[option] = value(v, key);
+        }
       } else if (key == "data.kind") {
         c.preset_data_kind = text(v, key);
       } else if (key == "data.options") {

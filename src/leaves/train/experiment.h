@@ -57,6 +57,10 @@ struct ExperimentConfig {
   /// preset's subjects=0-19: the paper's cohort).
   std::string preset_data_kind, preset_data_options;
 
+  /// The data set's sizes as the paper reports them (a preset's [paper] table:
+  /// samples, train, test, class_counts {NAME = N}), for `leaves info --preset`.
+  nlohmann::json paper = nlohmann::json::object();
+
   /// `data` with the preset's data options where they apply.
   std::string data_spec() const;
 

@@ -135,7 +135,10 @@ const Schema<views::GeneratorConfig>& generator_schema() {
     s.add(text("interpolation", "warp curves between the knots", {"linear", "cubic"}), &G::interpolation);
     s.add(flag("per_channel", "one time warp / distortion per channel instead of per sample"), &G::per_channel);
     s.add(flag("normalize", "LEAVES: min-max normalise each view channel to [0, 1]"), &G::normalize);
-    s.add(text("perm_estimator", "LEAVES: the permutation's gradient estimator", {"relaxed", "straight-through"}),
+    s.add(text("perm_estimator",
+               "LEAVES: the permutation's gradient estimator: a relaxed categorical over the segment count, the paper's "
+               "relaxed Bernoulli cuts (A.2, t = 0.01), or straight-through (augment/permutation.h)",
+               {"relaxed", "relaxed-bernoulli", "straight-through"}),
           &G::perm_estimator);
     s.add(text("sampling", "LEAVES: how the time distortion draws from its Gaussian mixture", {"ancestral", "inverse-cdf"}),
           &G::sampling);
