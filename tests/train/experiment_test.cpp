@@ -137,6 +137,7 @@ TEST(Experiment, PresetsEqualThePaper) {
     EXPECT_EQ(c.pretrain.views.mixture_components, p.mixture_components);
     EXPECT_EQ(c.pretrain.views.max_segments, 5);  // 4.x: "K as 5 for Perm"
     EXPECT_EQ(c.pretrain.views.knots, 8);         // A.1: "we fix k to be 8"
+    EXPECT_EQ(c.pretrain.views.perm_estimator, "relaxed-bernoulli");  // A.2: RelaxedBernoulli, t = 0.01
     EXPECT_EQ(c.pretrain.views.sigma, p.sigma);
     EXPECT_EQ(c.pretrain.width, 64);              // ResNet-18: 512-d
     EXPECT_EQ(c.pretrain.schedule, "constant");   // the paper's optimisation: a fixed rate,
