@@ -224,6 +224,8 @@ Action add_experiment_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--device", a->config.pretrain.device, "cpu | cuda | cuda:N")->capture_default_str();
   add_accelerator_options(cmd, a->config.pretrain);
+  // The view generators' options (--knots, --eta, --sigma, ...), as pretrain has them; they win over a preset.
+  add_schema_options(cmd, options::generator_schema(), a->config.pretrain.views);
   cmd->add_option("--out", a->out, "experiment directory (re-run with the same one to resume)")->required();
   return [a, cmd] {
     auto& c = a->config;
@@ -299,6 +301,8 @@ Action add_benchmark_command(CLI::App& app) {
       ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_option("--device", e.pretrain.device, "cpu | cuda | cuda:N")->capture_default_str();
+  // The view generators' options (--knots, --eta, --sigma, ...), as pretrain has them.
+  add_schema_options(cmd, options::generator_schema(), e.pretrain.views);
   cmd->add_option("--out", a->out, "benchmark directory (re-run with the same one to resume or add sets)")->required();
   return [a] {
     auto& c = a->config;
