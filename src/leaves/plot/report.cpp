@@ -283,7 +283,9 @@ std::string experiment_page(Page& page, const fs::path& run_dir) {
     seeds[run["label"].get<std::string>()].push_back("seed " + cell(run["seed"]));
   }
   if (!pretrained.empty()) page.heading("Learned view parameters");
-  for (const auto& [label, dirs] : pretrained) {
+  for (const auto& entry : pretrained) {
+    const std::string& label = entry.first;  // named copies: a lambda may not capture structured bindings (C++17)
+    const std::vector<fs::path>& dirs = entry.second;
     page.figure(label + ": the scalar learned parameters across epochs, every seed",
                 [&](const fs::path& stem) { figure_params_of_runs(dirs, seeds[label], stem, {1100, 800}); });
   }
