@@ -36,8 +36,10 @@ TEST(Dataset, ConcatenateAppendsAndRefusesOtherShapesOrClasses) {
   ASSERT_EQ(c.size(), 7);
   EXPECT_TRUE(torch::equal(c.x.slice(0, 4), b.x));
   EXPECT_EQ(c.name, "train");
-  leaves::testing::expect_invalid_argument([&] { leaves::data::concatenate(a, labelled(3, 2, 1)); }, "");
-  leaves::testing::expect_invalid_argument([&] { leaves::data::concatenate(a, labelled(3, 3)); }, "");
+  leaves::testing::expect_invalid_argument([&] { leaves::data::concatenate(a, labelled(3, 2, 1)); },
+                                           "cannot join train and train: their channels, lengths or classes differ");
+  leaves::testing::expect_invalid_argument([&] { leaves::data::concatenate(a, labelled(3, 3)); },
+                                           "cannot join train and train: their channels, lengths or classes differ");
 }
 
 TEST(Dataset, StratifiedSplitKeepsEveryClassInEverySplitAndIsSeeded) {

@@ -1,25 +1,13 @@
 #include "leaves/bench/kernels.h"
 
 #include <torch/torch.h>
-#if __has_include(<torch/csrc/autograd/profiler_legacy.h>)
-#include <torch/csrc/autograd/profiler_legacy.h>
-#define LEAVES_HAS_RECORD_PROFILE 1
-#endif
-#if __has_include(<torch/csrc/autograd/profiler_kineto.h>)
-#include <torch/csrc/autograd/profiler_kineto.h>
-#define LEAVES_HAS_KINETO 1
-#endif
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <memory>
-#include <set>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -27,10 +15,8 @@
 #include "leaves/compat.h"
 #include "leaves/option_error.h"
 #include "leaves/engine/cl_conv.h"
-#include "leaves/engine/op_counter.h"
-#include "leaves/loss/nt_xent.h"
 #include "leaves/nn/batchnorm.h"
-#include "leaves/train/pretrain.h"
+#include "leaves/nn/resnet1d.h"
 
 namespace leaves::bench {
 

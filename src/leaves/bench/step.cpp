@@ -19,14 +19,11 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
-#include "leaves/augment/permutation.h"
 #include "leaves/compat.h"
 #include "leaves/option_error.h"
-#include "leaves/engine/cl_conv.h"
 #include "leaves/engine/op_counter.h"
 #include "leaves/loss/nt_xent.h"
 #include "leaves/nn/batchnorm.h"

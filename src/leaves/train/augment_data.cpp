@@ -22,13 +22,7 @@ NamedGenerator generator_by_name(const std::string& name, int64_t channels, cons
     return g;
   }
   if (name == "leaves" || name == "viewmaker" || name == "random" || name == "simclr") {
-    auto c = untrained;
-    c.kind = name == "simclr" ? "random" : name;
-    c.channels = channels;
-    const std::string method = c.kind == "random" ? "simclr" : c.kind;
-    auto named = untrained_generator(method, channels);
-    named.generator = views::make_generator(c);  // with the options given
-    return named;
+    return untrained_generator(name == "random" ? "simclr" : name, channels, untrained);
   }
   throw OptionError("generator", " '" + name + "': not a pre-training run directory nor leaves | viewmaker | random");
 }

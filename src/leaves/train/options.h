@@ -103,21 +103,11 @@ class Schema {
  public:
   template <class T>
   Schema& add(Spec s, T C::*member) {
-    s.type = type_of<T>(s.type);
+    s.type = type_of<T>();
     options_.push_back({s, [member](const C& c) { return nlohmann::json(c.*member); },
                         [member, s](C& c, const nlohmann::json& v) { c.*member = detail::convert<T>(s, v); }});
     return *this;
   }
-  /// An option of a nested configuration (`group`: its JSON object's name).
-  template <class N, class T>
-  Schema& add(Spec s, N C::*outer, T N::*inner, const std::string& group) {
-    s.type = type_of<T>(s.type);
-    s.group = group;
-    options_.push_back({s, [outer, inner](const C& c) { return nlohmann::json(c.*outer.*inner); },
-                        [outer, inner, s](C& c, const nlohmann::json& v) { c.*outer.*inner = detail::convert<T>(s, v); }});
-    return *this;
-  }
-
   /// Every option of `inner`, the configuration at `outer`, under the JSON object `group`.
   template <class N>
   Schema& nest(const Schema<N>& inner, N C::*outer, const std::string& group) {
@@ -181,12 +171,13 @@ class Schema {
   std::string markdown(const C& defaults) const;
 
  private:
+  /// The type of a member: a bool is a flag, strings are text.
   template <class T>
-  static Type type_of(Type given) {
+  static Type type_of() {
     if constexpr (std::is_same_v<T, bool>) return Type::Flag;
     else if constexpr (std::is_integral_v<T>) return Type::Integer;
     else if constexpr (std::is_floating_point_v<T>) return Type::Number;
-    else return given == Type::Text ? Type::Text : Type::Text;
+    else return Type::Text;
   }
   std::vector<Option<C>> options_;
 };

@@ -746,8 +746,7 @@ NamedGenerator trained_generator(const fs::path& run_dir, PretrainConfig* out_co
   return {method_label(config.method, config.views) + " (" + name.string() + ")", config.method, g};
 }
 
-NamedGenerator untrained_generator(const std::string& method, int64_t channels) {
-  views::GeneratorConfig c;
+NamedGenerator untrained_generator(const std::string& method, int64_t channels, views::GeneratorConfig c) {
   c.kind = generator_kind(method);
   c.channels = channels;
   return {method_label(method, c) + ", untrained", method, views::make_generator(c)};

@@ -268,9 +268,9 @@ struct NamedGenerator {
 /// the run's folder name ("LEAVES (run-7)", "SimCLR T(0.03) (run-8)").
 NamedGenerator trained_generator(const std::filesystem::path& run_dir, PretrainConfig* config = nullptr);
 
-/// An untrained generator of `method` (leaves | simclr | viewmaker) with the
-/// default options for `channels` channels ("LEAVES, untrained",
-/// "SimCLR T(0.03), untrained": the sigma it draws with).
-NamedGenerator untrained_generator(const std::string& method, int64_t channels);
+/// An untrained generator of `method` (leaves | simclr | viewmaker) with
+/// `options` (its kind and channels set here) for `channels` channels
+/// ("LEAVES, untrained", "SimCLR T(0.03), untrained": the sigma it draws with).
+NamedGenerator untrained_generator(const std::string& method, int64_t channels, views::GeneratorConfig options = {});
 
 }  // namespace leaves::train
