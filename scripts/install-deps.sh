@@ -22,6 +22,8 @@ PACKAGES=(
   libpng-dev libxml2-dev    # tests: decode the PNGs, parse the SVGs
   chromium                  # tests: the HTML report in a headless browser
   libgloo-dev               # data-parallel training: Gloo headers for c10d
+  python3-torch             # the Python module (build/python/leaves): PyTorch on the same LibTorch 1.13
+  python3-dev pybind11-dev  # ... built with pybind11 against Python's headers
   libgtest-dev              # GoogleTest
   libbenchmark-dev          # Google Benchmark
 )
