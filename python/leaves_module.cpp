@@ -28,6 +28,11 @@
 
 namespace py = pybind11;
 
+/// Long C++ calls run without the GIL, as torch's own operators do: a
+/// DataLoader's threads or a second model go on meanwhile. (Arguments are
+/// converted before and results after, with the GIL held.)
+const py::call_guard<py::gil_scoped_release> kNoGil{};
+
 namespace {
 
 using leaves::OptionError;
@@ -176,7 +181,7 @@ PYBIND11_MODULE(_leaves, m) {
   });
 
   py::class_<Generator>(m, "Generator", py::module_local())
-      .def("forward", [](Generator& g, const torch::Tensor& x) { return g.impl->forward(x); })
+      .def("forward", [](Generator& g, const torch::Tensor& x) { return g.impl->forward(x); }, kNoGil)
       .def_property_readonly("kind", [](const Generator& g) { return g.impl->kind(); })
       .def_readonly("options", &Generator::options)
       .def("report", [](const Generator& g) {
@@ -193,11 +198,11 @@ PYBIND11_MODULE(_leaves, m) {
           throw OptionError("x", " must be [B, " + std::to_string(e.impl->options.in_channels()) + ", L], got " +
                                      c10::str(x.sizes()));
         return e.impl->forward(x);
-      })
+      }, kNoGil)
       .def("embed", [](Encoder& e, const torch::Tensor& x, int64_t batch_size) {
         if (batch_size < 1) throw OptionError("batch_size", " must be >= 1, got " + std::to_string(batch_size));
         return leaves::eval::embed(e.impl, x, batch_size);
-      })
+      }, kNoGil)
       .def_property_readonly("in_channels", [](const Encoder& e) { return e.impl->options.in_channels(); })
       .def_property_readonly("width", [](const Encoder& e) { return e.impl->options.width(); })
       .def_property_readonly("output_dim", [](const Encoder& e) { return e.impl->output_dim(); })
@@ -213,9 +218,13 @@ PYBIND11_MODULE(_leaves, m) {
     return Encoder{leaves::nn::ResNet1d(leaves::nn::ResNet1dOptions(in_channels).width(width))};
   }, py::arg("in_channels"), py::arg("width"));
   m.def("load_encoder", [](const std::string& run_dir) { return Encoder{leaves::train::load_encoder(run_dir)}; },
-        py::arg("run_dir"));
+        py::arg("run_dir"), kNoGil);
   m.def("load_data", [](const std::string& spec) {
-    const auto splits = leaves::data::load_splits(leaves::data::parse_data_spec(spec));
+    leaves::data::Splits splits;
+    {
+      py::gil_scoped_release no_gil;  // reading and parsing files: other Python threads run meanwhile
+      splits = leaves::data::load_splits(leaves::data::parse_data_spec(spec));
+    }
     py::dict d;
     d["train"] = split_dict(splits.train);
     d["val"] = split_dict(splits.val);
@@ -232,7 +241,7 @@ PYBIND11_MODULE(_leaves, m) {
       throw OptionError("z1", " and z2 must both be [N, D] with N >= 1, got " + c10::str(z1.sizes()) + " and " +
                                   c10::str(z2.sizes()));
     return leaves::loss::nt_xent(z1, z2, temperature);
-  }, py::arg("z1"), py::arg("z2"), py::arg("temperature"));
+  }, py::arg("z1"), py::arg("z2"), py::arg("temperature"), kNoGil);
   m.def("read_npy", [](const std::string& file) { return leaves::data::read_npy(file); }, py::arg("file"));
   m.def("write_npy", [](const std::string& file, const torch::Tensor& t) { leaves::data::write_npy(file, t); },
         py::arg("file"), py::arg("tensor"));

@@ -29,7 +29,7 @@ done
 TESTS_ON=OFF
 [ -n "${LEAVES_SANITIZE_TESTS:-}" ] && TESTS_ON=ON
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
-  -DLEAVES_FUZZ=ON -DLEAVES_BUILD_TESTS=$TESTS_ON -DLEAVES_BUILD_BENCH=OFF -DLEAVES_OPENMP=OFF >/dev/null
+  -DLEAVES_FUZZ=ON -DLEAVES_BUILD_TESTS=$TESTS_ON -DLEAVES_BUILD_BENCH=OFF -DLEAVES_OPENMP=OFF -DLEAVES_PYTHON=OFF >/dev/null
 cmake --build "$BUILD" --target leaves_fuzz_parsers -j "$(nproc)"
 if [ "$TESTS_ON" = ON ]; then
   cmake --build "$BUILD" --target leaves_tests leaves -j "$(nproc)"

@@ -23,7 +23,17 @@ if examples/embed_run run $DATA bad.npy nosplit 2> err.txt; then exit 1; fi
 grep -q 'split must be train, val or test' err.txt && test ! -e bad.npy
 # 2. A training loop of the example's own with LEAVES as its augmentation: exits 1 unless its loss went down.
 examples/train_with_leaves 20
-# 3. The installed Python package, found from the prefix alone.
+# 3. The README's C++ snippet, as a project of its own, with this run.
+block() {  # block LANG: the first ```LANG block of the README's "## From C++" section
+  awk -v lang="$1" '$0 == "## From C++" { s = 1 } s && $0 == "```" lang { p = 1; next } p && $0 == "```" { exit } p' "$SRC/README.md"
+}
+mkdir readme && block cmake > readme/CMakeLists.txt && block cpp > readme/main.cpp
+test -s readme/CMakeLists.txt && grep -q 'int main' readme/main.cpp
+cmake -S readme -B readme/build -DCMAKE_PREFIX_PATH="$PWD/prefix" > readme/configure.log
+cmake --build readme/build > readme/build.log || { cat readme/build.log; exit 1; }
+readme/build/mine run | tee readme/out.txt
+grep -q '^a view of \[8, 1, 200\], 7 parameter tensors$' readme/out.txt && grep -q '^jitter_sigma 0\.0' readme/out.txt
+# 4. The installed Python package, found from the prefix alone.
 if [ -n "$PYTHON" ]; then
   site=$(ls -d prefix/lib/python3*/site-packages)
   PYTHONPATH=$site "$PYTHON" -c "

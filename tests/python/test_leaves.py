@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -239,6 +240,27 @@ class DataTest(unittest.TestCase):
         self.assertEqual(d.test.y.dtype, torch.int64)
         self.assertIsNone(d.test.targets)
         self.assertEqual(len(d.class_names), 2)
+
+
+class DocsTest(unittest.TestCase):
+    def test_readme_python_snippet_runs(self):
+        """The README's snippet, as a user pastes it, in a folder holding the
+        `runs/leaves` it loads (a tiny run of the tool)."""
+        readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+        section = readme[readme.index("## From Python"):]
+        snippet = section[section.index("```python\n") + len("```python\n"):]
+        snippet = snippet[:snippet.index("```")]
+        tmp = tempfile.mkdtemp(prefix="leaves-readme-")
+        try:
+            rc, out = cli("pretrain", "--data", "synthetic:size=96,length=250", "--epochs", "1", "--min-steps", "0",
+                          "--width", "4", "--batch-size", "16", "--out", os.path.join(tmp, "runs", "leaves"))
+            self.assertEqual(rc, 0, out)
+            p = subprocess.run([sys.executable, "-c", snippet], cwd=tmp, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+            self.assertEqual(p.returncode, 0, p.stdout)
+            self.assertRegex(p.stdout, r"^loss [0-9.]+ \{'jitter_sigma': ")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 class ErrorTest(unittest.TestCase):
