@@ -24,6 +24,7 @@
 #include "leaves/option_error.h"
 #include "leaves/train/options.h"
 #include "leaves/train/pretrain.h"
+#include "leaves/version.h"
 #include "leaves/views/factory.h"
 
 namespace py = pybind11;
@@ -107,7 +108,12 @@ py::dict module_tree(torch::nn::Module& m) {
   for (const auto& p : m.named_parameters(/*recurse=*/false)) params.append(py::make_tuple(p.key(), p.value()));
   for (const auto& b : m.named_buffers(/*recurse=*/false)) buffers.append(py::make_tuple(b.key(), b.value()));
   for (const auto& c : m.named_children()) children.append(py::make_tuple(c.key(), module_tree(*c.value())));
+  // "leaves::augment::JitterImpl" -> "Jitter", "torch::nn::Conv1dImpl" -> "Conv1d"
+  std::string name = m.name();
+  name = name.substr(name.rfind(':') == std::string::npos ? 0 : name.rfind(':') + 1);
+  if (name.size() > 4 && name.compare(name.size() - 4, 4, "Impl") == 0) name.resize(name.size() - 4);
   py::dict d;
+  d["name"] = name;
   d["parameters"] = params;
   d["buffers"] = buffers;
   d["children"] = children;
@@ -246,4 +252,5 @@ PYBIND11_MODULE(_leaves, m) {
   m.def("write_npy", [](const std::string& file, const torch::Tensor& t) { leaves::data::write_npy(file, t); },
         py::arg("file"), py::arg("tensor"));
   m.attr("torch_version") = TORCH_VERSION;
+  m.attr("version") = leaves::kVersion;
 }

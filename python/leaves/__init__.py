@@ -24,6 +24,7 @@ from . import _leaves
 __all__ = ["Leaves", "ViewMaker", "RandomViews", "ResNet1d", "Encoder", "load_encoder", "load_generator",
            "load_data", "nt_xent", "read_npy", "write_npy", "Data", "Split"]
 
+__version__ = _leaves.version
 #: The LibTorch version the module was built against (Python's torch must be the same).
 torch_version = _leaves.torch_version
 
@@ -35,6 +36,7 @@ class _Node(_torch.nn.Module):
 
     def __init__(self, tree):
         super().__init__()
+        self._cpp_name = tree["name"]
         for name, tensor in tree["parameters"]:
             # The C++ tensor becomes a Parameter in place (same object, same
             # storage, same autograd identity): an optimizer over
@@ -46,6 +48,9 @@ class _Node(_torch.nn.Module):
             self._buffers[name] = tensor
         for name, child in tree["children"]:
             self._modules[name] = _Node(child)
+
+    def _get_name(self):
+        return self._cpp_name  # the C++ module's class in repr(): "Jitter", "Conv1d"
 
     def _apply(self, fn):
         # `.to()`, `.double()`, `.cuda()`: change the C++ tensors in place
@@ -71,6 +76,9 @@ class _Wrapped(_Node):
     def __init__(self, handle):
         super().__init__(handle.tree())
         object.__setattr__(self, "_handle", handle)
+
+    def _get_name(self):
+        return type(self).__name__
 
     def train(self, mode=True):
         super().train(mode)

@@ -140,6 +140,16 @@ class ModuleTest(unittest.TestCase):
             enc(x)
         self.assertFalse(torch.equal(enc.get_submodule("stem_bn").running_mean, torch.zeros(4)))
 
+    def test_version_and_repr(self):
+        rc, out = cli("--version")
+        self.assertEqual(rc, 0, out)
+        self.assertTrue(out.startswith(f"leaves {leaves.__version__} (LibTorch "), out)
+        self.assertEqual(leaves.torch_version.split(".")[:2], torch.__version__.split(".")[:2])
+        text = repr(leaves.Leaves(knots=4))
+        self.assertTrue(text.startswith("Leaves(\n  eta=0.05, mixture_components=5, max_segments=5, knots=4,"), text)
+        self.assertIn("(magwarp): MagnitudeWarp()", text)
+        self.assertIn("(stem_conv): Conv1d()", repr(leaves.ResNet1d(width=2)))
+
     def test_double_reaches_cpp(self):
         gen = leaves.Leaves().double()
         y = gen(torch.randn(2, 1, 50, dtype=torch.float64))

@@ -11,6 +11,7 @@
 #include "leaves/dist/dist.h"
 #include "tools/leaves/commands.h"
 #include "leaves/engine/process.h"
+#include "leaves/version.h"
 
 namespace leaves::cli {
 
@@ -80,7 +81,7 @@ int main(int argc, char** argv) {
   leaves::engine::keep_freed_memory();
   CLI::App app{"leaves: learned views (LEAVES) for self-supervised contrastive learning on time series"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("leaves 0.1.0 (LibTorch ") + leaves::compat::torch_version() + ")");
+  app.set_version_flag("--version", std::string("leaves ") + leaves::kVersion + " (LibTorch " + leaves::compat::torch_version() + ")");
   std::map<std::string, leaves::cli::Action> actions{
       {"views", leaves::cli::add_views_command(app)},
       {"augment", leaves::cli::add_augment_command(app)},
