@@ -3,15 +3,17 @@
 # prefix, then examples/ configured as a project of its own against that prefix
 # (find_package(leaves)), built and run; and the installed tool and Python
 # package used from there.
-# Usage: consumer.sh BUILD_DIR SOURCE_DIR [PYTHON]   (run in a scratch folder)
+# Usage: consumer.sh BUILD_DIR SOURCE_DIR [PYTHON [PREFIX_PATH]]   (run in a scratch folder)
+# PREFIX_PATH: where LibTorch's CMake package is when it is not a system one
+# (the build's CMAKE_PREFIX_PATH, e.g. PyTorch's on the GPU machine).
 set -eu
-BUILD=$1 SRC=$2 PYTHON=${3:-}
+BUILD=$1 SRC=$2 PYTHON=${3:-} PREFIXES="$PWD/consumer/prefix${4:+;$4}"
 rm -rf consumer && mkdir consumer && cd consumer
 cmake --install "$BUILD" --prefix "$PWD/prefix" > install.log
 test -x prefix/bin/leaves && test -f prefix/include/leaves/views/leaves.h && test -f prefix/lib/cmake/leaves/leavesConfig.cmake
 prefix/bin/leaves --version
 # The examples know nothing of the build tree: only the prefix.
-cmake -S "$SRC/examples" -B examples -DCMAKE_PREFIX_PATH="$PWD/prefix" > configure.log
+cmake -S "$SRC/examples" -B examples -DCMAKE_PREFIX_PATH="$PREFIXES" > configure.log
 cmake --build examples -j 2 > build.log || { cat build.log; exit 1; }
 # 1. A pre-training run by the installed tool, embedded by the example: the same bytes as `leaves embed`.
 DATA=synthetic:size=64,length=96
@@ -29,7 +31,7 @@ block() {  # block LANG: the first ```LANG block of the README's "## From C++" s
 }
 mkdir readme && block cmake > readme/CMakeLists.txt && block cpp > readme/main.cpp
 test -s readme/CMakeLists.txt && grep -q 'int main' readme/main.cpp
-cmake -S readme -B readme/build -DCMAKE_PREFIX_PATH="$PWD/prefix" > readme/configure.log
+cmake -S readme -B readme/build -DCMAKE_PREFIX_PATH="$PREFIXES" > readme/configure.log
 cmake --build readme/build > readme/build.log || { cat readme/build.log; exit 1; }
 readme/build/mine run | tee readme/out.txt
 grep -q '^a view of \[8, 1, 200\], 7 parameter tensors$' readme/out.txt && grep -q '^jitter_sigma 0\.0' readme/out.txt
