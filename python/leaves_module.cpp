@@ -55,16 +55,29 @@ const char* class_of(const std::string& kind) {
   return kind == "leaves" ? "leaves.Leaves" : kind == "random" ? "leaves.RandomViews" : "leaves.ViewMaker";
 }
 
-/// A Python keyword argument as the schema's JSON: bool, int (anything with
-/// __index__), float or str; anything else is refused naming the keyword.
+/// A Python keyword argument as the schema's JSON: bool, int, float or str,
+/// and other numbers (NumPy scalars, one-element tensors) as an integer when
+/// they are one, else as a float; anything else is refused naming the keyword.
 nlohmann::json to_json(const std::string& key, const py::handle& value) {
   PyObject* o = value.ptr();
-  if (PyBool_Check(o)) return value.cast<bool>();
-  if (PyFloat_Check(o)) return value.cast<double>();
-  if (PyIndex_Check(o)) return py::reinterpret_steal<py::int_>(PyNumber_Index(o)).cast<int64_t>();
-  if (PyUnicode_Check(o)) return value.cast<std::string>();
-  throw OptionError(key, " must be a number, True/False or a string, got a " +
-                             std::string(Py_TYPE(o)->tp_name));
+  try {
+    if (PyBool_Check(o)) return value.cast<bool>();
+    if (PyLong_Check(o)) return value.cast<int64_t>();
+    if (PyFloat_Check(o)) return value.cast<double>();
+    if (PyUnicode_Check(o)) return value.cast<std::string>();
+  } catch (const py::cast_error&) {
+    throw OptionError(key, " must fit in a 64-bit integer, got " + py::str(value).cast<std::string>());
+  }
+  if (PyIndex_Check(o)) {
+    if (PyObject* i = PyNumber_Index(o)) return py::reinterpret_steal<py::int_>(i).cast<int64_t>();
+    PyErr_Clear();
+  }
+  if (PyNumber_Check(o)) {
+    const double d = PyFloat_AsDouble(o);
+    if (!(d == -1.0 && PyErr_Occurred())) return d;
+    PyErr_Clear();
+  }
+  throw OptionError(key, " must be a number, True/False or a string, got a " + std::string(Py_TYPE(o)->tp_name));
 }
 
 /// The generator `kind` with the keyword arguments `kwargs` (schema keys),
@@ -220,7 +233,7 @@ PYBIND11_MODULE(_leaves, m) {
   m.def("load_generator", &load_generator, py::arg("run_dir"));
   m.def("make_encoder", [](int64_t in_channels, int64_t width) {
     if (in_channels < 1) throw OptionError("in_channels", " must be >= 1, got " + std::to_string(in_channels));
-    if (width < 1 || width > 4096) throw OptionError("width", " must be between 1 and 4096, got " + std::to_string(width));
+    leaves::options::check_value(leaves::options::pretrain_schema().find("width")->spec, width);  // the CLI's bounds
     return Encoder{leaves::nn::ResNet1d(leaves::nn::ResNet1dOptions(in_channels).width(width))};
   }, py::arg("in_channels"), py::arg("width"));
   m.def("load_encoder", [](const std::string& run_dir) { return Encoder{leaves::train::load_encoder(run_dir)}; },

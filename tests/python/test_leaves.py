@@ -150,6 +150,15 @@ class ModuleTest(unittest.TestCase):
         self.assertIn("(magwarp): MagnitudeWarp()", text)
         self.assertIn("(stem_conv): Conv1d()", repr(leaves.ResNet1d(width=2)))
 
+    def test_numbers_of_other_types_are_taken(self):
+        import numpy
+        gen = leaves.Leaves(eta=numpy.float32(0.25), knots=numpy.int64(6), mixture_components=torch.tensor(4))
+        self.assertAlmostEqual(gen.options["eta"], 0.25)
+        self.assertEqual((gen.options["knots"], gen.options["mixture_components"]), (6, 4))
+        with self.assertRaises(ValueError) as e:
+            leaves.Leaves(knots=2 ** 70)
+        self.assertEqual(str(e.exception), f"knots must fit in a 64-bit integer, got {2 ** 70}")
+
     def test_double_reaches_cpp(self):
         gen = leaves.Leaves().double()
         y = gen(torch.randn(2, 1, 50, dtype=torch.float64))
@@ -256,7 +265,8 @@ class DocsTest(unittest.TestCase):
     def test_readme_python_snippet_runs(self):
         """The README's snippet, as a user pastes it, in a folder holding the
         `runs/leaves` it loads (a tiny run of the tool)."""
-        readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md"), encoding="utf-8") as f:
+            readme = f.read()
         section = readme[readme.index("## From Python"):]
         snippet = section[section.index("```python\n") + len("```python\n"):]
         snippet = snippet[:snippet.index("```")]
