@@ -159,6 +159,21 @@ class ModuleTest(unittest.TestCase):
             leaves.Leaves(knots=2 ** 70)
         self.assertEqual(str(e.exception), f"knots must fit in a 64-bit integer, got {2 ** 70}")
 
+    def test_every_parameter_gets_a_gradient(self):
+        """Every parameter but the encoder's convolution biases, which the
+        BatchNorm after each convolution cancels in training: the encoder runs
+        without them and they get no gradient (`--conv-bias fold`, docs/engine.md)."""
+        x = torch.randn(4, 2, 64)
+        for module in (leaves.Leaves(), leaves.ViewMaker(channels=2), leaves.ResNet1d(in_channels=2, width=2)):
+            module(x).square().mean().backward()
+            for name, p in module.named_parameters():
+                label = f"{type(module).__name__}.{name}"
+                if isinstance(module, leaves.Encoder) and re.search(r"conv\d?\.bias$", name):
+                    self.assertIsNone(p.grad, label)
+                    continue
+                self.assertIsNotNone(p.grad, label)
+                self.assertTrue(torch.isfinite(p.grad).all(), label)
+
     def test_double_reaches_cpp(self):
         gen = leaves.Leaves().double()
         y = gen(torch.randn(2, 1, 50, dtype=torch.float64))
