@@ -12,6 +12,7 @@
 #include <string>
 
 #include "leaves/data/spec.h"
+#include "leaves/engine/process.h"
 #include "leaves/data/tables.h"
 #include "leaves/eval/linear_probe.h"
 #include "leaves/train/pretrain.h"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   }
   const std::string run = argv[1], spec = argv[2], split = argc == 5 ? argv[4] : "test";
   const std::filesystem::path out = argv[3];
+  leaves::engine::use_all_cores();  // as the leaves tool does (unless OMP_NUM_THREADS is set): the same threads, the same sums
   try {
     auto encoder = leaves::train::load_encoder(run);  // encoder.pt + encoder.json
     const auto splits = leaves::data::load_splits(leaves::data::parse_data_spec(spec));

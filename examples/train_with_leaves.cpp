@@ -12,6 +12,7 @@
 #include <exception>
 #include <iostream>
 
+#include "leaves/engine/process.h"
 #include "leaves/loss/nt_xent.h"
 #include "leaves/nn/heads.h"
 #include "leaves/nn/resnet1d.h"
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
     std::cerr << "usage: train_with_leaves [STEPS >= 1]\n";
     return 2;
   }
+  leaves::engine::use_all_cores();  // as the leaves tool does (unless OMP_NUM_THREADS is set): the same threads, the same sums
   try {
     torch::manual_seed(0);
     const auto x = own_data();

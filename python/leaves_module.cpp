@@ -123,7 +123,7 @@ py::dict module_tree(torch::nn::Module& m) {
   for (const auto& c : m.named_children()) children.append(py::make_tuple(c.key(), module_tree(*c.value())));
   // "leaves::augment::JitterImpl" -> "Jitter", "torch::nn::Conv1dImpl" -> "Conv1d"
   std::string name = m.name();
-  name = name.substr(name.rfind(':') == std::string::npos ? 0 : name.rfind(':') + 1);
+  name.erase(0, name.rfind(':') + 1);  // npos + 1 == 0: nothing to erase without a namespace
   if (name.size() > 4 && name.compare(name.size() - 4, 4, "Impl") == 0) name.resize(name.size() - 4);
   py::dict d;
   d["name"] = name;
